@@ -1,0 +1,70 @@
+"""Errors raised by the Webflow audit-log provider.
+
+Every message says what to do next. None of them ever holds the API token: messages are built
+from status codes, Webflow's own ``code``/``message`` (redacted) and the request path, never from
+request headers.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+
+class WebflowError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+class WebflowConfigurationError(WebflowError, ValueError):
+    """Bad input or a bad connection, found before any request is sent."""
+
+
+class WebflowAPIError(WebflowError):
+    """Webflow answered with an error, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        api_message: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.api_message = api_message
+        self.hint = hint
+
+
+class WebflowRequestRejectedError(WebflowAPIError, AirflowFailException):
+    """A 4xx answer that retrying cannot fix (400, 401, 403, 404, ...): fails the task without retries."""
+
+
+class WebflowAuthError(WebflowRequestRejectedError):
+    """401 or 403: the token is wrong, lacks ``workspace_activity:read``, or the plan is not Enterprise."""
+
+
+class WebflowNotFoundError(WebflowRequestRejectedError):
+    """404: the workspace id or slug does not exist for this token."""
+
+
+class WebflowRetriesExhaustedError(WebflowAPIError):
+    """A transient failure (429, 5xx, network, bad body) outlasted the retry budget."""
+
+    def __init__(self, message: str, *, attempts: int, last_error: str, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.attempts = attempts
+        self.last_error = last_error
+
+
+class WebflowPagingError(WebflowError):
+    """The pages of one pull do not add up to one consistent snapshot of the window."""
+
+
+class WebflowWindowChangedError(WebflowPagingError):
+    """Events appeared or vanished inside the part of the window that was already streamed.
+
+    The events already handed out cannot be taken back, so the whole pull must start again (the
+    operator does this for you by rewriting its temporary object).
+    """

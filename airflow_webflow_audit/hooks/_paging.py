@@ -1,0 +1,232 @@
+"""The window pull as a state machine: which offset to ask for next, and what to hand out from a page.
+
+It never sends anything itself, so the sync and async hook share it and tests drive it directly.
+
+The API promises little (see the design notes), so the pull checks instead of trusting:
+
+* ``[start, end)`` is cut here, from a request padded on both sides, so inclusive or exclusive
+  ``from``/``to`` on the server never matter and adjacent windows never share an event.
+* Every page must report the same ``pagination.total`` as the first. The log is append-only, so an
+  unchanged total from the first to the last page means every page read the same snapshot. When it
+  changes (a late event arrived, or retention removed one), the pull starts again from offset 0 and
+  re-reads, without handing them out twice, the events it already handed out -- checking with a
+  running digest that they are still the same events in the same order. If they are not, events
+  appeared inside the part already streamed, which cannot be taken back:
+  :class:`WebflowWindowChangedError` tells the caller to start over.
+* Offsets advance by the number of items received, so a server that caps ``limit`` lower is fine.
+* A page identical to the previous one (a server ignoring ``offset``) or out of timestamp order
+  across pages (a server ignoring ``sortOrder``) stops the pull with a clear error instead of
+  producing duplicates. Both are re-asked once first, in case it was a glitch.
+* An empty page before ``total`` is reached is re-asked once; if it is empty again with the same
+  total, the pull ends there with a warning naming the numbers (a ``total`` that overcounts must not
+  loop forever nor fail every run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
+from airflow_webflow_audit.hooks._config import KNOWN_EVENT_TYPES
+from airflow_webflow_audit.hooks._transport import Page
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SNAPSHOT_ATTEMPTS = 5
+#: A suspicious page (empty early, repeated, out of order) is asked for again this many times.
+MAX_SUSPECT_REPEATS = 1
+
+
+def _digest_update(digest: Any, item: dict[str, Any]) -> None:
+    # Items have no id: the whole item, as parsed, is its identity. Key order is the server's.
+    digest.update(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+    digest.update(b"\n")
+
+
+@dataclass
+class PullProgress:
+    """Counters of one pull, for logs and summaries."""
+
+    pages: int = 0
+    records: int = 0
+    restarts: int = 0
+    out_of_window: int = 0
+
+
+class WindowPull:
+    """Pages through one ``[start, end)`` window and decides, page by page, what to hand out."""
+
+    def __init__(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        max_snapshot_attempts: int = DEFAULT_MAX_SNAPSHOT_ATTEMPTS,
+        on_unknown_event_type: Callable[[str], None] | None = None,
+    ) -> None:
+        self.start = start
+        self.end = end
+        self.max_snapshot_attempts = max_snapshot_attempts
+        self.progress = PullProgress()
+        self._on_unknown_event_type = on_unknown_event_type
+        self._unknown_types_seen: set[str] = set()
+        self._handed_out = 0
+        self._handed_out_digest = hashlib.blake2b(digest_size=16)
+        self._begin_pass(verify_count=0)
+
+    def _begin_pass(self, *, verify_count: int) -> None:
+        self.offset = 0
+        self.done = False
+        self._total: int | None = None
+        self._last_timestamp: datetime | None = None
+        self._previous_items: list[dict[str, Any]] | None = None
+        self._suspect_offset: int | None = None
+        self._suspect_repeats = 0
+        # While re-reading after a restart: how many in-window events were handed out already.
+        self._verify_count = verify_count
+        self._verify_seen = 0
+        self._verify_digest = hashlib.blake2b(digest_size=16)
+
+    @property
+    def snapshot_total(self) -> int | None:
+        return self._total
+
+    def next_offset(self) -> int | None:
+        """The offset to request next, or None once the window is complete."""
+        return None if self.done else self.offset
+
+    def accept(self, page: Page) -> list[dict[str, Any]]:
+        """Take the page for ``next_offset()`` and return the events to hand out, in order."""
+        self.progress.pages += 1
+        if self._total is None:
+            self._total = page.total
+        elif page.total != self._total:
+            self._restart(f"pagination.total changed from {self._total} to {page.total} during the pull")
+            return []
+        if not page.items:
+            self._on_empty_page()
+            return []
+        if self._previous_items is not None and page.items == self._previous_items:
+            self._suspect(
+                f"the API returned the same {len(page.items)} events for offset {self.offset} as for the "
+                "previous page; it seems to ignore 'offset'"
+            )
+            return []
+        items, timestamps = page.items, page.timestamps
+        if any(later < earlier for earlier, later in itertools.pairwise(timestamps)):
+            log.warning("A page at offset %d was not in timestamp order; ordering it locally.", self.offset)
+            order = sorted(range(len(items)), key=timestamps.__getitem__)
+            items = [items[i] for i in order]
+            timestamps = [timestamps[i] for i in order]
+        if self._last_timestamp is not None and timestamps[0] < self._last_timestamp:
+            self._suspect(
+                f"the page at offset {self.offset} starts at {items[0].get('timestamp')}, before the previous "
+                "page ended, although sortOrder=asc was sent"
+            )
+            return []
+        self._suspect_offset, self._suspect_repeats = None, 0
+        self._previous_items = page.items
+        self._last_timestamp = timestamps[-1]
+        self.offset += len(page.items)
+        if self.offset >= self._total:
+            self.done = True
+        return self._take(items, timestamps)
+
+    def finish(self) -> None:
+        """Call once ``next_offset()`` is None: checks a re-read reached everything handed out before."""
+        if self._verify_count and self._verify_seen < self._verify_count:
+            raise WebflowWindowChangedError(
+                f"Events vanished from the window {self._window()} during the pull: {self._handed_out} were "
+                f"already handed out, a re-read found only {self._verify_seen}. Start the pull again."
+            )
+
+    def _take(self, items: list[dict[str, Any]], timestamps: list[datetime]) -> list[dict[str, Any]]:
+        start, end = self.start, self.end
+        out: list[dict[str, Any]] = []
+        for item, stamp in zip(items, timestamps, strict=False):
+            if stamp < start:
+                self.progress.out_of_window += 1
+                continue
+            if stamp >= end:
+                # Ascending order: nothing after this can be inside the window.
+                self.progress.out_of_window += 1
+                self.done = True
+                break
+            if self._verify_seen < self._verify_count:
+                _digest_update(self._verify_digest, item)
+                self._verify_seen += 1
+                if self._verify_seen == self._verify_count:
+                    self._check_prefix()
+                continue
+            event_type = item.get("eventType")
+            if event_type not in KNOWN_EVENT_TYPES:
+                self._note_unknown_type(event_type)
+            _digest_update(self._handed_out_digest, item)
+            self._handed_out += 1
+            out.append(item)
+        self.progress.records = self._handed_out
+        return out
+
+    def _check_prefix(self) -> None:
+        if self._verify_digest.digest() != self._handed_out_digest.digest():
+            raise WebflowWindowChangedError(
+                f"Late events arrived inside the part of the window {self._window()} already handed out "
+                f"({self._handed_out} events); they cannot be inserted in order any more. Start the pull "
+                "again (the operator does this itself)."
+            )
+        log.info("Re-read the %d events already handed out; they are unchanged. Resuming.", self._verify_count)
+
+    def _restart(self, reason: str) -> None:
+        self.progress.restarts += 1
+        if self.progress.restarts >= self.max_snapshot_attempts:
+            raise WebflowPagingError(
+                f"Could not read one consistent snapshot of the window {self._window()} in "
+                f"{self.max_snapshot_attempts} attempts; last: {reason}. Events are arriving faster than the "
+                "window can be read: retry later, or pull smaller windows."
+            )
+        log.warning("%s; re-reading the window from the start (attempt %d).", reason, self.progress.restarts + 1)
+        self._begin_pass(verify_count=self._handed_out)
+
+    def _suspect(self, reason: str) -> None:
+        if self._suspect_offset == self.offset:
+            self._suspect_repeats += 1
+        else:
+            self._suspect_offset, self._suspect_repeats = self.offset, 1
+        if self._suspect_repeats > MAX_SUSPECT_REPEATS:
+            raise WebflowPagingError(f"Stopping the pull of {self._window()}: {reason}.")
+        log.warning("%s; asking again.", reason)
+
+    def _on_empty_page(self) -> None:
+        assert self._total is not None
+        if self.offset >= self._total:
+            self.done = True
+            return
+        if self._suspect_offset == self.offset:
+            log.warning(
+                "pagination.total says %d events, but the API serves none past offset %d (asked twice); "
+                "ending the pull there.",
+                self._total,
+                self.offset,
+            )
+            self.done = True
+            return
+        self._suspect_offset, self._suspect_repeats = self.offset, 1
+        log.warning("Empty page at offset %d although total is %d; asking again.", self.offset, self._total)
+
+    def _note_unknown_type(self, event_type: object) -> None:
+        key = repr(event_type)
+        if key in self._unknown_types_seen:
+            return
+        self._unknown_types_seen.add(key)
+        if self._on_unknown_event_type is not None:
+            self._on_unknown_event_type(str(event_type))
+
+    def _window(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"

@@ -1,0 +1,329 @@
+"""Sans-IO pieces of the transport: reading answers, retry decisions, rate-limit pacing, the clock.
+
+The sync and async hook methods share all of this and differ only in how they send and sleep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+from airflow_webflow_audit.exceptions import (
+    WebflowAPIError,
+    WebflowAuthError,
+    WebflowNotFoundError,
+    WebflowRequestRejectedError,
+    WebflowRetriesExhaustedError,
+)
+from airflow_webflow_audit.hooks._config import parse_timestamp
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BACKOFF_BASE_SECONDS = 1.0
+DEFAULT_BACKOFF_CAP_SECONDS = 30.0
+#: 429s are the API asking us to wait, not failing: they get their own, larger budget.
+DEFAULT_MAX_RATE_LIMIT_WAITS = 20
+#: Retry-After is "typically up to 60" seconds; anything beyond this is treated as this.
+MAX_RETRY_AFTER_SECONDS = 300.0
+#: With no Retry-After on a 429, wait this long (one rate-limit minute).
+DEFAULT_RETRY_AFTER_SECONDS = 60.0
+#: Start spacing requests out once this share of the per-minute budget is left.
+PACING_RESERVE_FRACTION = 0.1
+RETRYABLE_STATUS = frozenset({408, 425, 500, 502, 503, 504})
+MAX_ERROR_TEXT = 300
+
+
+class Clock(Protocol):
+    """Time as the hook sees it; tests pass a fake one so nothing really sleeps."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    async def asleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    async def asleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How transient failures are retried: capped exponential backoff with jitter.
+
+    Attempt ``n`` (1-based) waits between half and all of ``min(cap, base * 2**(n-1))`` seconds;
+    the defaults wait about 0.5-1, 1-2, 2-4, 4-8, 8-16 s over 5 retries.
+    """
+
+    max_retries: int = 5
+    backoff_base: float = DEFAULT_BACKOFF_BASE_SECONDS
+    backoff_cap: float = DEFAULT_BACKOFF_CAP_SECONDS
+    max_rate_limit_waits: int = DEFAULT_MAX_RATE_LIMIT_WAITS
+    max_retry_after: float = MAX_RETRY_AFTER_SECONDS
+
+    def backoff(self, retry_number: int, rng: random.Random) -> float:
+        ceiling = min(self.backoff_cap, self.backoff_base * 2 ** (retry_number - 1))
+        return ceiling / 2 + rng.random() * ceiling / 2
+
+
+@dataclass(frozen=True)
+class Page:
+    """One 200 answer, checked: the items exactly as sent, their parsed timestamps, the pagination."""
+
+    items: list[dict[str, Any]]
+    timestamps: list[datetime]
+    total: int
+    limit: int | None
+    offset: int | None
+
+
+@dataclass(frozen=True)
+class Transient:
+    """A failure worth retrying; ``retry_after`` is set for 429s."""
+
+    reason: str
+    rate_limited: bool = False
+    retry_after: float | None = None
+
+
+class MalformedPageError(ValueError):
+    """A 200 whose body is not the documented page shape."""
+
+
+def redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def parse_page(content: bytes) -> Page:
+    """Check a page body against the documented shape; raise :class:`MalformedPageError` if it is not."""
+    try:
+        body = json.loads(content)
+    except ValueError as exc:
+        raise MalformedPageError(f"invalid JSON ({exc}); {len(content)} bytes received") from None
+    if not isinstance(body, dict):
+        raise MalformedPageError(f"expected a JSON object, got {type(body).__name__}")
+    items = body.get("items")
+    pagination = body.get("pagination")
+    if not isinstance(items, list):
+        raise MalformedPageError("'items' is missing or not a list")
+    if not isinstance(pagination, dict):
+        raise MalformedPageError("'pagination' is missing or not an object")
+    total = pagination.get("total")
+    if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+        raise MalformedPageError(f"'pagination.total' is not a whole number >= 0: {total!r}")
+    timestamps: list[datetime] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise MalformedPageError(f"item {index} is not an object")
+        stamp = item.get("timestamp")
+        if not isinstance(stamp, str):
+            raise MalformedPageError(f"item {index} has no 'timestamp' string")
+        try:
+            timestamps.append(parse_timestamp(stamp))
+        except ValueError:
+            raise MalformedPageError(f"item {index} has an unreadable timestamp {stamp[:40]!r}") from None
+    limit, offset = pagination.get("limit"), pagination.get("offset")
+    return Page(
+        items=items,
+        timestamps=timestamps,
+        total=total,
+        limit=limit if isinstance(limit, int) else None,
+        offset=offset if isinstance(offset, int) else None,
+    )
+
+
+def parse_retry_after(value: str | None, policy: RetryPolicy) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form), capped; None if absent or unreadable."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    if math.isnan(seconds) or seconds < 0:
+        return None
+    return min(seconds, policy.max_retry_after)
+
+
+def _error_body(response: httpx.Response) -> tuple[str | None, str | None]:
+    """Webflow's ``code`` and ``message`` from an error body, if the body is the documented JSON."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    code, message = body.get("code"), body.get("message")
+    return (code if isinstance(code, str) else None, message if isinstance(message, str) else None)
+
+
+HINTS = {
+    400: "The request was rejected as malformed; check the filters (eventType, from, to) for typos.",
+    401: "Check the API token in the Webflow connection's password field: it is invalid, expired or revoked.",
+    403: (
+        "The token needs the workspace_activity:read scope and the workspace must be on an Enterprise plan; "
+        "create a workspace API token from the workspace dashboard's integrations page."
+    ),
+    404: "Check the workspace id or slug: this token cannot see a workspace by that name.",
+}
+
+
+def classify_response(response: httpx.Response, *, token: str, policy: RetryPolicy) -> Page | Transient:
+    """Turn one answer into a page, a retryable failure, or raise a non-retryable error."""
+    status = response.status_code
+    if status == 200:
+        try:
+            return parse_page(response.content)
+        except MalformedPageError as exc:
+            return Transient(f"200 with a bad body: {redact(str(exc), token)}")
+    code, message = _error_body(response)
+    detail = f"HTTP {status}" + (f" {code}" if code else "")
+    if message:
+        detail += f": {redact(message, token)[:MAX_ERROR_TEXT]}"
+    elif code is None:
+        kind = response.headers.get("content-type", "unknown content type").split(";")[0]
+        detail += f" ({kind} body, {len(response.content)} bytes)"
+    if status == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"), policy)
+        return Transient(detail, rate_limited=True, retry_after=retry_after)
+    if status in RETRYABLE_STATUS or status >= 500:
+        return Transient(detail)
+    hint = HINTS.get(status, "The API refused the request; retrying will not help.")
+    error_class: type[WebflowRequestRejectedError] = WebflowRequestRejectedError
+    if status in (401, 403):
+        error_class = WebflowAuthError
+    elif status == 404:
+        error_class = WebflowNotFoundError
+    raise error_class(
+        f"Webflow rejected {response.request.method} {response.request.url.path}: {detail}. {hint}",
+        status_code=status,
+        code=code,
+        api_message=redact(message, token) if message else None,
+        hint=hint,
+    )
+
+
+def describe_transport_error(exc: httpx.TransportError, token: str) -> str:
+    text = str(exc) or "no detail"
+    return redact(f"{type(exc).__name__}: {text}", token)[:MAX_ERROR_TEXT]
+
+
+@dataclass
+class RetryState:
+    """Counts the retries of one request and says how long to wait before the next."""
+
+    policy: RetryPolicy
+    rng: random.Random
+    what: str
+    retries: int = 0
+    rate_limit_waits: int = 0
+
+    def wait_after(self, failure: Transient) -> float:
+        """Seconds to wait before trying again; raises once the budget is spent."""
+        if failure.rate_limited:
+            self.rate_limit_waits += 1
+            if self.rate_limit_waits > self.policy.max_rate_limit_waits:
+                raise self._exhausted(failure, self.rate_limit_waits, "rate-limit waits")
+            if failure.retry_after is not None:
+                return failure.retry_after
+            return DEFAULT_RETRY_AFTER_SECONDS
+        self.retries += 1
+        if self.retries > self.policy.max_retries:
+            raise self._exhausted(failure, self.retries, "attempts")
+        return self.policy.backoff(self.retries, self.rng)
+
+    def _exhausted(self, failure: Transient, count: int, unit: str) -> WebflowRetriesExhaustedError:
+        return WebflowRetriesExhaustedError(
+            f"Giving up on {self.what} after {count} {unit}; last error: {failure.reason}. "
+            "The Webflow API is failing or unreachable: the task can be retried once it recovers "
+            "(raise max_retries in the connection extra to wait longer).",
+            attempts=count,
+            last_error=failure.reason,
+        )
+
+
+@dataclass
+class RatePacer:
+    """Spaces requests so a token's per-minute budget is not overrun.
+
+    Two inputs: an optional client-side ceiling (connection extra ``rate_limit_per_minute``), and the
+    ``X-RateLimit-Limit``/``-Remaining`` headers of each answer. While plenty of the budget is left,
+    requests go out at once; once only ``PACING_RESERVE_FRACTION`` of it remains -- also when other
+    tasks on the same token spent it -- requests are spaced to the steady rate ``60 / limit`` s.
+    """
+
+    ceiling_per_minute: float | None = None
+    server_limit: int | None = None
+    server_remaining: int | None = None
+    last_request_at: float | None = None
+    waited_seconds: float = 0.0
+    _spacing: float = field(default=0.0, init=False)
+
+    def observe(self, headers: httpx.Headers) -> None:
+        limit = _header_int(headers.get("x-ratelimit-limit"))
+        remaining = _header_int(headers.get("x-ratelimit-remaining"))
+        if limit is not None and limit > 0:
+            self.server_limit = limit
+        if remaining is not None:
+            self.server_remaining = remaining
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before sending the next request."""
+        spacing = 0.0
+        if self.ceiling_per_minute:
+            spacing = 60.0 / self.ceiling_per_minute
+        if self.server_limit and self.server_remaining is not None:
+            reserve = max(1, math.ceil(self.server_limit * PACING_RESERVE_FRACTION))
+            if self.server_remaining <= reserve:
+                spacing = max(spacing, 60.0 / self.server_limit)
+        self._spacing = spacing
+        if self.last_request_at is None or spacing <= 0:
+            return 0.0
+        return max(0.0, self.last_request_at + spacing - now)
+
+    def record_wait(self, seconds: float) -> None:
+        self.waited_seconds += seconds
+
+    def record_request(self, now: float) -> None:
+        self.last_request_at = now
+
+
+def _header_int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+__all__ = [
+    "Clock",
+    "MalformedPageError",
+    "Page",
+    "RatePacer",
+    "RetryPolicy",
+    "RetryState",
+    "SystemClock",
+    "Transient",
+    "WebflowAPIError",
+    "classify_response",
+    "describe_transport_error",
+    "parse_page",
+]

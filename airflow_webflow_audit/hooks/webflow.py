@@ -1,0 +1,490 @@
+"""WebflowHook: the one place that speaks HTTP to Webflow's workspace audit-log endpoint."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from airflow.sdk import BaseHook
+
+from airflow_webflow_audit import __version__
+from airflow_webflow_audit.exceptions import WebflowError
+from airflow_webflow_audit.hooks._config import (
+    API_MAX_LIMIT,
+    REQUEST_WINDOW_PADDING,
+    WebflowConnectionConfig,
+    config_from_connection,
+    format_api_time,
+    validate_event_type,
+    validate_limit,
+    validate_offset,
+    validate_sort_order,
+    validate_window,
+    validate_workspace,
+)
+from airflow_webflow_audit.hooks._paging import DEFAULT_MAX_SNAPSHOT_ATTEMPTS, PullProgress, WindowPull
+from airflow_webflow_audit.hooks._transport import (
+    Clock,
+    Page,
+    RatePacer,
+    RetryPolicy,
+    RetryState,
+    SystemClock,
+    Transient,
+    classify_response,
+    describe_transport_error,
+)
+
+#: Log a progress line at most this often during a long pull.
+PROGRESS_LOG_INTERVAL_SECONDS = 30.0
+
+
+class WebflowHook(BaseHook):
+    """
+    Read Webflow workspace audit logs.
+
+    :param webflow_conn_id: A ``webflow`` connection: the workspace API token in the password, an
+        optional base URL in the host (default ``https://api.webflow.com``), and optional extras
+        ``workspace``, ``rate_limit_per_minute``, ``timeout``, ``max_retries``, ``max_concurrency``.
+    :param clock: Where time comes from; tests pass a fake so retries and pacing never really sleep.
+    :param rng: Random source for backoff jitter.
+    :param transport: An httpx transport for the sync client (tests use ``httpx.MockTransport``).
+    :param async_transport: The same for the async client.
+    """
+
+    conn_name_attr = "webflow_conn_id"
+    default_conn_name = "webflow_default"
+    conn_type = "webflow"
+    hook_name = "Webflow"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Form layout for Airflow 3.0/3.1; 3.2+ reads the same from the provider info's ``conn-fields``."""
+        return {
+            "hidden_fields": ["schema", "login", "port"],
+            "relabeling": {"password": "API token", "host": "Base URL"},
+            "placeholders": {"host": "https://api.webflow.com (default)", "extra": '{"workspace": "my-workspace"}'},
+        }
+
+    def __init__(
+        self,
+        webflow_conn_id: str = default_conn_name,
+        *,
+        clock: Clock | None = None,
+        rng: random.Random | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        max_snapshot_attempts: int = DEFAULT_MAX_SNAPSHOT_ATTEMPTS,
+    ) -> None:
+        super().__init__()
+        self.webflow_conn_id = webflow_conn_id
+        self.clock: Clock = clock or SystemClock()
+        self.rng = rng or random.Random()
+        self._transport = transport
+        self._async_transport = async_transport
+        self.max_snapshot_attempts = max_snapshot_attempts
+        self._config: WebflowConnectionConfig | None = None
+        self.pacer = RatePacer()
+        #: Counters of the most recent (or running) pull.
+        self.last_pull: PullProgress | None = None
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(webflow_conn_id={self.webflow_conn_id!r})"
+
+    # -- connection ---------------------------------------------------------------------------
+
+    @property
+    def config(self) -> WebflowConnectionConfig:
+        """The checked connection settings (resolved once, synchronously)."""
+        if self._config is None:
+            conn = self.get_connection(self.webflow_conn_id)
+            self._set_config(
+                config_from_connection(
+                    self.webflow_conn_id, host=conn.host, port=conn.port, password=conn.password, extra=conn.extra
+                )
+            )
+        assert self._config is not None
+        return self._config
+
+    async def aconfig(self) -> WebflowConnectionConfig:
+        """The checked connection settings, resolved without blocking the event loop."""
+        if self._config is None:
+            conn = await _aget_connection(self.webflow_conn_id)
+            self._set_config(
+                config_from_connection(
+                    self.webflow_conn_id, host=conn.host, port=conn.port, password=conn.password, extra=conn.extra
+                )
+            )
+        assert self._config is not None
+        return self._config
+
+    def _set_config(self, config: WebflowConnectionConfig) -> None:
+        self._config = config
+        self.pacer.ceiling_per_minute = config.rate_limit_per_minute
+
+    @cached_property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_retries=self.config.max_retries)
+
+    def get_conn(self) -> httpx.Client:
+        """A new httpx client for this connection; close it (or use it in a ``with`` block)."""
+        return self._client(self.config)
+
+    def _client_kwargs(self, config: WebflowConnectionConfig) -> dict[str, Any]:
+        return {
+            "base_url": config.base_url,
+            "headers": {
+                "Authorization": f"Bearer {config.token}",
+                "Accept": "application/json",
+                "User-Agent": f"airflow-webflow-audit/{__version__}",
+            },
+            "timeout": httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
+            "follow_redirects": False,
+        }
+
+    def _client(self, config: WebflowConnectionConfig) -> httpx.Client:
+        return httpx.Client(transport=self._transport, **self._client_kwargs(config))
+
+    def _async_client(self, config: WebflowConnectionConfig) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=self._async_transport, **self._client_kwargs(config))
+
+    def _workspace(self, workspace: str | None, config: WebflowConnectionConfig) -> str:
+        return validate_workspace(workspace if workspace is not None else config.workspace)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _path(workspace: str) -> str:
+        return f"/v2/workspaces/{quote(workspace, safe='')}/audit_logs"
+
+    @staticmethod
+    def _params(
+        *,
+        limit: int,
+        offset: int,
+        sort_order: str,
+        event_type: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> dict[str, str | int]:
+        params: dict[str, str | int] = {"limit": limit, "offset": offset, "sortOrder": sort_order}
+        if event_type is not None:
+            params["eventType"] = event_type
+        if start is not None:
+            params["from"] = format_api_time(start)
+        if end is not None:
+            params["to"] = format_api_time(end)
+        return params
+
+    def _send(self, client: httpx.Client, path: str, params: dict[str, str | int], what: str) -> Page:
+        """One GET with pacing and retries; returns a checked page or raises."""
+        attempts = _Attempts(self, what)
+        while True:
+            if (delay := attempts.pacing_delay()) > 0:
+                self.clock.sleep(delay)
+            try:
+                response = client.get(path, params=params)
+            except httpx.TransportError as exc:
+                outcome = attempts.failed(exc)
+            else:
+                outcome = attempts.answered(response)
+            if isinstance(outcome, Page):
+                return outcome
+            self.clock.sleep(outcome)
+
+    async def _asend(self, client: httpx.AsyncClient, path: str, params: dict[str, str | int], what: str) -> Page:
+        """Async twin of :meth:`_send`."""
+        attempts = _Attempts(self, what)
+        while True:
+            if (delay := attempts.pacing_delay()) > 0:
+                await self.clock.asleep(delay)
+            try:
+                response = await client.get(path, params=params)
+            except httpx.TransportError as exc:
+                outcome = attempts.failed(exc)
+            else:
+                outcome = attempts.answered(response)
+            if isinstance(outcome, Page):
+                return outcome
+            await self.clock.asleep(outcome)
+
+    # -- one page -------------------------------------------------------------------------------
+
+    def get_audit_logs_page(
+        self,
+        workspace: str | None = None,
+        *,
+        limit: int = API_MAX_LIMIT,
+        offset: int = 0,
+        sort_order: str = "asc",
+        event_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> dict[str, Any]:
+        """One raw page: ``{"items": [...], "pagination": {"limit", "offset", "total"}}``.
+
+        ``start``/``end`` are passed to the API's ``from``/``to`` as they are; whether the API treats
+        them as inclusive is not documented. For a whole window, use :meth:`iter_audit_logs`.
+        """
+        config = self.config
+        path, params = self._page_request(workspace, config, limit, offset, sort_order, event_type, start, end)
+        with self._client(config) as client:
+            page = self._send(client, path, params, f"audit logs page at offset {offset}")
+        return _page_dict(page)
+
+    async def aget_audit_logs_page(
+        self,
+        workspace: str | None = None,
+        *,
+        limit: int = API_MAX_LIMIT,
+        offset: int = 0,
+        sort_order: str = "asc",
+        event_type: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Async twin of :meth:`get_audit_logs_page`."""
+        config = await self.aconfig()
+        path, params = self._page_request(workspace, config, limit, offset, sort_order, event_type, start, end)
+        async with self._async_client(config) as client:
+            page = await self._asend(client, path, params, f"audit logs page at offset {offset}")
+        return _page_dict(page)
+
+    def _page_request(
+        self,
+        workspace: str | None,
+        config: WebflowConnectionConfig,
+        limit: int,
+        offset: int,
+        sort_order: str,
+        event_type: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> tuple[str, dict[str, str | int]]:
+        ws = self._workspace(workspace, config)
+        if start is not None and end is not None:
+            start, end = validate_window(start, end)
+        params = self._params(
+            limit=validate_limit(limit),
+            offset=validate_offset(offset),
+            sort_order=validate_sort_order(sort_order),
+            event_type=validate_event_type(event_type),
+            start=start,
+            end=end,
+        )
+        return self._path(ws), params
+
+    # -- a whole window ---------------------------------------------------------------------------
+
+    def iter_audit_logs(
+        self,
+        workspace: str | None,
+        start: datetime | str,
+        end: datetime | str,
+        event_type: str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every event with ``start <= timestamp < end``, once, ascending, exactly as the API sent it.
+
+        Streams page by page: memory stays at a few pages whatever the window's size. Raises
+        :class:`~airflow_webflow_audit.exceptions.WebflowWindowChangedError` if late events land inside
+        the part already streamed (start again), and the errors of the transport otherwise.
+        All input is checked before the first request.
+        """
+        config = self.config
+        ws = self._workspace(workspace, config)
+        start_utc, end_utc = validate_window(start, end)
+        event_type = validate_event_type(event_type)
+        pull = self._new_pull(start_utc, end_utc)
+        path = self._path(ws)
+        self._log_start(ws, start_utc, end_utc, event_type)
+        started = self.clock.monotonic()
+        next_log = started + PROGRESS_LOG_INTERVAL_SECONDS
+        with self._client(config) as client:
+            while (offset := pull.next_offset()) is not None:
+                params = self._window_params(offset, event_type, start_utc, end_utc)
+                page = self._send(client, path, params, f"{ws} audit logs at offset {offset}")
+                yield from pull.accept(page)
+                if self.clock.monotonic() >= next_log:
+                    self._log_progress(pull, started, final=False)
+                    next_log = self.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
+        pull.finish()
+        self._log_progress(pull, started, final=True)
+
+    async def aiter_audit_logs(
+        self,
+        workspace: str | None,
+        start: datetime | str,
+        end: datetime | str,
+        event_type: str | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Async twin of :meth:`iter_audit_logs`; the connection is resolved asynchronously."""
+        config = await self.aconfig()
+        ws = self._workspace(workspace, config)
+        start_utc, end_utc = validate_window(start, end)
+        event_type = validate_event_type(event_type)
+        pull = self._new_pull(start_utc, end_utc)
+        path = self._path(ws)
+        self._log_start(ws, start_utc, end_utc, event_type)
+        started = self.clock.monotonic()
+        next_log = started + PROGRESS_LOG_INTERVAL_SECONDS
+        async with self._async_client(config) as client:
+            while (offset := pull.next_offset()) is not None:
+                params = self._window_params(offset, event_type, start_utc, end_utc)
+                page = await self._asend(client, path, params, f"{ws} audit logs at offset {offset}")
+                for item in pull.accept(page):
+                    yield item
+                if self.clock.monotonic() >= next_log:
+                    self._log_progress(pull, started, final=False)
+                    next_log = self.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
+        pull.finish()
+        self._log_progress(pull, started, final=True)
+
+    def _new_pull(self, start: datetime, end: datetime) -> WindowPull:
+        pull = WindowPull(
+            start=start,
+            end=end,
+            max_snapshot_attempts=self.max_snapshot_attempts,
+            on_unknown_event_type=self._warn_unknown_event_type,
+        )
+        self.last_pull = pull.progress
+        return pull
+
+    def _window_params(
+        self, offset: int, event_type: str | None, start: datetime, end: datetime
+    ) -> dict[str, str | int]:
+        return self._params(
+            limit=API_MAX_LIMIT,
+            offset=offset,
+            sort_order="asc",
+            event_type=event_type,
+            start=start - REQUEST_WINDOW_PADDING,
+            end=end + REQUEST_WINDOW_PADDING,
+        )
+
+    def _warn_unknown_event_type(self, event_type: str) -> None:
+        self.log.warning(
+            "Event type %r is not one this provider knows; passing it through unchanged. "
+            "Upgrade airflow-webflow-audit if you need it recognised.",
+            event_type,
+        )
+
+    def _log_start(self, workspace: str, start: datetime, end: datetime, event_type: str | None) -> None:
+        self.log.info(
+            "Pulling Webflow audit logs of workspace %s for [%s, %s)%s.",
+            workspace,
+            start.isoformat(),
+            end.isoformat(),
+            f", eventType={event_type}" if event_type else "",
+        )
+
+    def _log_progress(self, pull: WindowPull, started: float, *, final: bool) -> None:
+        progress = pull.progress
+        self.log.info(
+            "%s %d pages, %d events in the window (API total %s), %.1f s elapsed, %.1f s waiting on the rate "
+            "limit, %d re-reads.",
+            "Pulled" if final else "Pulling:",
+            progress.pages,
+            progress.records,
+            pull.snapshot_total,
+            self.clock.monotonic() - started,
+            self.pacer.waited_seconds,
+            progress.restarts,
+        )
+
+    # -- UI "Test" button -----------------------------------------------------------------------
+
+    def test_connection(self) -> tuple[bool, str]:
+        """One request for one event, to prove the token, scope, plan and workspace work together."""
+        try:
+            config = self.config
+            if not config.workspace:
+                return False, (
+                    "Set 'Default workspace' (extra 'workspace') to the workspace id or slug so the "
+                    "connection can be tested."
+                )
+            page = self.get_audit_logs_page(config.workspace, limit=1)
+        except WebflowError as exc:
+            return False, str(exc)
+        except Exception as exc:  # the UI shows this text; never let the button crash
+            return False, f"{type(exc).__name__}: {exc}"
+        total = page["pagination"]["total"]
+        return True, f"Connected to Webflow workspace {config.workspace!r}: {total} audit events visible."
+
+
+def _page_dict(page: Page) -> dict[str, Any]:
+    return {
+        "items": page.items,
+        "pagination": {"limit": page.limit, "offset": page.offset, "total": page.total},
+    }
+
+
+async def _aget_connection(conn_id: str) -> Any:
+    """Resolve a connection without a sync lookup on the event loop (Airflow 3.0 has no aget_connection)."""
+    aget = getattr(BaseHook, "aget_connection", None)
+    if aget is not None:
+        return await aget(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+class _Attempts:
+    """The bookkeeping around one request's tries, shared by the sync and async senders."""
+
+    def __init__(self, hook: WebflowHook, what: str) -> None:
+        assert hook._config is not None
+        self.hook = hook
+        self.token = hook._config.token
+        self.what = what
+        self.retry = RetryState(hook.retry_policy, hook.rng, what)
+
+    def pacing_delay(self) -> float:
+        """Seconds to wait before this try (rate-limit pacing); also counts the try as sent."""
+        hook = self.hook
+        delay = hook.pacer.delay(hook.clock.monotonic())
+        if delay > 0:
+            hook.pacer.record_wait(delay)
+        hook.pacer.record_request(hook.clock.monotonic() + delay)
+        hook.requests_sent += 1
+        return delay
+
+    def answered(self, response: httpx.Response) -> Page | float:
+        """The page, or the seconds to wait before the next try."""
+        self.hook.pacer.observe(response.headers)
+        outcome = classify_response(response, token=self.token, policy=self.retry.policy)
+        if isinstance(outcome, Page):
+            return outcome
+        return self._retry_after(outcome)
+
+    def failed(self, exc: httpx.TransportError) -> float:
+        return self._retry_after(Transient(describe_transport_error(exc, self.token)))
+
+    def _retry_after(self, failure: Transient) -> float:
+        wait = self.retry.wait_after(failure)
+        log = self.hook.log
+        if failure.rate_limited:
+            self.hook.pacer.record_wait(wait)
+            log.warning(
+                "Rate limited on %s (%s); waiting %.1f s as asked (wait %d of %d).",
+                self.what,
+                failure.reason,
+                wait,
+                self.retry.rate_limit_waits,
+                self.retry.policy.max_rate_limit_waits,
+            )
+        else:
+            log.warning(
+                "Transient failure on %s (%s); retry %d of %d in %.1f s.",
+                self.what,
+                failure.reason,
+                self.retry.retries,
+                self.retry.policy.max_retries,
+                wait,
+            )
+        return wait
