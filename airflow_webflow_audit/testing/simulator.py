@@ -1,0 +1,810 @@
+"""A simulator of Webflow's workspace audit-log API: real HTTP on loopback, no Enterprise plan needed.
+
+It follows the endpoint's OpenAPI description (``GET /v2/workspaces/{id_or_slug}/audit_logs`` with
+``limit``/``offset``/``sortOrder``/``eventType``/``from``/``to``, Bearer auth, the documented error
+bodies, ``X-RateLimit-*`` headers and 429 with ``Retry-After``), and makes the behaviours the docs
+leave open switchable, so code can be proven right whichever way they fall: inclusive or exclusive
+``from``/``to``, the default sort order and limit. Faults can be switched on by rate (seeded) or
+queued one by one: 5xx, HTML 502 pages, dropped connections, truncated bodies, stalls, latency, and
+late-arriving events inserted while a client is paging.
+
+Use it from Python::
+
+    with WebflowSimulator(events=generate_events(seed=1, start=..., end=...)) as sim:
+        ...  # sim.url, sim.token, sim.workspace_slug, sim.events(start, end)
+
+or from a shell (``--help`` lists every switch)::
+
+    python -m airflow_webflow_audit.testing.simulator --port 8081 --days 7
+
+Control endpoints, for tests of your own DAGs: ``GET /_simulator/events?from=&to=&eventType=``
+(ground truth of ``[from, to)``), ``POST /_simulator/config`` (JSON patch of
+:class:`SimulatorConfig`), ``POST /_simulator/faults`` (JSON list of fault names to queue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import json
+import math
+import random
+import signal
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from airflow_webflow_audit.hooks._config import KNOWN_EVENT_TYPES, format_api_time, is_loopback_host, parse_timestamp
+
+DEFAULT_TOKEN = "sim-token-0123456789abcdef"
+DEFAULT_WORKSPACE_SLUG = "hitchhikers-workspace"
+DEFAULT_WORKSPACE_ID = "6621ccb459b561c69f29d57c"
+MAX_LIMIT = 100
+#: Fault names accepted by :meth:`WebflowSimulator.queue_faults` and ``POST /_simulator/faults``.
+FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert")
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+SUBTYPES: dict[str, tuple[str, ...]] = {
+    "user_access": ("login", "logout"),
+    "custom_role": ("role_created", "role_updated", "role_deleted"),
+    "workspace_membership": ("user_added", "user_removed", "user_role_updated"),
+    "site_membership": ("user_added", "user_removed", "user_role_updated", "user_granular_access_updated"),
+    "workspace_invitation": (
+        "invite_sent",
+        "invite_accepted",
+        "invite_updated",
+        "invite_canceled",
+        "invite_declined",
+        "access_request_accepted",
+    ),
+    "workspace_setting": ("setting_updated",),
+}
+#: Rough shares of a real workspace's log: mostly logins.
+TYPE_WEIGHTS = {
+    "user_access": 70,
+    "custom_role": 3,
+    "workspace_membership": 7,
+    "site_membership": 10,
+    "workspace_invitation": 8,
+    "workspace_setting": 2,
+}
+LOCATIONS = (
+    ("Ashburn US", "54.165.18."),
+    ("Dublin IE", "34.240.11."),
+    ("Sydney AU", "13.54.201."),
+    ("Sao Paulo BR", "18.231.44."),
+    ("Frankfurt DE", "3.120.77."),
+)
+ROLES = ("Admin", "Member", "Guest", "Edit - Cannot publish", "Reviewer", "Security Auditor")
+
+
+def to_micros(value: datetime) -> int:
+    delta = value.astimezone(timezone.utc) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _object_id(rng: random.Random) -> str:
+    return f"{rng.getrandbits(96):024x}"
+
+
+# -- synthetic data -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Actor:
+    id: str
+    email: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        if self.email is None:
+            return {"id": self.id, "type": "token"}
+        return {"id": self.id, "email": self.email, "type": "person"}
+
+
+def _payload(event_type: str, subtype: str, rng: random.Random, people: list[_Actor]) -> dict[str, Any]:
+    def user() -> dict[str, Any]:
+        person = rng.choice(people)
+        return {"id": person.id, "email": person.email}
+
+    user_type = rng.choice(("member", "guest", "reviewer", "client"))
+    if event_type == "user_access":
+        location, prefix = rng.choice(LOCATIONS)
+        return {
+            "method": rng.choice(("dashboard", "sso", "api", "google")),
+            "location": location,
+            "ipAddress": f"{prefix}{rng.randint(1, 254)}",
+        }
+    if event_type == "custom_role":
+        payload = {"roleName": rng.choice(ROLES)}
+        if subtype == "role_updated":
+            payload["previousRoleName"] = rng.choice(ROLES)
+        return payload
+    if event_type == "workspace_membership":
+        payload = {
+            "targetUser": user(),
+            "method": rng.choice(("sso", "dashboard", "admin", "access_request")),
+            "userType": user_type,
+            "roleName": rng.choice(ROLES),
+        }
+        if subtype == "user_role_updated":
+            payload["previousRoleName"] = rng.choice(ROLES)
+        return payload
+    if event_type == "site_membership":
+        payload = {
+            "site": {"id": _object_id(rng), "slug": rng.choice(("marketing-site", "docs", "store", "careers"))},
+            "targetUser": user(),
+            "method": rng.choice(("sso", "invite", "scim", "dashboard", "admin", "access_request")),
+            "userType": user_type,
+            "roleName": rng.choice(ROLES),
+        }
+        if subtype == "user_role_updated":
+            payload["previousRoleName"] = rng.choice(ROLES)
+        if subtype == "user_granular_access_updated":
+            payload["granularAccess"] = {
+                "id": _object_id(rng),
+                "name": rng.choice(("Blog Posts", "Products", "Team Members")),
+                "type": "cms",
+                "restricted": rng.random() < 0.5,
+            }
+        return payload
+    if event_type == "workspace_invitation":
+        payload = {
+            "targetUser": user(),
+            "method": rng.choice(("sso", "dashboard", "admin")),
+            "userType": user_type,
+            "roleName": rng.choice(ROLES),
+        }
+        if subtype == "invite_updated":
+            payload["previousRoleName"] = rng.choice(ROLES)
+        if subtype == "invite_sent" and rng.random() < 0.2:
+            payload["targetUsers"] = [user() for _ in range(rng.randint(2, 4))]
+        return payload
+    if event_type == "workspace_setting":
+        previous = rng.choice(("true", "false"))
+        return {
+            "setting": "ai_toggle",
+            "previousValue": previous,
+            "value": "false" if previous == "true" else "true",
+            "method": rng.choice(("dashboard", "admin")),
+        }
+    return {"detail": "an event type this client has never seen", "method": "dashboard"}
+
+
+def generate_events(
+    *,
+    seed: int = 1,
+    start: datetime,
+    end: datetime,
+    events_per_day: int = 2000,
+    workspace_id: str = DEFAULT_WORKSPACE_ID,
+    workspace_slug: str = DEFAULT_WORKSPACE_SLUG,
+    include_unknown_types: bool = False,
+    burst_share: float = 0.05,
+    edge_events: bool = True,
+) -> list[dict[str, Any]]:
+    """Deterministic synthetic events in ``[start, end)``, ascending by timestamp.
+
+    Besides uniformly spread events of every type and subtype (person and token actors), it adds
+    what breaks naive pagers: bursts of events sharing one millisecond (some longer than a page),
+    and events exactly on every hour edge and one millisecond either side of it.
+    """
+    rng = random.Random(seed)
+    people = [_Actor(_object_id(rng), f"user{i}@example.com") for i in range(24)]
+    tokens = [_Actor(_object_id(rng), None) for _ in range(3)]
+    types = list(TYPE_WEIGHTS)
+    if include_unknown_types:
+        types.append("site_publishing")
+    weights = [TYPE_WEIGHTS.get(t, 2) for t in types]
+    start_us, end_us = to_micros(start), to_micros(end)
+    start_ms, end_ms = -(-start_us // 1000), -(-end_us // 1000)
+    if end_ms <= start_ms:
+        return []
+    days = (end_us - start_us) / 86_400_000_000
+    count = max(0, round(events_per_day * days))
+    workspace = {"id": workspace_id, "slug": workspace_slug}
+
+    def event(ms: int, event_type: str | None = None) -> tuple[int, dict[str, Any]]:
+        event_type = event_type or rng.choices(types, weights)[0]
+        subtype = rng.choice(SUBTYPES.get(event_type, ("something_happened",)))
+        actor = rng.choice(tokens) if event_type == "user_access" and rng.random() < 0.08 else rng.choice(people)
+        stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+        return ms, {
+            "timestamp": format_api_time(stamp),
+            "eventType": event_type,
+            "eventSubType": subtype,
+            "actor": actor.as_json(),
+            "workspace": dict(workspace),
+            "payload": _payload(event_type, subtype, rng, people),
+        }
+
+    out: list[tuple[int, dict[str, Any]]] = []
+    made = 0
+    while made < count:
+        ms = rng.randrange(start_ms, end_ms)
+        if rng.random() < burst_share:
+            size = rng.choice((3, 8, 40, 120)) if rng.random() < 0.9 else 250
+            size = min(size, count - made)
+            out.extend(event(ms) for _ in range(size))
+            made += size
+        else:
+            out.append(event(ms))
+            made += 1
+    if edge_events:
+        hour_ms = 3_600_000
+        edge = -(-start_ms // hour_ms) * hour_ms
+        while edge < end_ms:
+            for ms in (edge - 1, edge, edge, edge + 1):
+                if start_ms <= ms < end_ms:
+                    out.append(event(ms))
+            edge += hour_ms
+    out.sort(key=lambda pair: pair[0])
+    return [item for _, item in out]
+
+
+# -- the server -------------------------------------------------------------------------------------
+
+
+@dataclass
+class SimulatorConfig:
+    """Behaviour switches; change them at any time with :meth:`WebflowSimulator.configure`."""
+
+    #: The API's undocumented edge rules and defaults.
+    from_inclusive: bool = True
+    to_inclusive: bool = False
+    default_sort: str = "desc"
+    default_limit: int = 10
+    #: Per-token budget of requests per ``rate_window`` seconds (None: unlimited, no headers).
+    rate_limit: int | None = None
+    rate_window: float = 60.0
+    #: Seconds added to every audit-log answer.
+    latency: float = 0.0
+    #: Chances per audit-log request (drawn from ``fault_seed``).
+    error_rate: float = 0.0
+    html_502_rate: float = 0.0
+    drop_rate: float = 0.0
+    truncate_rate: float = 0.0
+    stall_rate: float = 0.0
+    late_insert_rate: float = 0.0
+    #: How long a stalled answer sleeps before it is sent.
+    stall_seconds: float = 2.0
+    fault_seed: int = 0
+    #: Tokens that authenticate but lack ``workspace_activity:read`` (403 missing_scopes).
+    tokens_without_scope: tuple[str, ...] = ("sim-token-without-scope",)
+    #: Workspace slugs that exist but are not on an Enterprise plan (403).
+    non_enterprise_workspaces: tuple[str, ...] = ("starter-workspace",)
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    path: str
+    params: dict[str, str]
+    status: int
+    fault: str | None
+
+
+@dataclass
+class _Index:
+    stamps: list[int] = field(default_factory=list)
+    raws: list[bytes] = field(default_factory=list)
+
+    def insert(self, stamp: int, raw: bytes) -> None:
+        at = bisect.bisect_right(self.stamps, stamp)
+        self.stamps.insert(at, stamp)
+        self.raws.insert(at, raw)
+
+
+class _Reply(Exception):
+    """An answer other than a page, raised from anywhere in the request handling."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+    def with_headers(self, headers: dict[str, str]) -> _Reply:
+        self.headers = {**self.headers, **headers}
+        return self
+
+
+def _error(status: int, code: str, message: str, details: list[Any] | None = None) -> _Reply:
+    return _Reply(status, {"code": code, "message": message, "externalReference": None, "details": details or []})
+
+
+class WebflowSimulator:
+    """The simulator server. Start it with ``with`` or :meth:`start`; it binds 127.0.0.1 only."""
+
+    def __init__(
+        self,
+        events: Iterable[dict[str, Any]] = (),
+        *,
+        token: str = DEFAULT_TOKEN,
+        workspace_slug: str = DEFAULT_WORKSPACE_SLUG,
+        workspace_id: str = DEFAULT_WORKSPACE_ID,
+        config: SimulatorConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not is_loopback_host(host):
+            raise ValueError(f"The simulator only listens on loopback addresses, not {host!r}.")
+        self.token = token
+        self.workspace_slug = workspace_slug
+        self.workspace_id = workspace_id
+        self.config = config or SimulatorConfig()
+        self.host, self.port = host, port
+        self.clock = clock
+        self.requests: deque[RecordedRequest] = deque(maxlen=100_000)
+        self.request_count = 0
+        #: Called with (path, params) before each audit-log request is answered; tests use it to
+        #: insert events at an exact moment of a pull.
+        self.on_request: Callable[[str, dict[str, str]], None] | None = None
+        self._lock = threading.Lock()
+        self._all = _Index()
+        self._by_type: dict[str, _Index] = {}
+        self._queued: deque[str] = deque()
+        self._fault_rng = random.Random(self.config.fault_seed)
+        self._rate_windows: dict[str, tuple[float, int]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        for item in events:
+            self.insert_event(item)
+
+    # -- data ---------------------------------------------------------------------------------
+
+    def insert_event(self, item: dict[str, Any]) -> None:
+        """Add one event (late arrivals included); it is served in timestamp order from now on."""
+        stamp = to_micros(parse_timestamp(item["timestamp"]))
+        raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        with self._lock:
+            self._all.insert(stamp, raw)
+            self._by_type.setdefault(str(item.get("eventType")), _Index()).insert(stamp, raw)
+
+    def events(
+        self, start: datetime | None = None, end: datetime | None = None, event_type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Ground truth: every stored event with ``start <= timestamp < end``, ascending."""
+        with self._lock:
+            index = self._index(event_type)
+            lo = 0 if start is None else bisect.bisect_left(index.stamps, to_micros(start))
+            hi = len(index.stamps) if end is None else bisect.bisect_left(index.stamps, to_micros(end))
+            raws = index.raws[lo:hi]
+        return [json.loads(raw) for raw in raws]
+
+    def __len__(self) -> int:
+        return len(self._all.stamps)
+
+    def _index(self, event_type: str | None) -> _Index:
+        if event_type is None:
+            return self._all
+        return self._by_type.get(event_type, _Index())
+
+    # -- control --------------------------------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change :class:`SimulatorConfig` fields while running."""
+        known = {f.name for f in fields(SimulatorConfig)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"Unknown simulator settings: {', '.join(sorted(unknown))}")
+        with self._lock:
+            for name, value in changes.items():
+                setattr(self.config, name, tuple(value) if isinstance(value, list) else value)
+            if "fault_seed" in changes:
+                self._fault_rng = random.Random(self.config.fault_seed)
+
+    def queue_faults(self, *names: str) -> None:
+        """Answer the next audit-log requests with these faults, in order, before any random ones."""
+        for name in names:
+            if name not in FAULTS and name != "ok":
+                raise ValueError(f"Unknown fault {name!r}; choose from ok, {', '.join(FAULTS)}")
+        with self._lock:
+            self._queued.extend(names)
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("The simulator is not running; call start() first.")
+        return f"http://{self.host}:{self._server.server_address[1]}"
+
+    def connection_json(self, **extra: Any) -> str:
+        """An ``AIRFLOW_CONN_...`` value (JSON) for a Webflow connection to this simulator."""
+        return json.dumps(
+            {
+                "conn_type": "webflow",
+                "host": self.url,
+                "password": self.token,
+                "extra": {"workspace": self.workspace_slug, **extra},
+            }
+        )
+
+    def start(self) -> WebflowSimulator:
+        sim = self
+
+        class Handler(_Handler):
+            simulator = sim
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webflow-simulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> WebflowSimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling -----------------------------------------------------------------------
+
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            if self._queued:
+                name = self._queued.popleft()
+                return None if name == "ok" else name
+            cfg = self.config
+            draw = self._fault_rng.random()
+        for name, rate in (
+            ("drop", cfg.drop_rate),
+            ("500", cfg.error_rate),
+            ("html502", cfg.html_502_rate),
+            ("truncate", cfg.truncate_rate),
+            ("stall", cfg.stall_rate),
+            ("late_insert", cfg.late_insert_rate),
+        ):
+            if draw < rate:
+                return name
+            draw -= rate
+        return None
+
+    def _rate_headers(self, token: str) -> dict[str, str]:
+        """Count this request against the token's window; raise a 429 once the budget is spent."""
+        cfg = self.config
+        if cfg.rate_limit is None:
+            return {}
+        now = self.clock()
+        with self._lock:
+            window_start, used = self._rate_windows.get(token, (now, 0))
+            if now - window_start >= cfg.rate_window:
+                window_start, used = now, 0
+            if used >= cfg.rate_limit:
+                retry_after = max(1, math.ceil(window_start + cfg.rate_window - now))
+                raise _Reply(
+                    429,
+                    {
+                        "code": "too_many_requests",
+                        "message": "Too many requests",
+                        "externalReference": None,
+                        "details": [],
+                    },
+                    {
+                        "Retry-After": str(retry_after),
+                        "X-RateLimit-Limit": str(cfg.rate_limit),
+                        "X-RateLimit-Remaining": "0",
+                    },
+                )
+            used += 1
+            self._rate_windows[token] = (window_start, used)
+        return {"X-RateLimit-Limit": str(cfg.rate_limit), "X-RateLimit-Remaining": str(cfg.rate_limit - used)}
+
+    def _check_token(self, handler: BaseHTTPRequestHandler) -> str:
+        header = handler.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        if token != self.token and token not in self.config.tokens_without_scope:
+            raise _error(401, "not_authorized", "Request not authorized")
+        return token
+
+    def _check_access(self, token: str, workspace: str) -> None:
+        cfg = self.config
+        if workspace in cfg.non_enterprise_workspaces:
+            raise _error(
+                403,
+                "not_enterprise_plan_workspace",
+                "Workspace audit logs are only available for workspaces on an Enterprise plan",
+            )
+        if workspace not in (self.workspace_slug, self.workspace_id):
+            raise _error(404, "resource_not_found", "Requested resource not found: The workspace cannot be found")
+        if token in cfg.tokens_without_scope:
+            raise _error(
+                403, "missing_scopes", "OAuthForbidden: You are missing the following scopes - workspace_activity:read"
+            )
+
+    def _parse_query(self, params: dict[str, str]) -> dict[str, Any]:
+        details: list[dict[str, str]] = []
+
+        def integer(name: str, default: int, low: int, high: int | None) -> int:
+            raw = params.get(name, "")
+            if raw == "":
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                details.append({"field": name, "message": f"{name} must be an integer"})
+                return default
+            if value < low or (high is not None and value > high):
+                bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+                details.append({"field": name, "message": f"{name} must be {bound}"})
+            return value
+
+        def instant(name: str) -> int | None:
+            raw = params.get(name, "")
+            if raw == "":
+                return None
+            try:
+                return to_micros(parse_timestamp(raw))
+            except ValueError:
+                details.append({"field": name, "message": f"{name} must be an ISO 8601 date-time"})
+                return None
+
+        query = {
+            "limit": integer("limit", self.config.default_limit, 1, MAX_LIMIT),
+            "offset": integer("offset", 0, 0, None),
+            "sort": params.get("sortOrder", "") or self.config.default_sort,
+            "event_type": params.get("eventType", "") or None,
+            "from": instant("from"),
+            "to": instant("to"),
+        }
+        if query["sort"] not in ("asc", "desc"):
+            details.append({"field": "sortOrder", "message": "sortOrder must be one of asc, desc"})
+        if query["event_type"] is not None and query["event_type"] not in KNOWN_EVENT_TYPES:
+            details.append(
+                {"field": "eventType", "message": f"eventType must be one of {', '.join(KNOWN_EVENT_TYPES)}"}
+            )
+        if details:
+            raise _error(400, "validation_error", "Validation Error", details)
+        return query
+
+    def _page(self, query: dict[str, Any]) -> bytes:
+        cfg = self.config
+        with self._lock:
+            index = self._index(query["event_type"])
+            stamps = index.stamps
+            lo, hi = 0, len(stamps)
+            if query["from"] is not None:
+                find = bisect.bisect_left if cfg.from_inclusive else bisect.bisect_right
+                lo = find(stamps, query["from"])
+            if query["to"] is not None:
+                find = bisect.bisect_right if cfg.to_inclusive else bisect.bisect_left
+                hi = find(stamps, query["to"])
+            total = max(0, hi - lo)
+            offset, limit = query["offset"], query["limit"]
+            if query["sort"] == "asc":
+                chosen = index.raws[lo + offset : min(hi, lo + offset + limit)] if offset < total else []
+            else:
+                top = hi - offset
+                chosen = index.raws[max(lo, top - limit) : top][::-1] if offset < total else []
+        pagination = b'{"limit":%d,"offset":%d,"total":%d}' % (limit, offset, total)
+        return b'{"items":[' + b",".join(chosen) + b'],"pagination":' + pagination + b"}"
+
+    def _late_insert(self, query: dict[str, Any]) -> None:
+        """Insert one event at a random instant of the window being read, as a late arrival would."""
+        low = query["from"] if query["from"] is not None else (self._all.stamps[0] if self._all.stamps else 0)
+        high = query["to"] if query["to"] is not None else low + 3_600_000_000
+        rng = random.Random(self._fault_rng.random())
+        ms = rng.randrange(low // 1000, max(low // 1000 + 1, high // 1000))
+        person = _Actor(_object_id(rng), "late.arrival@example.com")
+        location, prefix = rng.choice(LOCATIONS)
+        self.insert_event(
+            {
+                "timestamp": format_api_time(EPOCH + timedelta(milliseconds=ms)),
+                "eventType": "user_access",
+                "eventSubType": "login",
+                "actor": person.as_json(),
+                "workspace": {"id": self.workspace_id, "slug": self.workspace_slug},
+                "payload": {"method": "sso", "location": location, "ipAddress": f"{prefix}{rng.randint(1, 254)}"},
+            }
+        )
+
+    def handle_audit_logs(self, handler: _Handler, workspace: str, params: dict[str, str]) -> None:
+        fault: str | None = None
+        status = 500
+        try:
+            token = self._check_token(handler)
+            headers = self._rate_headers(token)
+            self._check_access(token, workspace)
+            query = self._parse_query(params)
+            if self.on_request is not None:
+                self.on_request(handler.path, params)
+            fault = self._next_fault()
+            if self.config.latency:
+                time.sleep(self.config.latency)
+            if fault == "drop":
+                status = 0
+                handler.drop()
+                return
+            if fault == "stall":
+                time.sleep(self.config.stall_seconds)
+            if fault == "late_insert":
+                self._late_insert(query)
+            if fault == "429":
+                raise _error(429, "too_many_requests", "Too many requests").with_headers(
+                    {"Retry-After": "1", **headers}
+                )
+            if fault in ("500", "503"):
+                code = "internal_error" if fault == "500" else "service_unavailable"
+                raise _Reply(int(fault), {"code": code, "message": "An Internal Error occurred"}, headers)
+            if fault == "html502":
+                status = 502
+                html = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+                handler.reply(502, html, "text/html", headers)
+                return
+            body = self._page(query)
+            if fault == "truncate":
+                body = body[: max(1, len(body) // 2)]
+            status = 200
+            handler.reply(200, body, "application/json", headers)
+        except _Reply as reply:
+            status = reply.status
+            handler.reply(reply.status, json.dumps(reply.body).encode(), "application/json", reply.headers)
+        finally:
+            with self._lock:
+                self.request_count += 1
+                self.requests.append(RecordedRequest(handler.path.split("?")[0], params, status, fault))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    simulator: WebflowSimulator
+    server_version = "WebflowSimulator/1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without this, delayed ACKs add ~40 ms a page.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def reply(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def drop(self) -> None:
+        """Close the connection without answering, as a failing load balancer would."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _params(self) -> dict[str, str]:
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        return {key: values[-1] for key, values in query.items()}
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        parts = path.split("/")
+        sim = self.simulator
+        if len(parts) == 5 and parts[1:3] == ["v2", "workspaces"] and parts[4] == "audit_logs":
+            sim.handle_audit_logs(self, unquote(parts[3]), self._params())
+        elif path == "/_simulator/health":
+            self.reply(200, b'{"status":"ok"}', "application/json", {})
+        elif path == "/_simulator/events":
+            params = self._params()
+            try:
+                start = parse_timestamp(params["from"]) if params.get("from") else None
+                end = parse_timestamp(params["to"]) if params.get("to") else None
+            except ValueError:
+                self.reply(400, b'{"message":"from/to must be ISO 8601"}', "application/json", {})
+                return
+            body = json.dumps(sim.events(start, end, params.get("eventType") or None)).encode()
+            self.reply(200, body, "application/json", {})
+        else:
+            body = {"code": "resource_not_found", "message": "Requested resource not found", "details": []}
+            self.reply(404, json.dumps(body).encode(), "application/json", {})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            payload = json.loads(self.rfile.read(length) or b"null")
+            if self.path == "/_simulator/config" and isinstance(payload, dict):
+                self.simulator.configure(**payload)
+                body = json.dumps(asdict(self.simulator.config)).encode()
+            elif self.path == "/_simulator/faults" and isinstance(payload, list):
+                self.simulator.queue_faults(*payload)
+                body = b'{"queued":%d}' % len(payload)
+            else:
+                self.reply(404, b'{"message":"unknown control endpoint"}', "application/json", {})
+                return
+        except (ValueError, TypeError) as exc:
+            self.reply(400, json.dumps({"message": str(exc)}).encode(), "application/json", {})
+            return
+        self.reply(200, body, "application/json", {})
+
+
+# -- command line -----------------------------------------------------------------------------------
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_webflow_audit.testing.simulator",
+        description="Serve a simulated Webflow workspace audit-log API on loopback.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8081, help="port (0 picks a free one; default 8081)")
+    parser.add_argument("--token", default=DEFAULT_TOKEN, help="the valid API token")
+    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE_SLUG, help="workspace slug")
+    parser.add_argument("--workspace-id", default=DEFAULT_WORKSPACE_ID, help="workspace id")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic events")
+    parser.add_argument("--start", default="2026-10-01", help="first day of events (UTC, YYYY-MM-DD)")
+    parser.add_argument("--days", type=float, default=7, help="days of events")
+    parser.add_argument("--events-per-day", type=int, default=2000)
+    parser.add_argument("--unknown-types", action="store_true", help="mix in an event type the docs lack")
+    parser.add_argument("--rate-limit", type=int, default=None, help="requests per window per token")
+    parser.add_argument("--rate-window", type=float, default=60.0, help="rate-limit window in seconds")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    for name in ("error", "html-502", "drop", "truncate", "stall", "late-insert"):
+        parser.add_argument(f"--{name}-rate", type=float, default=0.0, help=f"chance of a {name} fault")
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--from-exclusive", action="store_true", help="treat 'from' as exclusive")
+    parser.add_argument("--to-inclusive", action="store_true", help="treat 'to' as inclusive")
+    parser.add_argument("--default-sort", choices=("asc", "desc"), default="desc")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    start = datetime.fromisoformat(args.start).replace(tzinfo=timezone.utc)
+    events = generate_events(
+        seed=args.seed,
+        start=start,
+        end=start + timedelta(days=args.days),
+        events_per_day=args.events_per_day,
+        workspace_id=args.workspace_id,
+        workspace_slug=args.workspace,
+        include_unknown_types=args.unknown_types,
+    )
+    config = SimulatorConfig(
+        from_inclusive=not args.from_exclusive,
+        to_inclusive=args.to_inclusive,
+        default_sort=args.default_sort,
+        rate_limit=args.rate_limit,
+        rate_window=args.rate_window,
+        latency=args.latency,
+        error_rate=args.error_rate,
+        html_502_rate=args.html_502_rate,
+        drop_rate=args.drop_rate,
+        truncate_rate=args.truncate_rate,
+        stall_rate=args.stall_rate,
+        late_insert_rate=args.late_insert_rate,
+        fault_seed=args.fault_seed,
+    )
+    sim = WebflowSimulator(
+        events,
+        token=args.token,
+        workspace_slug=args.workspace,
+        workspace_id=args.workspace_id,
+        config=config,
+        host=args.host,
+        port=args.port,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with sim:
+        print(json.dumps({"url": sim.url, "events": len(sim), "token": sim.token}), flush=True)
+        print(f"export AIRFLOW_CONN_WEBFLOW_DEFAULT='{sim.connection_json()}'", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+
+
+if __name__ == "__main__":
+    main()
