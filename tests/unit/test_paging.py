@@ -1,0 +1,228 @@
+"""Window rules and snapshot consistency: exactly once, in order, whatever the API does at the edges."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
+from airflow_webflow_audit.hooks._config import format_api_time, parse_timestamp
+from tests.conftest import event, page_response
+
+START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+END = START + timedelta(hours=1)
+
+
+def at(seconds: float, **extra: Any) -> dict[str, Any]:
+    return event(format_api_time(START + timedelta(seconds=seconds)), **extra)
+
+
+class FakeLog:
+    """An in-memory audit log answering like the API (inclusive ``from`` and ``to``, ascending)."""
+
+    def __init__(self, events: list[dict[str, Any]], page_cap: int = 100) -> None:
+        self.events = sorted(events, key=lambda e: parse_timestamp(e["timestamp"]))
+        self.page_cap = page_cap
+        self.requests = 0
+        self.before_answer: Callable[[int, int], None] | None = None  # (request number, offset)
+
+    def insert(self, item: dict[str, Any]) -> None:
+        self.events.append(item)
+        self.events.sort(key=lambda e: parse_timestamp(e["timestamp"]))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        params = request.url.params
+        offset, limit = int(params["offset"]), min(int(params["limit"]), self.page_cap)
+        if self.before_answer:
+            self.before_answer(self.requests, offset)
+        low, high = parse_timestamp(params["from"]), parse_timestamp(params["to"])
+        chosen = [e for e in self.events if low <= parse_timestamp(e["timestamp"]) <= high]
+        return page_response(chosen[offset : offset + limit], total=len(chosen), offset=offset)
+
+
+def spread(count: int, seconds: float = 3000.0) -> list[dict[str, Any]]:
+    return [at(60 + i * seconds / count, payload={"n": i}) for i in range(count)]
+
+
+def test_edges_belong_to_exactly_one_window(mock_hook):
+    inside = [at(0), at(0.001), at(1799.999), at(3599.999)]
+    outside = [at(-0.001), at(-0.5), at(3600), at(3600.001), at(3600.5)]
+    hook, _ = mock_hook(FakeLog(inside + outside))
+    assert list(hook.iter_audit_logs(None, START, END)) == inside
+    later = list(hook.iter_audit_logs(None, END, END + timedelta(hours=1)))
+    assert later == [at(3600), at(3600.001), at(3600.5)]
+
+
+def test_events_come_out_exactly_as_sent(mock_hook):
+    odd = at(10, actor={"id": "t1", "type": "token"}, extra_field={"nested": [1, "ü"]})
+    odd["timestamp"] = "2026-10-01T00:00:10.000000Z"
+    hook, _ = mock_hook(FakeLog([odd]))
+    (got,) = hook.iter_audit_logs(None, START, END)
+    assert got == odd
+    assert got["timestamp"] == "2026-10-01T00:00:10.000000Z"
+    assert list(got) == list(odd)
+
+
+def test_many_pages_come_out_once_and_in_order(mock_hook):
+    events = spread(1050)
+    log = FakeLog(events)
+    hook, _ = mock_hook(log)
+    assert list(hook.iter_audit_logs(None, START, END)) == events
+    assert log.requests == 11
+    assert hook.last_pull.pages == 11
+
+
+def test_a_server_that_caps_the_page_size_lower_still_yields_everything(mock_hook):
+    events = spread(260)
+    log = FakeLog(events, page_cap=40)
+    hook, _ = mock_hook(log)
+    assert list(hook.iter_audit_logs(None, START, END)) == events
+    assert log.requests == 7
+
+
+def test_a_burst_sharing_one_millisecond_across_page_edges(mock_hook):
+    burst = [at(600, payload={"n": i}) for i in range(250)]
+    events = [at(1), *burst, at(700)]
+    hook, _ = mock_hook(FakeLog(events))
+    assert list(hook.iter_audit_logs(None, START, END)) == events
+
+
+def test_streaming_asks_for_one_page_at_a_time(mock_hook):
+    log = FakeLog(spread(500))
+    hook, _ = mock_hook(log)
+    events = hook.iter_audit_logs(None, START, END)
+    next(events)
+    assert log.requests == 1
+    for _ in range(100):
+        next(events)
+    assert log.requests == 2
+
+
+def test_a_late_event_after_the_streamed_part_is_included_once(mock_hook, caplog):
+    events = spread(300)
+    log = FakeLog(events)
+    late = at(3500, payload={"late": True})
+    log.before_answer = lambda number, offset: log.insert(late) if number == 3 else None
+    hook, _ = mock_hook(log)
+    with caplog.at_level(logging.WARNING):
+        got = list(hook.iter_audit_logs(None, START, END))
+    assert got == sorted([*events, late], key=lambda e: e["timestamp"])
+    assert hook.last_pull.restarts == 1
+    assert "pagination.total changed from 300 to 301" in caplog.text
+
+
+def test_a_late_event_inside_the_streamed_part_stops_the_pull(mock_hook):
+    log = FakeLog(spread(300))
+    log.before_answer = lambda number, offset: log.insert(at(61, payload={"late": True})) if number == 3 else None
+    hook, _ = mock_hook(log)
+    got = []
+    with pytest.raises(WebflowWindowChangedError, match="already handed out"):
+        for item in hook.iter_audit_logs(None, START, END):
+            got.append(item)
+    assert len(got) == 200  # what was handed out before the change is untouched, nothing twice
+    assert len({id(item) for item in got}) == 200
+
+
+def test_events_vanishing_from_the_streamed_part_stop_the_pull(mock_hook):
+    log = FakeLog(spread(300))
+
+    def expire(number: int, offset: int) -> None:
+        if number == 3:
+            del log.events[:150]
+
+    log.before_answer = expire
+    hook, _ = mock_hook(log)
+    with pytest.raises(WebflowWindowChangedError):
+        list(hook.iter_audit_logs(None, START, END))
+
+
+def test_a_total_that_never_settles_gives_up_after_bounded_attempts(mock_hook):
+    log = FakeLog(spread(300))
+    counter = iter(range(10_000))
+    log.before_answer = lambda number, offset: log.insert(at(3590, payload={"n": next(counter)})) if offset else None
+    hook, _ = mock_hook(log)
+    with pytest.raises(WebflowPagingError, match="consistent snapshot"):
+        list(hook.iter_audit_logs(None, START, END))
+    assert log.requests < 30
+
+
+def test_a_page_that_repeats_the_previous_one_is_asked_again_then_refused(mock_hook):
+    events = spread(300)
+
+    def ignores_offset(request: httpx.Request) -> httpx.Response:
+        return page_response(events[:100], total=300)
+
+    hook, seen = mock_hook(ignores_offset)
+    with pytest.raises(WebflowPagingError, match="seems to ignore 'offset'"):
+        list(hook.iter_audit_logs(None, START, END))
+    assert len(seen) == 3
+
+
+def test_a_repeated_page_that_recovers_loses_nothing(mock_hook):
+    events = spread(300)
+    log = FakeLog(events)
+    glitch = {"done": False}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["offset"] == "100" and not glitch["done"]:
+            glitch["done"] = True
+            return page_response(events[:100], total=300)
+        return log(request)
+
+    hook, _ = mock_hook(handler)
+    assert list(hook.iter_audit_logs(None, START, END)) == events
+
+
+def test_pages_out_of_order_across_offsets_are_refused(mock_hook):
+    events = spread(200)
+
+    def descending(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        newest_first = events[::-1]
+        return page_response(newest_first[offset : offset + 100], total=200, offset=offset)
+
+    hook, _ = mock_hook(descending)
+    with pytest.raises(WebflowPagingError, match="sortOrder=asc"):
+        list(hook.iter_audit_logs(None, START, END))
+
+
+def test_a_page_out_of_order_within_itself_is_ordered_locally(mock_hook):
+    events = spread(50)
+    hook, _ = mock_hook(lambda request: page_response(events[::-1], total=50))
+    assert list(hook.iter_audit_logs(None, START, END)) == events
+
+
+def test_a_total_that_overcounts_ends_with_a_warning(mock_hook, caplog):
+    events = spread(150)
+
+    def lying(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return page_response(events[offset : offset + 100], total=400, offset=offset)
+
+    hook, seen = mock_hook(lying)
+    with caplog.at_level(logging.WARNING):
+        assert list(hook.iter_audit_logs(None, START, END)) == events
+    assert len(seen) == 4  # 2 pages, then the empty page asked twice
+    assert "pagination.total says 400 events, but the API serves none past offset 150" in caplog.text
+
+
+def test_unknown_event_types_pass_through_with_one_warning(mock_hook, caplog, capsys):
+    events = [at(10 + i, event_type="site_publishing") for i in range(5)] + [at(20, event_type="user_access")]
+    hook, _ = mock_hook(FakeLog(events))
+    with caplog.at_level(logging.WARNING):
+        assert list(hook.iter_audit_logs(None, START, END)) == events
+    # The hook logs through Airflow's task logger (structlog, printed), the core through stdlib logging.
+    logged = caplog.text + capsys.readouterr().out
+    assert logged.count("'site_publishing' is not one this provider knows") == 1
+
+
+def test_token_actors_without_email_pass_through(mock_hook):
+    item = at(5, actor={"id": "tok-1", "type": "token"})
+    hook, _ = mock_hook(FakeLog([item]))
+    assert list(hook.iter_audit_logs(None, START, END)) == [item]

@@ -1,0 +1,259 @@
+"""Errors, retries, backoff and pacing, on httpx.MockTransport with a fake clock (nothing really sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+
+from airflow.sdk.exceptions import AirflowFailException
+from airflow_webflow_audit.exceptions import (
+    WebflowAuthError,
+    WebflowNotFoundError,
+    WebflowRequestRejectedError,
+    WebflowRetriesExhaustedError,
+)
+from tests.conftest import TOKEN, event, page_response
+
+START = datetime(2026, 10, 1, tzinfo=timezone.utc)
+END = START + timedelta(hours=1)
+ONE_EVENT = [event("2026-10-01T00:10:00.000Z")]
+
+
+def error(status: int, code: str, message: str, **headers: str) -> httpx.Response:
+    body = {"code": code, "message": message, "externalReference": None, "details": []}
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def scripted(*responses):
+    """A handler answering with the given responses (or raising given exceptions) in order."""
+    queue = list(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error_class", "hint"),
+    [
+        (400, "validation_error", WebflowRequestRejectedError, "check the filters"),
+        (401, "not_authorized", WebflowAuthError, "Check the API token"),
+        (403, "missing_scopes", WebflowAuthError, "workspace_activity:read"),
+        (403, "not_enterprise_plan_workspace", WebflowAuthError, "Enterprise plan"),
+        (404, "resource_not_found", WebflowNotFoundError, "Check the workspace id or slug"),
+        (409, "conflict", WebflowRequestRejectedError, "retrying will not help"),
+    ],
+)
+def test_client_errors_fail_at_once_with_code_message_and_hint(mock_hook, clock, status, code, error_class, hint):
+    hook, seen = mock_hook(lambda request: error(status, code, "Webflow says no"))
+    with pytest.raises(error_class) as info:
+        list(hook.iter_audit_logs(None, START, END))
+    assert len(seen) == 1
+    assert clock.sleeps == []
+    text = str(info.value)
+    assert f"HTTP {status} {code}: Webflow says no" in text
+    assert hint in text
+    assert isinstance(info.value, AirflowFailException)  # Airflow must not retry the task either
+    assert (info.value.status_code, info.value.code) == (status, code)
+    assert TOKEN not in text and TOKEN not in repr(info.value)
+
+
+def test_an_error_message_that_echoes_the_token_is_redacted(mock_hook):
+    hook, _ = mock_hook(lambda request: error(401, "not_authorized", f"token {TOKEN} is revoked"))
+    with pytest.raises(WebflowAuthError) as info:
+        hook.get_audit_logs_page()
+    assert TOKEN not in str(info.value)
+    assert "token *** is revoked" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        error(500, "internal_error", "An Internal Error occurred"),
+        error(503, "service_unavailable", "down"),
+        httpx.Response(502, text="<html><body><h1>502 Bad Gateway</h1></body></html>", headers={"content-type": "text/html"}),
+        httpx.Response(504, text=""),
+        httpx.Response(200, text='{"items": [{"timestamp": "2026-10-01T00:'),
+        httpx.Response(200, text="<html>maintenance</html>"),
+        httpx.Response(200, json={"items": "nope", "pagination": {"total": 1}}),
+        httpx.Response(200, json={"items": [], "pagination": {"total": -1}}),
+        httpx.Response(200, json={"items": [{"eventType": "user_access"}], "pagination": {"total": 1}}),
+        httpx.ConnectError("connection refused"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadTimeout("timed out"),
+    ],
+    ids=[
+        "500",
+        "503",
+        "html-502",
+        "504-empty",
+        "truncated-json",
+        "html-200",
+        "items-not-list",
+        "negative-total",
+        "item-without-timestamp",
+        "connect-error",
+        "dropped-connection",
+        "read-timeout",
+    ],
+)
+def test_transient_failures_are_retried_with_backoff(mock_hook, clock, failure):
+    hook, seen = mock_hook(scripted(failure, failure, page_response(ONE_EVENT)))
+    assert list(hook.iter_audit_logs(None, START, END)) == ONE_EVENT
+    assert len(seen) == 3
+    # Attempt n waits between half and all of min(30, 2**(n-1)) seconds.
+    assert len(clock.sleeps) == 2
+    assert 0.5 <= clock.sleeps[0] <= 1.0
+    assert 1.0 <= clock.sleeps[1] <= 2.0
+
+
+def test_backoff_is_capped(mock_hook, clock):
+    failure = error(500, "internal_error", "boom")
+    hook, _ = mock_hook(scripted(*[failure] * 9, page_response(ONE_EVENT)), extra={"max_retries": 9})
+    list(hook.iter_audit_logs("ws", START, END))
+    assert len(clock.sleeps) == 9
+    assert max(clock.sleeps) <= 30.0
+    assert clock.sleeps[-1] >= 15.0
+
+
+def test_an_outage_longer_than_the_budget_names_the_last_error_and_the_attempts(mock_hook, clock):
+    hook, seen = mock_hook(lambda request: error(503, "service_unavailable", "maintenance"), extra={"max_retries": 3})
+    with pytest.raises(WebflowRetriesExhaustedError) as info:
+        list(hook.iter_audit_logs("ws", START, END))
+    assert len(seen) == 4
+    assert info.value.attempts == 4
+    assert "after 4 attempts" in str(info.value)
+    assert "HTTP 503 service_unavailable: maintenance" in str(info.value)
+    assert not isinstance(info.value, AirflowFailException)  # a task retry later may succeed
+
+
+def test_max_retries_zero_fails_on_the_first_transient_error(mock_hook):
+    hook, seen = mock_hook(lambda request: error(500, "internal_error", "x"), extra={"max_retries": 0})
+    with pytest.raises(WebflowRetriesExhaustedError):
+        hook.get_audit_logs_page("ws")
+    assert len(seen) == 1
+
+
+def test_429_waits_exactly_retry_after(mock_hook, clock):
+    limited = error(429, "too_many_requests", "Too many requests", **{"Retry-After": "7"})
+    hook, seen = mock_hook(scripted(limited, page_response(ONE_EVENT)))
+    assert list(hook.iter_audit_logs(None, START, END)) == ONE_EVENT
+    assert clock.sleeps == [7.0]
+    assert hook.pacer.waited_seconds == 7.0
+
+
+def test_429_without_retry_after_waits_a_minute(mock_hook, clock):
+    hook, _ = mock_hook(scripted(error(429, "too_many_requests", "slow down"), page_response(ONE_EVENT)))
+    list(hook.iter_audit_logs(None, START, END))
+    assert clock.sleeps == [60.0]
+
+
+def test_absurd_retry_after_is_capped(mock_hook, clock):
+    limited = error(429, "too_many_requests", "x", **{"Retry-After": "86400"})
+    hook, _ = mock_hook(scripted(limited, page_response(ONE_EVENT)))
+    list(hook.iter_audit_logs(None, START, END))
+    assert clock.sleeps == [300.0]
+
+
+def test_a_429_storm_beyond_the_budget_fails_clearly(mock_hook, clock):
+    hook, seen = mock_hook(lambda request: error(429, "too_many_requests", "x", **{"Retry-After": "60"}))
+    with pytest.raises(WebflowRetriesExhaustedError, match="rate-limit waits"):
+        list(hook.iter_audit_logs(None, START, END))
+    assert len(seen) == 21
+    assert sum(clock.sleeps) == 20 * 60.0
+
+
+def test_429s_do_not_use_up_the_retry_budget_for_errors(mock_hook, clock):
+    limited = error(429, "too_many_requests", "x", **{"Retry-After": "1"})
+    failure = error(500, "internal_error", "x")
+    hook, _ = mock_hook(scripted(limited, limited, failure, limited, page_response(ONE_EVENT)), extra={"max_retries": 1})
+    assert list(hook.iter_audit_logs("ws", START, END)) == ONE_EVENT
+
+
+def test_pacing_spaces_requests_once_the_budget_runs_low(mock_hook, clock):
+    items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(50)]
+    remaining = iter(range(20, -100, -1))  # other tasks spent most of the budget
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        headers = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": str(next(remaining))}
+        return page_response(items[offset : offset + 1], total=len(items), offset=offset, headers=headers)
+
+    hook, seen = mock_hook(handler)
+    assert list(hook.iter_audit_logs(None, START, END)) == items
+    # 60/min with 10% reserve: free while more than 6 remain (15 requests), then one a second.
+    assert len(seen) == 50
+    assert clock.sleeps == [pytest.approx(1.0)] * 35
+    assert hook.pacer.waited_seconds == pytest.approx(len(clock.sleeps))
+
+
+def test_the_connections_rate_limit_is_a_hard_ceiling(mock_hook, clock):
+    items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(5)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return page_response(items[offset : offset + 1], total=len(items), offset=offset)
+
+    hook, seen = mock_hook(handler, extra={"workspace": "ws", "rate_limit_per_minute": 30})
+    list(hook.iter_audit_logs(None, START, END))
+    assert len(seen) == 5
+    assert clock.sleeps == [pytest.approx(2.0)] * 4
+
+
+def test_the_token_appears_in_no_log_record(mock_hook, caplog, capsys):
+    failure = error(500, "internal_error", "boom")
+    hook, _ = mock_hook(scripted(failure, httpx.ConnectError("refused"), page_response(ONE_EVENT)))
+    with caplog.at_level(logging.DEBUG):
+        for name in ("httpx", "httpcore", "airflow"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        list(hook.iter_audit_logs(None, START, END))
+        with pytest.raises(WebflowAuthError):
+            mock_hook(lambda request: error(401, "not_authorized", "no"))[0].get_audit_logs_page()
+    printed = capsys.readouterr()
+    assert "Transient failure" in printed.out + caplog.text, "expected the hook to log its retries"
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+    assert TOKEN not in printed.out + printed.err
+    assert TOKEN not in repr(hook)
+    assert TOKEN not in repr(hook.config)
+
+
+def test_test_connection_reports_success_and_failure(mock_hook):
+    hook, seen = mock_hook(lambda request: page_response(ONE_EVENT, total=1234))
+    assert hook.test_connection() == (True, "Connected to Webflow workspace 'hitchhikers-workspace': 1234 audit events visible.")
+    assert seen[0].url.params["limit"] == "1"
+    hook, _ = mock_hook(lambda request: error(403, "missing_scopes", "missing workspace_activity:read"))
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "workspace_activity:read" in message
+    assert TOKEN not in message
+
+
+def test_test_connection_without_a_default_workspace_says_what_to_set(mock_hook):
+    hook, seen = mock_hook(lambda request: page_response([]), extra={})
+    assert hook.test_connection() == (
+        False,
+        "Set 'Default workspace' (extra 'workspace') to the workspace id or slug so the connection can be tested.",
+    )
+    assert seen == []
+
+
+def test_async_retries_follow_the_same_rules(mock_hook, clock):
+    failure = error(502, "internal_error", "bad gateway")
+    limited = error(429, "too_many_requests", "x", **{"Retry-After": "3"})
+    hook, seen = mock_hook(scripted(failure, limited, page_response(ONE_EVENT)))
+
+    async def pull():
+        return [item async for item in hook.aiter_audit_logs(None, START, END)]
+
+    assert asyncio.run(pull()) == ONE_EVENT
+    assert len(seen) == 3
+    assert clock.sleeps[1] == 3.0
