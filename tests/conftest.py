@@ -16,8 +16,8 @@ import pytest
 # Airflow reads its home at import time: point it at a throwaway folder before anything imports it.
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="webflow-audit-airflow-home-"))
 
-from airflow_webflow_audit.hooks.webflow import WebflowHook  # noqa: E402
-from airflow_webflow_audit.testing.simulator import (  # noqa: E402
+from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.testing.simulator import (
     SimulatorConfig,
     WebflowSimulator,
     generate_events,
@@ -116,7 +116,10 @@ def simulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Webflow
 def page_response(
     items: list[dict[str, Any]], *, total: int | None = None, offset: int = 0, headers: dict[str, str] | None = None
 ) -> httpx.Response:
-    body = {"items": items, "pagination": {"limit": 100, "offset": offset, "total": len(items) if total is None else total}}
+    body = {
+        "items": items,
+        "pagination": {"limit": 100, "offset": offset, "total": len(items) if total is None else total},
+    }
     return httpx.Response(200, json=body, headers=headers)
 
 

@@ -432,7 +432,10 @@ class WebflowSimulator:
 
         self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webflow-simulator", daemon=True)
+        # A short poll interval keeps stop() fast (tests start and stop many simulators).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="webflow-simulator", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -610,7 +613,7 @@ class WebflowSimulator:
 
     def handle_audit_logs(self, handler: _Handler, workspace: str, params: dict[str, str]) -> None:
         fault: str | None = None
-        status = 500
+        content_type = "application/json"
         try:
             token = self._check_token(handler)
             headers = self._rate_headers(token)
@@ -621,10 +624,6 @@ class WebflowSimulator:
             fault = self._next_fault()
             if self.config.latency:
                 time.sleep(self.config.latency)
-            if fault == "drop":
-                status = 0
-                handler.drop()
-                return
             if fault == "stall":
                 time.sleep(self.config.stall_seconds)
             if fault == "late_insert":
@@ -637,22 +636,23 @@ class WebflowSimulator:
                 code = "internal_error" if fault == "500" else "service_unavailable"
                 raise _Reply(int(fault), {"code": code, "message": "An Internal Error occurred"}, headers)
             if fault == "html502":
-                status = 502
-                html = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-                handler.reply(502, html, "text/html", headers)
-                return
-            body = self._page(query)
+                status, content_type = 502, "text/html"
+                body = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+            else:
+                status, body = 200, self._page(query)
             if fault == "truncate":
                 body = body[: max(1, len(body) // 2)]
-            status = 200
-            handler.reply(200, body, "application/json", headers)
         except _Reply as reply:
-            status = reply.status
-            handler.reply(reply.status, json.dumps(reply.body).encode(), "application/json", reply.headers)
-        finally:
-            with self._lock:
-                self.request_count += 1
-                self.requests.append(RecordedRequest(handler.path.split("?")[0], params, status, fault))
+            status, body, headers = reply.status, json.dumps(reply.body).encode(), reply.headers
+        # Record before answering, so a client that has its answer can count on seeing it recorded.
+        with self._lock:
+            self.request_count += 1
+            recorded_status = 0 if fault == "drop" else status
+            self.requests.append(RecordedRequest(handler.path.split("?")[0], params, recorded_status, fault))
+        if fault == "drop":
+            handler.drop()
+        else:
+            handler.reply(status, body, content_type, headers)
 
 
 class _Handler(BaseHTTPRequestHandler):

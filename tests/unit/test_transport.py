@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
-
 from airflow.sdk.exceptions import AirflowFailException
+
 from airflow_webflow_audit.exceptions import (
     WebflowAuthError,
     WebflowNotFoundError,
@@ -63,7 +63,8 @@ def test_client_errors_fail_at_once_with_code_message_and_hint(mock_hook, clock,
     assert hint in text
     assert isinstance(info.value, AirflowFailException)  # Airflow must not retry the task either
     assert (info.value.status_code, info.value.code) == (status, code)
-    assert TOKEN not in text and TOKEN not in repr(info.value)
+    assert TOKEN not in text
+    assert TOKEN not in repr(info.value)
 
 
 def test_an_error_message_that_echoes_the_token_is_redacted(mock_hook):
@@ -79,7 +80,9 @@ def test_an_error_message_that_echoes_the_token_is_redacted(mock_hook):
     [
         error(500, "internal_error", "An Internal Error occurred"),
         error(503, "service_unavailable", "down"),
-        httpx.Response(502, text="<html><body><h1>502 Bad Gateway</h1></body></html>", headers={"content-type": "text/html"}),
+        httpx.Response(
+            502, text="<html><body><h1>502 Bad Gateway</h1></body></html>", headers={"content-type": "text/html"}
+        ),
         httpx.Response(504, text=""),
         httpx.Response(200, text='{"items": [{"timestamp": "2026-10-01T00:'),
         httpx.Response(200, text="<html>maintenance</html>"),
@@ -144,7 +147,7 @@ def test_max_retries_zero_fails_on_the_first_transient_error(mock_hook):
 
 def test_429_waits_exactly_retry_after(mock_hook, clock):
     limited = error(429, "too_many_requests", "Too many requests", **{"Retry-After": "7"})
-    hook, seen = mock_hook(scripted(limited, page_response(ONE_EVENT)))
+    hook, _seen = mock_hook(scripted(limited, page_response(ONE_EVENT)))
     assert list(hook.iter_audit_logs(None, START, END)) == ONE_EVENT
     assert clock.sleeps == [7.0]
     assert hook.pacer.waited_seconds == 7.0
@@ -174,7 +177,9 @@ def test_a_429_storm_beyond_the_budget_fails_clearly(mock_hook, clock):
 def test_429s_do_not_use_up_the_retry_budget_for_errors(mock_hook, clock):
     limited = error(429, "too_many_requests", "x", **{"Retry-After": "1"})
     failure = error(500, "internal_error", "x")
-    hook, _ = mock_hook(scripted(limited, limited, failure, limited, page_response(ONE_EVENT)), extra={"max_retries": 1})
+    hook, _ = mock_hook(
+        scripted(limited, limited, failure, limited, page_response(ONE_EVENT)), extra={"max_retries": 1}
+    )
     assert list(hook.iter_audit_logs("ws", START, END)) == ONE_EVENT
 
 
@@ -228,7 +233,10 @@ def test_the_token_appears_in_no_log_record(mock_hook, caplog, capsys):
 
 def test_test_connection_reports_success_and_failure(mock_hook):
     hook, seen = mock_hook(lambda request: page_response(ONE_EVENT, total=1234))
-    assert hook.test_connection() == (True, "Connected to Webflow workspace 'hitchhikers-workspace': 1234 audit events visible.")
+    assert hook.test_connection() == (
+        True,
+        "Connected to Webflow workspace 'hitchhikers-workspace': 1234 audit events visible.",
+    )
     assert seen[0].url.params["limit"] == "1"
     hook, _ = mock_hook(lambda request: error(403, "missing_scopes", "missing workspace_activity:read"))
     ok, message = hook.test_connection()
