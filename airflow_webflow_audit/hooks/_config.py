@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from dataclasses import dataclass, field
@@ -10,22 +9,18 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_webflow_audit.api import (
+    API_MAX_LIMIT,
+    DEFAULT_BASE_URL,
+    KNOWN_EVENT_TYPES,
+    SORT_ORDERS,
+    is_loopback_host,
+    parse_timestamp,
+)
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.webflow.com"
-API_MAX_LIMIT = 100
-SORT_ORDERS = ("asc", "desc")
-#: Event types the API documents today. Others are passed through with a warning, never dropped.
-KNOWN_EVENT_TYPES = (
-    "user_access",
-    "custom_role",
-    "workspace_membership",
-    "site_membership",
-    "workspace_invitation",
-    "workspace_setting",
-)
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_CONCURRENCY = 4
@@ -151,16 +146,6 @@ def _int_at_least(conn_id: str, extras: dict[str, Any], key: str, default: int, 
     return int(number)
 
 
-def is_loopback_host(hostname: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ::1: the only hosts plain http is allowed to reach."""
-    if hostname.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(hostname.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def build_base_url(conn_id: str, host: str | None, port: int | None) -> str:
     """Base URL from the connection's host (a bare host name or a full URL) and port."""
     raw = (host or "").strip()
@@ -276,34 +261,6 @@ def validate_sort_order(sort_order: object) -> str:
     if sort_order not in SORT_ORDERS:
         raise WebflowConfigurationError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}.")
     return sort_order  # type: ignore[return-value]
-
-
-def format_api_time(value: datetime) -> str:
-    """UTC, millisecond precision, ``Z`` suffix: the form the API's own examples use."""
-    utc = value.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def parse_timestamp(text: str, *, assume_utc: bool = True) -> datetime:
-    """Parse an RFC 3339 timestamp as the API sends it (``Z`` suffix, any number of fraction digits).
-
-    Fractions finer than a microsecond are truncated; that never moves an instant across a window
-    edge, because window edges are whole microseconds. A timestamp without offset is read as UTC.
-    """
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    dot = text.find(".", 17)
-    if dot != -1:
-        end = dot + 1
-        while end < len(text) and text[end].isdigit():
-            end += 1
-        digits = text[dot + 1 : end]
-        if len(digits) != 6:
-            text = text[: dot + 1] + (digits[:6] + "000000")[:6] + text[end:]
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None and assume_utc:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 #: How far each side of the window the request reaches, so the API's unknown edge rules

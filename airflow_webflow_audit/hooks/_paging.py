@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from airflow_webflow_audit.api import KNOWN_EVENT_TYPES
 from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
-from airflow_webflow_audit.hooks._config import KNOWN_EVENT_TYPES
 from airflow_webflow_audit.hooks._transport import Page
 
 log = logging.getLogger(__name__)

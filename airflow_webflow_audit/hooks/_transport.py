@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import (
     WebflowAPIError,
     WebflowAuthError,
@@ -24,7 +25,6 @@ from airflow_webflow_audit.exceptions import (
     WebflowRequestRejectedError,
     WebflowRetriesExhaustedError,
 )
-from airflow_webflow_audit.hooks._config import parse_timestamp
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,12 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_webflow_audit import __version__
+from airflow_webflow_audit.api import API_MAX_LIMIT, format_api_time
 from airflow_webflow_audit.exceptions import WebflowError
 from airflow_webflow_audit.hooks._config import (
-    API_MAX_LIMIT,
     REQUEST_WINDOW_PADDING,
     WebflowConnectionConfig,
     config_from_connection,
-    format_api_time,
     validate_event_type,
     validate_limit,
     validate_offset,
@@ -291,110 +290,71 @@ class WebflowHook(BaseHook):
     ) -> Iterator[dict[str, Any]]:
         """Every event with ``start <= timestamp < end``, once, ascending, exactly as the API sent it.
 
-        Streams page by page: memory stays at a few pages whatever the window's size. Raises
+        Streams page by page: memory stays at a few pages whatever the window's size. All input is
+        checked when this is called, before any request. Raises
         :class:`~airflow_webflow_audit.exceptions.WebflowWindowChangedError` if late events land inside
-        the part already streamed (start again), and the errors of the transport otherwise.
-        All input is checked before the first request.
+        the part already streamed (start again), and the transport's errors otherwise.
         """
         config = self.config
-        ws = self._workspace(workspace, config)
-        start_utc, end_utc = validate_window(start, end)
-        event_type = validate_event_type(event_type)
-        pull = self._new_pull(start_utc, end_utc)
-        path = self._path(ws)
-        self._log_start(ws, start_utc, end_utc, event_type)
-        started = self.clock.monotonic()
-        next_log = started + PROGRESS_LOG_INTERVAL_SECONDS
-        with self._client(config) as client:
-            while (offset := pull.next_offset()) is not None:
-                params = self._window_params(offset, event_type, start_utc, end_utc)
-                page = self._send(client, path, params, f"{ws} audit logs at offset {offset}")
-                yield from pull.accept(page)
-                if self.clock.monotonic() >= next_log:
-                    self._log_progress(pull, started, final=False)
-                    next_log = self.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
-        pull.finish()
-        self._log_progress(pull, started, final=True)
+        run = self._prepare_pull(self._workspace(workspace, config), start, end, event_type)
+        return self._iter_pull(config, run)
 
-    async def aiter_audit_logs(
+    def _iter_pull(self, config: WebflowConnectionConfig, run: _PullRun) -> Iterator[dict[str, Any]]:
+        with self._client(config) as client:
+            while (offset := run.pull.next_offset()) is not None:
+                page = self._send(client, run.path, run.params(offset), run.describe(offset))
+                yield from run.pull.accept(page)
+                run.after_page()
+        run.finish()
+
+    def aiter_audit_logs(
         self,
         workspace: str | None,
         start: datetime | str,
         end: datetime | str,
         event_type: str | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Async twin of :meth:`iter_audit_logs`; the connection is resolved asynchronously."""
-        config = await self.aconfig()
-        ws = self._workspace(workspace, config)
-        start_utc, end_utc = validate_window(start, end)
-        event_type = validate_event_type(event_type)
-        pull = self._new_pull(start_utc, end_utc)
-        path = self._path(ws)
-        self._log_start(ws, start_utc, end_utc, event_type)
-        started = self.clock.monotonic()
-        next_log = started + PROGRESS_LOG_INTERVAL_SECONDS
-        async with self._async_client(config) as client:
-            while (offset := pull.next_offset()) is not None:
-                params = self._window_params(offset, event_type, start_utc, end_utc)
-                page = await self._asend(client, path, params, f"{ws} audit logs at offset {offset}")
-                for item in pull.accept(page):
-                    yield item
-                if self.clock.monotonic() >= next_log:
-                    self._log_progress(pull, started, final=False)
-                    next_log = self.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
-        pull.finish()
-        self._log_progress(pull, started, final=True)
+        """Async twin of :meth:`iter_audit_logs`; the connection is resolved asynchronously.
 
-    def _new_pull(self, start: datetime, end: datetime) -> WindowPull:
+        The window, event type and an explicit workspace are checked when this is called; the
+        connection (and so a default workspace) when iteration starts.
+        """
+        if workspace is not None:
+            validate_workspace(workspace)
+        window = validate_window(start, end)
+        return self._aiter_pull(workspace, window, validate_event_type(event_type))
+
+    async def _aiter_pull(
+        self, workspace: str | None, window: tuple[datetime, datetime], event_type: str | None
+    ) -> AsyncIterator[dict[str, Any]]:
+        config = await self.aconfig()
+        run = self._prepare_pull(self._workspace(workspace, config), *window, event_type)
+        async with self._async_client(config) as client:
+            while (offset := run.pull.next_offset()) is not None:
+                page = await self._asend(client, run.path, run.params(offset), run.describe(offset))
+                for item in run.pull.accept(page):
+                    yield item
+                run.after_page()
+        run.finish()
+
+    def _prepare_pull(
+        self, workspace: str, start: datetime | str, end: datetime | str, event_type: str | None
+    ) -> _PullRun:
+        start_utc, end_utc = validate_window(start, end)
         pull = WindowPull(
-            start=start,
-            end=end,
+            start=start_utc,
+            end=end_utc,
             max_snapshot_attempts=self.max_snapshot_attempts,
             on_unknown_event_type=self._warn_unknown_event_type,
         )
         self.last_pull = pull.progress
-        return pull
-
-    def _window_params(
-        self, offset: int, event_type: str | None, start: datetime, end: datetime
-    ) -> dict[str, str | int]:
-        return self._params(
-            limit=API_MAX_LIMIT,
-            offset=offset,
-            sort_order="asc",
-            event_type=event_type,
-            start=start - REQUEST_WINDOW_PADDING,
-            end=end + REQUEST_WINDOW_PADDING,
-        )
+        return _PullRun(self, workspace, pull, validate_event_type(event_type))
 
     def _warn_unknown_event_type(self, event_type: str) -> None:
         self.log.warning(
             "Event type %r is not one this provider knows; passing it through unchanged. "
             "Upgrade airflow-webflow-audit if you need it recognised.",
             event_type,
-        )
-
-    def _log_start(self, workspace: str, start: datetime, end: datetime, event_type: str | None) -> None:
-        self.log.info(
-            "Pulling Webflow audit logs of workspace %s for [%s, %s)%s.",
-            workspace,
-            start.isoformat(),
-            end.isoformat(),
-            f", eventType={event_type}" if event_type else "",
-        )
-
-    def _log_progress(self, pull: WindowPull, started: float, *, final: bool) -> None:
-        progress = pull.progress
-        self.log.info(
-            "%s %d pages, %d events in the window (API total %s), %.1f s elapsed, %.1f s waiting on the rate "
-            "limit, %d re-reads.",
-            "Pulled" if final else "Pulling:",
-            progress.pages,
-            progress.records,
-            pull.snapshot_total,
-            self.clock.monotonic() - started,
-            self.pacer.waited_seconds,
-            progress.restarts,
         )
 
     # -- UI "Test" button -----------------------------------------------------------------------
@@ -432,6 +392,62 @@ async def _aget_connection(conn_id: str) -> Any:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+class _PullRun:
+    """One window pull in progress: request parameters, progress logs, the closing summary."""
+
+    def __init__(self, hook: WebflowHook, workspace: str, pull: WindowPull, event_type: str | None) -> None:
+        self.hook = hook
+        self.workspace = workspace
+        self.pull = pull
+        self.event_type = event_type
+        self.path = hook._path(workspace)
+        self.started = hook.clock.monotonic()
+        self.next_progress_log = self.started + PROGRESS_LOG_INTERVAL_SECONDS
+        hook.log.info(
+            "Pulling Webflow audit logs of workspace %s for [%s, %s)%s.",
+            workspace,
+            pull.start.isoformat(),
+            pull.end.isoformat(),
+            f", eventType={event_type}" if event_type else "",
+        )
+
+    def params(self, offset: int) -> dict[str, str | int]:
+        return self.hook._params(
+            limit=API_MAX_LIMIT,
+            offset=offset,
+            sort_order="asc",
+            event_type=self.event_type,
+            start=self.pull.start - REQUEST_WINDOW_PADDING,
+            end=self.pull.end + REQUEST_WINDOW_PADDING,
+        )
+
+    def describe(self, offset: int) -> str:
+        return f"{self.workspace} audit logs at offset {offset}"
+
+    def after_page(self) -> None:
+        if self.hook.clock.monotonic() >= self.next_progress_log:
+            self._log_progress(final=False)
+            self.next_progress_log = self.hook.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
+
+    def finish(self) -> None:
+        self.pull.finish()
+        self._log_progress(final=True)
+
+    def _log_progress(self, *, final: bool) -> None:
+        progress = self.pull.progress
+        self.hook.log.info(
+            "%s %d pages, %d events in the window (API total %s), %.1f s elapsed, %.1f s waiting on the rate "
+            "limit, %d re-reads.",
+            "Pulled" if final else "Pulling:",
+            progress.pages,
+            progress.records,
+            self.pull.snapshot_total,
+            self.hook.clock.monotonic() - self.started,
+            self.hook.pacer.waited_seconds,
+            progress.restarts,
+        )
 
 
 class _Attempts:

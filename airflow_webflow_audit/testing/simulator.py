@@ -42,7 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from airflow_webflow_audit.hooks._config import KNOWN_EVENT_TYPES, format_api_time, is_loopback_host, parse_timestamp
+from airflow_webflow_audit.api import KNOWN_EVENT_TYPES, format_api_time, is_loopback_host, parse_timestamp
 
 DEFAULT_TOKEN = "sim-token-0123456789abcdef"
 DEFAULT_WORKSPACE_SLUG = "hitchhikers-workspace"

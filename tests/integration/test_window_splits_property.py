@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_webflow_audit.hooks._config import parse_timestamp
+from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.testing.simulator import SimulatorConfig, WebflowSimulator, generate_events
 from tests.conftest import DAY0, TOKEN, FakeClock

@@ -8,15 +8,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
+from airflow_webflow_audit.api import DEFAULT_BASE_URL, format_api_time, parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.hooks._config import (
-    DEFAULT_BASE_URL,
-    config_from_connection,
-    format_api_time,
-    parse_timestamp,
-    validate_window,
-    validate_workspace,
-)
+from airflow_webflow_audit.hooks._config import config_from_connection, validate_window, validate_workspace
 from tests.conftest import TOKEN, page_response
 
 UTC = timezone.utc
@@ -211,24 +205,26 @@ def test_page_arguments_are_checked_before_any_request(mock_hook, kwargs, messag
         ("hitchhikers-workspace", START, END, "login"),
     ],
 )
-def test_window_arguments_are_checked_before_any_request(mock_hook, workspace, start, end, event_type):
+def test_window_arguments_are_checked_when_the_pull_is_created(mock_hook, workspace, start, end, event_type):
     hook, seen = mock_hook(lambda request: page_response([]))
     with pytest.raises(WebflowConfigurationError):
-        next(hook.iter_audit_logs(workspace, start, end, event_type))
+        hook.iter_audit_logs(workspace, start, end, event_type)  # no iteration needed to hear about it
+    with pytest.raises(WebflowConfigurationError):
+        hook.aiter_audit_logs(workspace, start, end, event_type)
     assert seen == []
 
 
 def test_missing_workspace_names_both_ways_to_give_one(mock_hook):
     hook, seen = mock_hook(lambda request: page_response([]), extra={})
     with pytest.raises(WebflowConfigurationError, match="Default workspace"):
-        list(hook.iter_audit_logs(None, START, END))
+        hook.iter_audit_logs(None, START, END)
     assert seen == []
 
 
 def test_non_loopback_http_is_refused_before_any_request(mock_hook):
     hook, seen = mock_hook(lambda request: page_response([]), host="http://api.example.com")
     with pytest.raises(WebflowConfigurationError, match="loopback"):
-        list(hook.iter_audit_logs("ws", START, END))
+        hook.iter_audit_logs("ws", START, END)
     assert seen == []
 
 

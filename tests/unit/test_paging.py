@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_webflow_audit.api import format_api_time, parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
-from airflow_webflow_audit.hooks._config import format_api_time, parse_timestamp
 from tests.conftest import event, page_response
 
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)

@@ -265,3 +265,21 @@ def test_async_retries_follow_the_same_rules(mock_hook, clock):
     assert asyncio.run(pull()) == ONE_EVENT
     assert len(seen) == 3
     assert clock.sleeps[1] == 3.0
+
+
+def test_long_pulls_log_progress(mock_hook, clock, capsys):
+    items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(4)]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return page_response(items[offset : offset + 1], total=len(items), offset=offset)
+
+    # One request a minute: every page takes longer than the 30 s progress interval.
+    hook, _ = mock_hook(handler, extra={"workspace": "ws", "rate_limit_per_minute": 1})
+    list(hook.iter_audit_logs(None, START, END))
+    out = capsys.readouterr().out
+    assert out.count("Pulling: ") == 3
+    assert (
+        "Pulled 4 pages, 4 events in the window (API total 4), 180.0 s elapsed, 180.0 s waiting on the rate limit"
+        in out
+    )
