@@ -219,7 +219,7 @@ def classify_response(response: httpx.Response, *, token: str, policy: RetryPoli
     )
 
 
-def describe_transport_error(exc: httpx.TransportError, token: str) -> str:
+def describe_transport_error(exc: httpx.RequestError, token: str) -> str:
     text = str(exc) or "no detail"
     return redact(f"{type(exc).__name__}: {text}", token)[:MAX_ERROR_TEXT]
 

@@ -189,7 +189,7 @@ class WebflowHook(BaseHook):
                 self.clock.sleep(delay)
             try:
                 response = client.get(path, params=params)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 outcome = attempts.failed(exc)
             else:
                 outcome = attempts.answered(response)
@@ -205,7 +205,7 @@ class WebflowHook(BaseHook):
                 await self.clock.asleep(delay)
             try:
                 response = await client.get(path, params=params)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 outcome = attempts.failed(exc)
             else:
                 outcome = attempts.answered(response)
@@ -478,7 +478,7 @@ class _Attempts:
             return outcome
         return self._retry_after(outcome)
 
-    def failed(self, exc: httpx.TransportError) -> float:
+    def failed(self, exc: httpx.RequestError) -> float:
         return self._retry_after(Transient(describe_transport_error(exc, self.token)))
 
     def _retry_after(self, failure: Transient) -> float:

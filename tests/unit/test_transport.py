@@ -34,6 +34,8 @@ def scripted(*responses):
 
     def handler(request: httpx.Request) -> httpx.Response:
         answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if callable(answer):  # a factory, for answers whose body can be read only once
+            answer = answer()
         if isinstance(answer, Exception):
             raise answer
         return answer
@@ -92,6 +94,7 @@ def test_an_error_message_that_echoes_the_token_is_redacted(mock_hook):
         httpx.ConnectError("connection refused"),
         httpx.RemoteProtocolError("Server disconnected without sending a response."),
         httpx.ReadTimeout("timed out"),
+        lambda: httpx.Response(200, headers={"Content-Encoding": "gzip"}, stream=httpx.ByteStream(b"not gzip")),
     ],
     ids=[
         "500",
@@ -106,6 +109,7 @@ def test_an_error_message_that_echoes_the_token_is_redacted(mock_hook):
         "connect-error",
         "dropped-connection",
         "read-timeout",
+        "corrupt-gzip",
     ],
 )
 def test_transient_failures_are_retried_with_backoff(mock_hook, clock, failure):
