@@ -7,16 +7,20 @@ layout the operator will use, and prints what landed next to the simulator's own
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="webflow-audit-demo-airflow-"))
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="webflow-audit-demo-airflow-")
+os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.testing.simulator import SimulatorConfig, WebflowSimulator, generate_events

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import random
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -14,7 +16,9 @@ import httpx
 import pytest
 
 # Airflow reads its home at import time: point it at a throwaway folder before anything imports it.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="webflow-audit-airflow-home-"))
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="webflow-audit-airflow-home-")
+os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.testing.simulator import (

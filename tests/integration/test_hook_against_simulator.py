@@ -80,7 +80,6 @@ def test_exact_under_errors_drops_and_truncation(simulator, seed):
         seed=seed,
         days=1,
         config=SimulatorConfig(error_rate=0.05, drop_rate=0.02, truncate_rate=0.02, fault_seed=seed),
-        conn_extra={"max_retries": 8},
     )
     clock = FakeClock()
     hook = hook_with(clock, seed)
@@ -244,3 +243,20 @@ def test_unknown_event_types_in_the_data_pass_through(simulator):
     pulled = list(hook_with().iter_audit_logs(None, DAY0, DAY0 + timedelta(days=1)))
     assert pulled == sim.events()
     assert "site_publishing" in {e["eventType"] for e in pulled}
+
+
+def test_the_token_never_leaks_on_a_real_pull_with_retries(simulator, caplog, capsys):
+    sim = simulator(days=1, config=SimulatorConfig(rate_limit=1000))
+    sim.queue_faults("500", "drop", "truncate", "html502", "429")
+    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore", "airflow", "airflow_webflow_audit")]
+    with caplog.at_level(logging.DEBUG):
+        for logger in loggers:
+            logger.setLevel(logging.DEBUG)
+        hook = hook_with()
+        events = list(hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(hours=3)))
+        page = hook.get_audit_logs_page(limit=3)
+    assert events == sim.events(DAY0, DAY0 + timedelta(hours=3))
+    assert any(record.name.startswith("httpcore") for record in caplog.records)  # DEBUG really was on
+    printed = capsys.readouterr()
+    for text in (caplog.text, printed.out, printed.err, repr(hook), repr(page), str(hook.last_pull)):
+        assert TOKEN not in text
