@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -89,6 +88,7 @@ class WebflowHook(BaseHook):
         self.max_snapshot_attempts = max_snapshot_attempts
         self._config: WebflowConnectionConfig | None = None
         self.pacer = RatePacer()
+        self.retry_policy = RetryPolicy()
         #: Counters of the most recent (or running) pull.
         self.last_pull: PullProgress | None = None
         self.requests_sent = 0
@@ -102,34 +102,24 @@ class WebflowHook(BaseHook):
     def config(self) -> WebflowConnectionConfig:
         """The checked connection settings (resolved once, synchronously)."""
         if self._config is None:
-            conn = self.get_connection(self.webflow_conn_id)
-            self._set_config(
-                config_from_connection(
-                    self.webflow_conn_id, host=conn.host, port=conn.port, password=conn.password, extra=conn.extra
-                )
-            )
+            self._set_config(self.get_connection(self.webflow_conn_id))
         assert self._config is not None
         return self._config
 
     async def aconfig(self) -> WebflowConnectionConfig:
         """The checked connection settings, resolved without blocking the event loop."""
         if self._config is None:
-            conn = await _aget_connection(self.webflow_conn_id)
-            self._set_config(
-                config_from_connection(
-                    self.webflow_conn_id, host=conn.host, port=conn.port, password=conn.password, extra=conn.extra
-                )
-            )
+            self._set_config(await _aget_connection(self.webflow_conn_id))
         assert self._config is not None
         return self._config
 
-    def _set_config(self, config: WebflowConnectionConfig) -> None:
+    def _set_config(self, conn: Any) -> None:
+        config = config_from_connection(
+            self.webflow_conn_id, host=conn.host, port=conn.port, password=conn.password, extra=conn.extra
+        )
         self._config = config
         self.pacer.ceiling_per_minute = config.rate_limit_per_minute
-
-    @cached_property
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(max_retries=self.config.max_retries)
+        self.retry_policy = RetryPolicy(max_retries=config.max_retries)
 
     def get_conn(self) -> httpx.Client:
         """A new httpx client for this connection; close it (or use it in a ``with`` block)."""

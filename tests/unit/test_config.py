@@ -263,3 +263,9 @@ def test_the_connection_timeout_reaches_the_client(mock_hook):
     hook, _ = mock_hook(lambda request: page_response([]), extra={"timeout": 7, "workspace": "ws"})
     with hook.get_conn() as client:
         assert client.timeout == httpx.Timeout(7.0, connect=7.0)
+
+
+def test_a_base_url_with_a_path_prefix_keeps_it(mock_hook):
+    hook, seen = mock_hook(lambda request: page_response([]), host="https://proxy.example.com/webflow/")
+    list(hook.iter_audit_logs("ws", START, END))
+    assert str(seen[0].url).startswith("https://proxy.example.com/webflow/v2/workspaces/ws/audit_logs?")
