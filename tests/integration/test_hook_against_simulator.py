@@ -260,3 +260,23 @@ def test_the_token_never_leaks_on_a_real_pull_with_retries(simulator, caplog, ca
     printed = capsys.readouterr()
     for text in (caplog.text, printed.out, printed.err, repr(hook), repr(page), str(hook.last_pull)):
         assert TOKEN not in text
+
+
+def test_async_methods_never_look_the_connection_up_synchronously(simulator, monkeypatch):
+    """A sync lookup inside the triggerer's event loop can deadlock; the async path must not make one."""
+    sim = simulator(days=1)
+
+    def no_sync_lookup(conn_id):
+        raise AssertionError(f"sync connection lookup of {conn_id!r} from async code")
+
+    monkeypatch.setattr(WebflowHook, "get_connection", classmethod(lambda cls, conn_id: no_sync_lookup(conn_id)))
+
+    async def pull():
+        hook = hook_with()
+        events = [item async for item in hook.aiter_audit_logs(None, DAY0, DAY0 + timedelta(hours=2))]
+        page = await hook_with().aget_audit_logs_page(limit=1)
+        return events, page
+
+    events, page = asyncio.run(pull())
+    assert events == sim.events(DAY0, DAY0 + timedelta(hours=2))
+    assert page["pagination"]["total"] == len(sim)
