@@ -43,7 +43,19 @@ def parse_timestamp(text: str, *, assume_utc: bool = True) -> datetime:
 
     Fractions finer than a microsecond are truncated; that never moves an instant across a window
     edge, because window edges are whole microseconds. A timestamp without offset is read as UTC.
+    This runs once per event, so the built-in parser goes first (Python 3.11+ reads these forms).
     """
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = datetime.fromisoformat(normalise_for_fromisoformat(text))
+    if parsed.tzinfo is None and assume_utc:
+        return parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def normalise_for_fromisoformat(text: str) -> str:
+    """The RFC 3339 forms Python 3.10's ``fromisoformat`` rejects (``Z``, fractions not 3 or 6 digits), rewritten."""
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
     dot = text.find(".", 17)
@@ -54,7 +66,4 @@ def parse_timestamp(text: str, *, assume_utc: bool = True) -> datetime:
         digits = text[dot + 1 : end]
         if len(digits) != 6:
             text = text[: dot + 1] + (digits[:6] + "000000")[:6] + text[end:]
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None and assume_utc:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed
+    return text

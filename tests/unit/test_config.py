@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from airflow_webflow_audit.api import DEFAULT_BASE_URL, format_api_time, parse_timestamp
+from airflow_webflow_audit.api import DEFAULT_BASE_URL, format_api_time, normalise_for_fromisoformat, parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.hooks._config import config_from_connection, validate_window, validate_workspace
 from tests.conftest import TOKEN, page_response
@@ -170,6 +170,9 @@ def test_windows_are_normalised_to_utc():
 )
 def test_parse_timestamp(text, expected):
     assert parse_timestamp(text) == expected
+    # The fallback for Pythons whose fromisoformat rejects these forms (3.10) reads them the same.
+    normalised = datetime.fromisoformat(normalise_for_fromisoformat(text))
+    assert (normalised if normalised.tzinfo else normalised.replace(tzinfo=UTC)) == expected
 
 
 def test_format_api_time():
