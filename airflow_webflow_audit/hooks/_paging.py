@@ -77,8 +77,7 @@ class WindowPull:
         self.progress = PullProgress()
         self._on_unknown_event_type = on_unknown_event_type
         self._unknown_types_seen: set[str] = set()
-        self._handed_out = 0
-        self._handed_out_digest = hashlib.blake2b(digest_size=16)
+        self._digest_of_handed_out = hashlib.blake2b(digest_size=16)
         self._begin_pass(verify_count=0)
 
     def _begin_pass(self, *, verify_count: int) -> None:
@@ -143,7 +142,7 @@ class WindowPull:
         """Call once ``next_offset()`` is None: checks a re-read reached everything handed out before."""
         if self._verify_count and self._verify_seen < self._verify_count:
             raise WebflowWindowChangedError(
-                f"Events vanished from the window {self._window()} during the pull: {self._handed_out} were "
+                f"Events vanished from the window {self._window()} during the pull: {self.progress.records} were "
                 f"already handed out, a re-read found only {self._verify_seen}. Start the pull again."
             )
 
@@ -168,17 +167,16 @@ class WindowPull:
             event_type = item.get("eventType")
             if event_type not in KNOWN_EVENT_TYPES:
                 self._note_unknown_type(event_type)
-            _digest_update(self._handed_out_digest, item)
-            self._handed_out += 1
+            _digest_update(self._digest_of_handed_out, item)
+            self.progress.records += 1
             out.append(item)
-        self.progress.records = self._handed_out
         return out
 
     def _check_prefix(self) -> None:
-        if self._verify_digest.digest() != self._handed_out_digest.digest():
+        if self._verify_digest.digest() != self._digest_of_handed_out.digest():
             raise WebflowWindowChangedError(
                 f"Late events arrived inside the part of the window {self._window()} already handed out "
-                f"({self._handed_out} events); they cannot be inserted in order any more. Start the pull "
+                f"({self.progress.records} events); they cannot be inserted in order any more. Start the pull "
                 "again (the operator does this itself)."
             )
         log.info("Re-read the %d events already handed out; they are unchanged. Resuming.", self._verify_count)
@@ -192,7 +190,7 @@ class WindowPull:
                 "window can be read: retry later, or pull smaller windows."
             )
         log.warning("%s; re-reading the window from the start (attempt %d).", reason, self.progress.restarts + 1)
-        self._begin_pass(verify_count=self._handed_out)
+        self._begin_pass(verify_count=self.progress.records)
 
     def _suspect(self, reason: str) -> None:
         if self._suspect_offset == self.offset:

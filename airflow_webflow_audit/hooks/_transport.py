@@ -11,7 +11,7 @@ import logging
 import math
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -19,7 +19,6 @@ import httpx
 
 from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import (
-    WebflowAPIError,
     WebflowAuthError,
     WebflowNotFoundError,
     WebflowRequestRejectedError,
@@ -273,7 +272,6 @@ class RatePacer:
     server_remaining: int | None = None
     last_request_at: float | None = None
     waited_seconds: float = 0.0
-    _spacing: float = field(default=0.0, init=False)
 
     def observe(self, headers: httpx.Headers) -> None:
         limit = _header_int(headers.get("x-ratelimit-limit"))
@@ -292,7 +290,6 @@ class RatePacer:
             reserve = max(1, math.ceil(self.server_limit * PACING_RESERVE_FRACTION))
             if self.server_remaining <= reserve:
                 spacing = max(spacing, 60.0 / self.server_limit)
-        self._spacing = spacing
         if self.last_request_at is None or spacing <= 0:
             return 0.0
         return max(0.0, self.last_request_at + spacing - now)
@@ -311,19 +308,3 @@ def _header_int(value: str | None) -> int | None:
         return int(float(value))
     except ValueError:
         return None
-
-
-__all__ = [
-    "Clock",
-    "MalformedPageError",
-    "Page",
-    "RatePacer",
-    "RetryPolicy",
-    "RetryState",
-    "SystemClock",
-    "Transient",
-    "WebflowAPIError",
-    "classify_response",
-    "describe_transport_error",
-    "parse_page",
-]
