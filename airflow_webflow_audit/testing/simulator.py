@@ -50,6 +50,8 @@ DEFAULT_WORKSPACE_ID = "6621ccb459b561c69f29d57c"
 MAX_LIMIT = 100
 #: Fault names accepted by :meth:`WebflowSimulator.queue_faults` and ``POST /_simulator/faults``.
 FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert")
+#: SimulatorConfig fields that are chances per request; each is a ``--<name>`` switch of the CLI.
+FAULT_RATE_FIELDS = ("error_rate", "html_502_rate", "drop_rate", "truncate_rate", "stall_rate", "late_insert_rate")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 SUBTYPES: dict[str, tuple[str, ...]] = {
@@ -752,8 +754,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per window per token")
     parser.add_argument("--rate-window", type=float, default=60.0, help="rate-limit window in seconds")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
-    for name in ("error", "html-502", "drop", "truncate", "stall", "late-insert"):
-        parser.add_argument(f"--{name}-rate", type=float, default=0.0, help=f"chance of a {name} fault")
+    for name in FAULT_RATE_FIELDS:
+        flag = name.replace("_", "-").replace("-rate", "")
+        parser.add_argument(f"--{flag}-rate", type=float, default=0.0, help=f"chance of a {flag} fault")
     parser.add_argument("--fault-seed", type=int, default=0)
     parser.add_argument("--from-exclusive", action="store_true", help="treat 'from' as exclusive")
     parser.add_argument("--to-inclusive", action="store_true", help="treat 'to' as inclusive")
@@ -780,13 +783,8 @@ def main(argv: list[str] | None = None) -> None:
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
         latency=args.latency,
-        error_rate=args.error_rate,
-        html_502_rate=args.html_502_rate,
-        drop_rate=args.drop_rate,
-        truncate_rate=args.truncate_rate,
-        stall_rate=args.stall_rate,
-        late_insert_rate=args.late_insert_rate,
         fault_seed=args.fault_seed,
+        **{name: getattr(args, name) for name in FAULT_RATE_FIELDS},
     )
     sim = WebflowSimulator(
         events,
