@@ -29,6 +29,18 @@ def fingerprint(item: dict) -> tuple:
     return tuple(sorted((key, repr(value)) for key, value in item.items()))
 
 
+def insert_on_request(sim, number: int, item: dict) -> None:
+    """Make ``item`` arrive late: the simulator inserts it just before answering request ``number``."""
+    calls = {"n": 0}
+
+    def insert(path, params):
+        calls["n"] += 1
+        if calls["n"] == number:
+            sim.insert_event(item)
+
+    sim.on_request = insert
+
+
 def hook_with(clock: FakeClock | None = None, seed: int = 0) -> WebflowHook:
     return WebflowHook(clock=clock or FakeClock(), rng=random.Random(seed))
 
@@ -162,14 +174,7 @@ def test_a_late_event_near_the_end_of_the_window_is_included_once(simulator):
     sim = simulator(days=1)
     start, end = DAY0, DAY0 + timedelta(hours=12)
     late = dict(sim.events(start, end)[-1], timestamp="2026-10-01T11:59:59.998Z", payload={"late": True})
-    calls = {"n": 0}
-
-    def insert_on_third_page(path, params):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            sim.insert_event(late)
-
-    sim.on_request = insert_on_third_page
+    insert_on_request(sim, 3, late)
     hook = hook_with()
     events = list(hook.iter_audit_logs(None, start, end))
     assert events == sim.events(start, end)
@@ -181,14 +186,7 @@ def test_a_late_event_inside_the_streamed_part_is_reported(simulator):
     sim = simulator(days=1)
     start, end = DAY0, DAY0 + timedelta(hours=12)
     early = dict(sim.events(start, end)[0], timestamp="2026-10-01T00:00:00.500Z", payload={"late": True})
-    calls = {"n": 0}
-
-    def insert_on_third_page(path, params):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            sim.insert_event(early)
-
-    sim.on_request = insert_on_third_page
+    insert_on_request(sim, 3, early)
     with pytest.raises(WebflowWindowChangedError):
         list(hook_with().iter_audit_logs(None, start, end))
     # Starting again gives the new snapshot, exactly.

@@ -43,6 +43,16 @@ def scripted(*responses):
     return handler
 
 
+def one_item_pages(items, headers=dict):
+    """A handler serving ``items`` one per page, each answer with ``headers()``."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return page_response(items[offset : offset + 1], total=len(items), offset=offset, headers=headers())
+
+    return handler
+
+
 @pytest.mark.parametrize(
     ("status", "code", "error_class", "hint"),
     [
@@ -190,13 +200,8 @@ def test_429s_do_not_use_up_the_retry_budget_for_errors(mock_hook, clock):
 def test_pacing_spaces_requests_once_the_budget_runs_low(mock_hook, clock):
     items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(50)]
     remaining = iter(range(20, -100, -1))  # other tasks spent most of the budget
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        offset = int(request.url.params["offset"])
-        headers = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": str(next(remaining))}
-        return page_response(items[offset : offset + 1], total=len(items), offset=offset, headers=headers)
-
-    hook, seen = mock_hook(handler)
+    headers = lambda: {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": str(next(remaining))}  # noqa: E731
+    hook, seen = mock_hook(one_item_pages(items, headers))
     assert list(hook.iter_audit_logs(None, START, END)) == items
     # 60/min with 10% reserve: free while more than 6 remain (15 requests), then one a second.
     assert len(seen) == 50
@@ -207,11 +212,7 @@ def test_pacing_spaces_requests_once_the_budget_runs_low(mock_hook, clock):
 def test_the_connections_rate_limit_is_a_hard_ceiling(mock_hook, clock):
     items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(5)]
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        offset = int(request.url.params["offset"])
-        return page_response(items[offset : offset + 1], total=len(items), offset=offset)
-
-    hook, seen = mock_hook(handler, extra={"workspace": "ws", "rate_limit_per_minute": 30})
+    hook, seen = mock_hook(one_item_pages(items), extra={"workspace": "ws", "rate_limit_per_minute": 30})
     list(hook.iter_audit_logs(None, START, END))
     assert len(seen) == 5
     assert clock.sleeps == [pytest.approx(2.0)] * 4
@@ -274,12 +275,8 @@ def test_async_retries_follow_the_same_rules(mock_hook, clock):
 def test_long_pulls_log_progress(mock_hook, clock, capsys):
     items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(4)]
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        offset = int(request.url.params["offset"])
-        return page_response(items[offset : offset + 1], total=len(items), offset=offset)
-
     # One request a minute: every page takes longer than the 30 s progress interval.
-    hook, _ = mock_hook(handler, extra={"workspace": "ws", "rate_limit_per_minute": 1})
+    hook, _ = mock_hook(one_item_pages(items), extra={"workspace": "ws", "rate_limit_per_minute": 1})
     list(hook.iter_audit_logs(None, START, END))
     out = capsys.readouterr().out
     assert out.count("Pulling: ") == 3
