@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
