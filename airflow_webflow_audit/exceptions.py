@@ -14,8 +14,11 @@ class WebflowError(AirflowException):
     """Base class of every error this provider raises."""
 
 
-class WebflowConfigurationError(WebflowError, ValueError):
-    """Bad input or a bad connection, found before any request is sent."""
+class WebflowConfigurationError(WebflowError, AirflowFailException, ValueError):
+    """Bad input or a bad connection, found before any request is sent.
+
+    Fails the task without retries: the same input would fail the same way on every try.
+    """
 
 
 class WebflowAPIError(WebflowError):

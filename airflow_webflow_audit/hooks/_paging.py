@@ -58,6 +58,9 @@ class PullProgress:
     records: int = 0
     restarts: int = 0
     out_of_window: int = 0
+    #: ``pagination.total`` of the pass that completed (of the padded request window, so it can
+    #: exceed ``records``); None until the first page.
+    api_total: int | None = None
 
 
 class WindowPull:
@@ -105,7 +108,7 @@ class WindowPull:
         """Take the page for ``next_offset()`` and return the events to hand out, in order."""
         self.progress.pages += 1
         if self._total is None:
-            self._total = page.total
+            self._total = self.progress.api_total = page.total
         elif page.total != self._total:
             self._restart(f"pagination.total changed from {self._total} to {page.total} during the pull")
             return []
