@@ -23,6 +23,9 @@ def get_provider_info() -> dict:
         "hooks": [
             {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.hooks.webflow"]},
         ],
+        "operators": [
+            {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.operators.audit_logs"]},
+        ],
         "connection-types": [
             {
                 "connection-type": "webflow",

@@ -137,3 +137,15 @@ def event(stamp: str, event_type: str = "user_access", **extra: Any) -> dict[str
         "payload": {"method": "sso", "location": "Dublin IE", "ipAddress": "34.240.11.1"},
         **extra,
     }
+
+
+def insert_on_request(sim, number: int, item: dict) -> None:
+    """Make ``item`` arrive late: the simulator inserts it just before answering request ``number``."""
+    calls = {"n": 0}
+
+    def insert(path, params):
+        calls["n"] += 1
+        if calls["n"] == number:
+            sim.insert_event(item)
+
+    sim.on_request = insert

@@ -18,7 +18,7 @@ from airflow_webflow_audit.exceptions import (
 )
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.testing.simulator import SimulatorConfig, generate_events
-from tests.conftest import DAY0, TOKEN, FakeClock
+from tests.conftest import DAY0, TOKEN, FakeClock, insert_on_request
 
 pytestmark = pytest.mark.integration
 
@@ -27,18 +27,6 @@ DAYS = [(DAY0 + timedelta(days=d), DAY0 + timedelta(days=d + 1)) for d in range(
 
 def fingerprint(item: dict) -> tuple:
     return tuple(sorted((key, repr(value)) for key, value in item.items()))
-
-
-def insert_on_request(sim, number: int, item: dict) -> None:
-    """Make ``item`` arrive late: the simulator inserts it just before answering request ``number``."""
-    calls = {"n": 0}
-
-    def insert(path, params):
-        calls["n"] += 1
-        if calls["n"] == number:
-            sim.insert_event(item)
-
-    sim.on_request = insert
 
 
 def hook_with(clock: FakeClock | None = None, seed: int = 0) -> WebflowHook:

@@ -1,0 +1,418 @@
+"""Landing one window in object storage: the only module that writes storage.
+
+One window becomes one data object at a deterministic key, then a manifest beside it::
+
+    {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz
+    {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz.manifest.json
+
+The data is streamed to a hidden temporary key in the same folder while pages arrive, then moved to
+the final key in one step (a rename on a local disk, a server-side copy on S3 and GCS, both atomic
+for the reader), so the final key holds either the previous whole object or the new whole object,
+never a part. The old manifest is removed before the move and the new one written after it: a
+manifest present means the object beside it is the one it describes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import IO, Any, Protocol
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_webflow_audit.api import parse_timestamp
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.hooks._config import validate_workspace
+
+log = logging.getLogger(__name__)
+
+#: URL schemes a destination may use, with what each needs installed.
+SUPPORTED_SCHEMES: dict[str, str] = {
+    "s3": "apache-airflow-providers-amazon[s3fs] (extra 'amazon')",
+    "gs": "apache-airflow-providers-google (extra 'google')",
+    "gcs": "apache-airflow-providers-google (extra 'google')",
+    "file": "nothing extra",
+}
+FILE_FORMATS = ("jsonl.gz", "parquet")
+MANIFEST_SUFFIX = ".manifest.json"
+MANIFEST_FORMAT_VERSION = 1
+# zlib's own default: most of level 9's ratio at a fraction of its CPU. Fixed, so reruns are byte-identical.
+GZIP_LEVEL = 6
+JSONL_BATCH_EVENTS = 1000
+PARQUET_ROW_GROUP_EVENTS = 10_000
+
+DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
+
+
+def resolve_destination(destination: object) -> ObjectStoragePath:
+    """The destination as an ObjectStoragePath, after checking its scheme."""
+    if isinstance(destination, ObjectStoragePath):
+        path = destination
+        scheme = path.protocol
+    elif isinstance(destination, str) and destination.strip():
+        text = destination.strip()
+        scheme, sep, _ = text.partition("://")
+        if not sep:
+            raise WebflowConfigurationError(
+                f"destination={destination!r} has no URL scheme; write it as {DESTINATION_EXAMPLES}."
+            )
+        if scheme.lower() not in SUPPORTED_SCHEMES:
+            raise WebflowConfigurationError(
+                f"destination scheme {scheme!r} is not supported; use one of "
+                f"{', '.join(s + '://' for s in SUPPORTED_SCHEMES)} (e.g. {DESTINATION_EXAMPLES})."
+            )
+        if scheme.lower() == "file" and not text[len("file://") :].startswith("/"):
+            raise WebflowConfigurationError(
+                f"destination={destination!r} is not an absolute path; write file:///absolute/path (three slashes)."
+            )
+        path = ObjectStoragePath(text)
+    else:
+        raise WebflowConfigurationError(
+            f"destination must be an ObjectStoragePath or a URL string such as {DESTINATION_EXAMPLES}, "
+            f"got {destination!r}."
+        )
+    protocol = path.protocol if isinstance(path.protocol, str) else path.protocol[0]
+    if protocol not in SUPPORTED_SCHEMES:
+        raise WebflowConfigurationError(
+            f"destination protocol {protocol!r} is not supported; use one of {', '.join(SUPPORTED_SCHEMES)}."
+        )
+    return path
+
+
+def validate_file_format(file_format: object) -> str:
+    if file_format not in FILE_FORMATS:
+        raise WebflowConfigurationError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}.")
+    return file_format  # type: ignore[return-value]
+
+
+def format_key_time(moment: datetime) -> str:
+    """UTC basic ISO 8601 for object keys: ``20261001T000000Z`` (microseconds only when present)."""
+    utc = moment.astimezone(timezone.utc)
+    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return utc.strftime("%Y%m%dT%H%M%S") + fraction + "Z"
+
+
+def window_object_path(
+    destination: ObjectStoragePath, *, workspace: str, start: datetime, end: datetime, file_format: str
+) -> ObjectStoragePath:
+    """The deterministic key of one window's data object."""
+    validate_workspace(workspace)
+    day = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    name = f"audit_logs_{format_key_time(start)}_{format_key_time(end)}.{file_format}"
+    return destination / f"workspace={workspace}" / f"dt={day}" / name
+
+
+def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
+    return object_path.parent / (object_path.name + MANIFEST_SUFFIX)
+
+
+def asset_uri(destination: ObjectStoragePath, workspace: str) -> str:
+    """A stable asset URI for one workspace's landed logs: the destination without its connection id."""
+    protocol = destination.protocol if isinstance(destination.protocol, str) else destination.protocol[0]
+    path = destination.path.rstrip("/")
+    if protocol == "file":
+        return f"file://{path}/workspace={workspace}"
+    return f"{protocol}://{path}/workspace={workspace}"
+
+
+# -- encoders ---------------------------------------------------------------------------------------
+
+
+class _HashingSink:
+    """A write-only file object that hashes and counts the bytes it forwards."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.raw.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def tell(self) -> int:
+        return self.size
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:  # the caller closes the underlying file
+        pass
+
+
+class WindowEncoder(Protocol):
+    records: int
+
+    def write(self, events: list[dict[str, Any]]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def _json_lines(events: list[dict[str, Any]]) -> bytes:
+    text = "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n" for event in events)
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate from a "\ud800" escape cannot be UTF-8; keep those lines as JSON escapes.
+        return b"".join(_json_line_escaped(event) for event in events)
+
+
+def _json_line_escaped(event: dict[str, Any]) -> bytes:
+    line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        return (json.dumps(event, separators=(",", ":")) + "\n").encode("ascii")
+
+
+class JsonlGzipEncoder:
+    """Gzip JSON Lines, one event per line as the API sent it (compact JSON, keys in the API's order).
+
+    The gzip header carries no time and no file name, so the same events always give the same bytes.
+    """
+
+    def __init__(self, sink: _HashingSink) -> None:
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=GZIP_LEVEL, mtime=0)  # type: ignore[arg-type]
+        self.records = 0
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            self._gzip.write(_json_lines(events))
+            self.records += len(events)
+
+    def close(self) -> None:
+        self._gzip.close()
+
+
+def parquet_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("event_type", pa.string()),
+            pa.field("event_sub_type", pa.string()),
+            pa.field("actor_id", pa.string()),
+            pa.field("actor_type", pa.string()),
+            pa.field("actor_email", pa.string()),
+            pa.field("workspace_id", pa.string()),
+            pa.field("workspace_slug", pa.string()),
+            pa.field("payload", pa.string(), metadata={"format": "json"}),
+        ]
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _parquet_row(event: dict[str, Any]) -> dict[str, Any]:
+    actor = event.get("actor") if isinstance(event.get("actor"), dict) else {}
+    workspace = event.get("workspace") if isinstance(event.get("workspace"), dict) else {}
+    payload = event.get("payload")
+    return {
+        "timestamp": parse_timestamp(event["timestamp"]),
+        "event_type": _text(event.get("eventType")),
+        "event_sub_type": _text(event.get("eventSubType")),
+        "actor_id": _text(actor.get("id")),
+        "actor_type": _text(actor.get("type")),
+        "actor_email": _text(actor.get("email")),
+        "workspace_id": _text(workspace.get("id")),
+        "workspace_slug": _text(workspace.get("slug")),
+        "payload": None if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+class ParquetEncoder:
+    """Parquet with a fixed schema (see :func:`parquet_schema`); ``payload`` stays a JSON string."""
+
+    def __init__(self, sink: _HashingSink) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:  # pragma: no cover - depends on the install
+            raise WebflowConfigurationError(
+                "file_format='parquet' needs pyarrow: pip install 'airflow-webflow-audit[parquet]'."
+            ) from None
+        self._pa = pa
+        self._schema = parquet_schema()
+        self._writer = pq.ParquetWriter(sink, self._schema, compression="zstd")
+        self._rows: list[dict[str, Any]] = []
+        self.records = 0
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        self._rows.extend(_parquet_row(event) for event in events)
+        self.records += len(events)
+        if len(self._rows) >= PARQUET_ROW_GROUP_EVENTS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_table(self._pa.Table.from_pylist(self._rows, schema=self._schema))
+            self._rows = []
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+ENCODERS: dict[str, Callable[[_HashingSink], WindowEncoder]] = {
+    "jsonl.gz": JsonlGzipEncoder,
+    "parquet": ParquetEncoder,
+}
+
+
+# -- landing ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LandedWindow:
+    """What one landing wrote: enough for the XCom, the asset event and the logs."""
+
+    uri: str
+    manifest_uri: str
+    records: int
+    sha256: str
+    size_bytes: int
+    manifest: dict[str, Any]
+
+
+def _batched(events: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
+    # Hidden (leading dot) and suffixed, so globbing readers, Hive/Spark/Athena included, skip it.
+    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"
+
+
+def _move(source: ObjectStoragePath, target: ObjectStoragePath) -> None:
+    """Put ``source`` at ``target`` whole, replacing what is there, then drop ``source``."""
+    if source.protocol == "file":
+        source.rename(target)  # os.rename: atomic within one filesystem
+        return
+    # A server-side copy is atomic at the target. Not fs.mv: gcsfs first tries the moveTo API, which
+    # some GCS emulators lack, and retries it for half a minute before copying anyway.
+    source.fs.copy(source.path, target.path)
+    source.fs.rm(source.path)
+
+
+def _remove_quietly(path: ObjectStoragePath, why: str) -> None:
+    try:
+        if path.exists():
+            path.unlink()
+    except Exception as exc:
+        log.warning(
+            "Could not remove the temporary object %s after %s (%s: %s). It is not at the final key and is "
+            "safe to delete.",
+            path,
+            why,
+            type(exc).__name__,
+            exc,
+        )
+
+
+def _write_temporary(path: ObjectStoragePath, write: Callable[[IO[bytes]], None]) -> ObjectStoragePath:
+    """Write through ``write`` to a temporary sibling of ``path``; on any failure remove it and re-raise."""
+    if path.protocol == "file":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = _temporary_sibling(path)
+    try:
+        with temporary.open("wb") as raw:
+            write(raw)
+    except BaseException as exc:  # SIGTERM arrives as an exception too: never leave a part behind
+        _remove_quietly(temporary, type(exc).__name__)
+        raise
+    return temporary
+
+
+def _commit(temporary: ObjectStoragePath, path: ObjectStoragePath, before: Callable[[], None] = lambda: None) -> None:
+    """Run ``before``, then move ``temporary`` to ``path``; on any failure remove ``temporary`` and re-raise."""
+    try:
+        before()
+        _move(temporary, path)
+    except BaseException as exc:
+        _remove_quietly(temporary, f"a failed move ({type(exc).__name__})")
+        raise
+
+
+def land_window(
+    object_path: ObjectStoragePath,
+    *,
+    file_format: str,
+    events: Iterable[dict[str, Any]],
+    manifest_fields: Callable[[], dict[str, Any]],
+) -> LandedWindow:
+    """Stream ``events`` into ``object_path``, move it into place, then write its manifest.
+
+    ``manifest_fields`` is called once the events are exhausted, so it can report what the pull saw.
+    Any exception (from the events, the storage or a signal) leaves the final keys as they were, except
+    that a failed move may leave the data object without a manifest, which readers must treat as unverified.
+    """
+    encoder_factory = ENCODERS[validate_file_format(file_format)]
+    batch_size = PARQUET_ROW_GROUP_EVENTS if file_format == "parquet" else JSONL_BATCH_EVENTS
+    written: dict[str, Any] = {}
+
+    def write_data(raw: IO[bytes]) -> None:
+        sink = _HashingSink(raw)
+        encoder = encoder_factory(sink)
+        for batch in _batched(events, batch_size):
+            encoder.write(batch)
+        encoder.close()
+        written.update(records=encoder.records, sha256=sink.sha256.hexdigest(), size_bytes=sink.size)
+
+    manifest_path = manifest_path_for(object_path)
+    # Pull and write first: until the data is whole, neither final key is touched.
+    data_temporary = _write_temporary(object_path, write_data)
+    object_fields = {
+        "uri": str(object_path),
+        "file_format": file_format,
+        "sha256": written["sha256"],
+        "size_bytes": written["size_bytes"],
+    }
+    manifest: dict[str, Any] = {}
+
+    def before_move() -> None:
+        manifest.update(
+            manifest_format_version=MANIFEST_FORMAT_VERSION,
+            **manifest_fields(),
+            records=written["records"],
+            object=object_fields,
+        )
+        # An old manifest must never sit beside a new object: remove it before the move.
+        if manifest_path.exists():
+            manifest_path.unlink()
+
+    _commit(data_temporary, object_path, before_move)
+    body = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    _commit(_write_temporary(manifest_path, lambda raw: raw.write(body)), manifest_path)
+    return LandedWindow(
+        uri=str(object_path),
+        manifest_uri=str(manifest_path),
+        records=written["records"],
+        sha256=written["sha256"],
+        size_bytes=written["size_bytes"],
+        manifest=manifest,
+    )

@@ -1,0 +1,270 @@
+"""WebflowAuditLogsOperator: one data-interval window of audit logs -> one landed object + manifest."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+from airflow.sdk.exceptions import AirflowTaskTerminated
+
+from airflow_webflow_audit import __version__
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowWindowChangedError
+from airflow_webflow_audit.hooks._config import validate_event_type, validate_workspace
+from airflow_webflow_audit.hooks._paging import PullProgress
+from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.landing import (
+    LandedWindow,
+    asset_uri,
+    land_window,
+    resolve_destination,
+    validate_file_format,
+    window_object_path,
+)
+from airflow_webflow_audit.windows import resolve_window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: Whole-window re-pulls when late events land inside the part already written.
+DEFAULT_MAX_WINDOW_ATTEMPTS = 3
+
+
+def _is_templated(value: object) -> bool:
+    """True if ``value`` (or an item of it) is a Jinja template, which only the run can check."""
+    if isinstance(value, (list, tuple)):
+        return any(_is_templated(item) for item in value)
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def validate_event_types(event_types: object) -> list[str] | None:
+    """None (every type) or a sorted, de-duplicated list of known types; a comma-separated string is accepted."""
+    if event_types is None or (isinstance(event_types, str) and not event_types.strip()):
+        return None
+    if isinstance(event_types, str):
+        event_types = [part.strip() for part in event_types.split(",")]
+    if not isinstance(event_types, (list, tuple, set, frozenset)) or not event_types:
+        raise WebflowConfigurationError(
+            f"event_types must be None (every type) or a non-empty list of event types, got {event_types!r}."
+        )
+    # Sorted, so the same set of types always gives the same object, byte for byte.
+    return sorted({validate_event_type(event_type) for event_type in event_types})  # type: ignore[misc]
+
+
+class WebflowAuditLogsOperator(BaseOperator):
+    """Land every Webflow audit event of one window in S3, GCS or a local folder, once.
+
+    The window is the run's data interval (``[data_interval_start, data_interval_end)``) unless
+    ``start``/``end`` are given. Events are streamed page by page into a gzip JSON Lines (or Parquet)
+    object under a temporary key, moved to a deterministic key when whole, and described by a
+    manifest written last. A rerun of the window replaces both. See the README for the layout.
+
+    :param workspace: Webflow workspace id or slug. (templated)
+    :param destination: where to land: an ``ObjectStoragePath`` or a URL string,
+        ``s3://<aws_conn_id>@bucket/prefix``, ``gs://[<gcp_conn_id>@]bucket/prefix`` or
+        ``file:///absolute/path``. (templated)
+    :param event_types: only these event types (one pull per type, all in one object); None for
+        every type, including ones this provider does not know yet. (templated)
+    :param webflow_conn_id: the Webflow connection. (templated)
+    :param file_format: ``"jsonl.gz"`` (default) or ``"parquet"`` (needs the ``parquet`` extra).
+    :param start: window start overriding the data interval; aware datetime or ISO 8601. (templated)
+    :param end: window end overriding the data interval; aware datetime or ISO 8601. (templated)
+    :param max_window_attempts: whole-window re-pulls allowed when late events land inside the part
+        already written (see :class:`~airflow_webflow_audit.exceptions.WebflowWindowChangedError`).
+
+    Returns (XCom) ``{"uri", "manifest_uri", "records", "start", "end"}``, never the events. When
+    ``destination`` and ``workspace`` are not templated, the operator also declares an outlet
+    :class:`~airflow.sdk.Asset` for the workspace's landed logs and attaches the window's uri and
+    count to its event, so downstream DAGs can be scheduled on it.
+    """
+
+    template_fields: Sequence[str] = ("workspace", "destination", "event_types", "start", "end", "webflow_conn_id")
+    ui_color = "#4353ff"  # Webflow blue
+
+    def __init__(
+        self,
+        *,
+        workspace: str,
+        destination: str | ObjectStoragePath,
+        event_types: Sequence[str] | str | None = None,
+        webflow_conn_id: str = WebflowHook.default_conn_name,
+        file_format: str = "jsonl.gz",
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        max_window_attempts: int = DEFAULT_MAX_WINDOW_ATTEMPTS,
+        **kwargs: Any,
+    ) -> None:
+        # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
+        validate_file_format(file_format)
+        if not _is_templated(destination):
+            resolve_destination(destination)
+        if not _is_templated(workspace):
+            validate_workspace(workspace)
+        if not _is_templated(event_types):
+            validate_event_types(event_types)
+        if isinstance(max_window_attempts, bool) or not isinstance(max_window_attempts, int) or max_window_attempts < 1:
+            raise WebflowConfigurationError(
+                f"max_window_attempts must be a whole number >= 1, got {max_window_attempts!r}."
+            )
+        outlets = list(kwargs.pop("outlets", None) or [])
+        self._declared_asset: Asset | None = None
+        if not outlets and not _is_templated(destination) and not _is_templated(workspace):
+            self._declared_asset = Asset(uri=asset_uri(resolve_destination(destination), workspace))
+            outlets = [self._declared_asset]
+        super().__init__(outlets=outlets, **kwargs)
+        self.workspace = workspace
+        self.destination = destination
+        self.event_types = event_types
+        self.webflow_conn_id = webflow_conn_id
+        self.file_format = file_format
+        self.start = start
+        self.end = end
+        self.max_window_attempts = max_window_attempts
+
+    @functools.cached_property
+    def hook(self) -> WebflowHook:
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        # Every check before the first request.
+        start, end = resolve_window(context, self.start, self.end)
+        workspace = validate_workspace(self.workspace)
+        event_types = validate_event_types(self.event_types)
+        destination = resolve_destination(self.destination)
+        object_path = window_object_path(
+            destination, workspace=workspace, start=start, end=end, file_format=self.file_format
+        )
+        _ = self.hook.config  # resolves and checks the connection before anything is written
+        self.log.info(
+            "Landing Webflow audit logs of workspace %s for [%s, %s)%s into %s.",
+            workspace,
+            start.isoformat(),
+            end.isoformat(),
+            f" (event types {', '.join(event_types)})" if event_types else "",
+            object_path,
+        )
+        self._landing = True
+        try:
+            landed = self._land(context, object_path, workspace, start, end, event_types)
+        finally:
+            self._landing = False
+        self.log.info(
+            "Landed %d events (%d bytes, sha256 %s) at %s; manifest at %s.",
+            landed.records,
+            landed.size_bytes,
+            landed.sha256,
+            landed.uri,
+            landed.manifest_uri,
+        )
+        summary = {
+            "uri": landed.uri,
+            "manifest_uri": landed.manifest_uri,
+            "records": landed.records,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        }
+        self._emit_asset_event(context, {**summary, "workspace": workspace})
+        return summary
+
+    def on_kill(self) -> None:
+        # Airflow 3 calls this from the task process's SIGTERM handler, on the thread running execute().
+        # Raising here unwinds the pull mid-page or mid-wait, and the landing removes its temporary
+        # object on the way out: the final key keeps what it held before.
+        if getattr(self, "_landing", False):
+            raise AirflowTaskTerminated(
+                "Received SIGTERM while landing the window; stopped. Nothing was written at the final key."
+            )
+
+    def _land(
+        self,
+        context: Context,
+        object_path: ObjectStoragePath,
+        workspace: str,
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None,
+    ) -> LandedWindow:
+        for attempt in range(1, self.max_window_attempts + 1):
+            pulls: list[tuple[str | None, PullProgress]] = []
+            try:
+                return land_window(
+                    object_path,
+                    file_format=self.file_format,
+                    events=self._events(workspace, start, end, event_types, pulls),
+                    manifest_fields=functools.partial(
+                        self._manifest_fields, context, workspace, start, end, event_types, pulls
+                    ),
+                )
+            except WebflowWindowChangedError as exc:
+                if attempt == self.max_window_attempts:
+                    raise
+                self.log.warning(
+                    "%s Nothing was written to %s; pulling the whole window again (attempt %d of %d).",
+                    exc,
+                    object_path,
+                    attempt + 1,
+                    self.max_window_attempts,
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _events(
+        self,
+        workspace: str,
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None,
+        pulls: list[tuple[str | None, PullProgress]],
+    ) -> Iterator[dict[str, Any]]:
+        for event_type in event_types or [None]:
+            events = self.hook.iter_audit_logs(workspace, start, end, event_type)
+            assert self.hook.last_pull is not None  # set when the pull is created, before any request
+            pulls.append((event_type, self.hook.last_pull))
+            yield from events
+
+    def _manifest_fields(
+        self,
+        context: Context,
+        workspace: str,
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None,
+        pulls: list[tuple[str | None, PullProgress]],
+    ) -> dict[str, Any]:
+        ti = context.get("ti")
+        totals = [progress.api_total for _, progress in pulls]
+        return {
+            "workspace": workspace,
+            "window": {"start": start.isoformat(), "end": end.isoformat(), "end_exclusive": True},
+            "filters": {"event_types": event_types},
+            # pagination.total of the requests, which ask for 1 s more on each side than the window.
+            "api_total": None if None in totals else sum(t for t in totals if t is not None),
+            "pulls": [
+                {
+                    "event_type": event_type,
+                    "records": progress.records,
+                    "api_total": progress.api_total,
+                    "pages": progress.pages,
+                    "restarts": progress.restarts,
+                    "outside_window": progress.out_of_window,
+                }
+                for event_type, progress in pulls
+            ],
+            "provider": {"name": "airflow-webflow-audit", "version": __version__},
+            "airflow": {
+                "dag_id": getattr(ti, "dag_id", None),
+                "task_id": getattr(ti, "task_id", None),
+                "run_id": getattr(ti, "run_id", None),
+                "try_number": getattr(ti, "try_number", None),
+            },
+            "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
+        outlet_events = context.get("outlet_events")
+        if outlet_events is None:
+            return
+        for outlet in self.outlets:
+            if isinstance(outlet, Asset):
+                outlet_events[outlet].extra = extra

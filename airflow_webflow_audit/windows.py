@@ -1,0 +1,51 @@
+"""The ``[start, end)`` window a task works on: its run's data interval, or explicit bounds.
+
+Shared by the operator and the sensor so both accept and reject the same things with the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.hooks._config import validate_datetime
+
+NO_DATA_INTERVAL_HINT = (
+    "This run has no data interval: in Airflow 3 a manual run triggered without a logical date has none. "
+    "Trigger it with a logical date, give the DAG a data-interval schedule such as "
+    "CronDataIntervalTimetable('0 * * * *', timezone='UTC'), or pass start= and end= to the task "
+    "(templated, e.g. start='2026-10-01T00:00:00Z')."
+)
+
+
+def _is_unset(value: object) -> bool:
+    # A template over a missing value renders as "" or "None": both mean "not given".
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
+def _from_context(context: Mapping[str, Any], key: str) -> datetime:
+    value = context.get(key)
+    if value is None:
+        raise WebflowConfigurationError(NO_DATA_INTERVAL_HINT)
+    return validate_datetime(value, key)
+
+
+def resolve_window(context: Mapping[str, Any], start: object = None, end: object = None) -> tuple[datetime, datetime]:
+    """The checked UTC window: explicit ``start``/``end`` where given, the data interval otherwise."""
+    start_utc = _from_context(context, "data_interval_start") if _is_unset(start) else validate_datetime(start, "start")
+    end_utc = _from_context(context, "data_interval_end") if _is_unset(end) else validate_datetime(end, "end")
+    if start_utc == end_utc and _is_unset(start) and _is_unset(end):
+        raise WebflowConfigurationError(
+            f"The data interval of this run is empty ({start_utc.isoformat()} to {end_utc.isoformat()}), so "
+            "there is no window to pull. That is what CronTriggerTimetable gives, and schedule='@daily' or a "
+            "cron string means CronTriggerTimetable in Airflow 3. Use "
+            "schedule=CronDataIntervalTimetable('0 0 * * *', timezone='UTC') (from airflow.sdk), "
+            "or pass start= and end=."
+        )
+    if start_utc >= end_utc:
+        raise WebflowConfigurationError(
+            f"The window is empty: start ({start_utc.isoformat()}) must be before end ({end_utc.isoformat()})."
+        )
+    return start_utc, end_utc

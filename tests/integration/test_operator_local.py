@@ -1,0 +1,289 @@
+"""WebflowAuditLogsOperator against the simulator over HTTP, landing in a local folder."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from airflow.sdk import Asset, ObjectStoragePath
+
+from airflow_webflow_audit import __version__
+from airflow_webflow_audit.exceptions import (
+    WebflowAuthError,
+    WebflowConfigurationError,
+    WebflowPagingError,
+    WebflowRetriesExhaustedError,
+)
+from airflow_webflow_audit.landing import MANIFEST_SUFFIX
+from airflow_webflow_audit.testing.simulator import SimulatorConfig
+from tests.conftest import DAY0, TOKEN, insert_on_request
+from tests.landing_helpers import all_keys, make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
+
+pytestmark = pytest.mark.integration
+
+DAY1 = DAY0 + timedelta(days=1)
+KEY = "workspace=hitchhikers-workspace/dt=2026-10-01/audit_logs_20261001T000000Z_20261002T000000Z.jsonl.gz"
+
+
+@pytest.fixture
+def destination(tmp_path: Path) -> str:
+    return f"file://{tmp_path}/landing"
+
+
+def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, destination, tmp_path):
+    sim = simulator()
+    xcom, outlet_events = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+
+    truth = sim.events(DAY0, DAY1)
+    assert len(truth) > 1000
+    assert xcom == {
+        "uri": f"{destination}/{KEY}",
+        "manifest_uri": f"{destination}/{KEY}{MANIFEST_SUFFIX}",
+        "records": len(truth),
+        "start": "2026-10-01T00:00:00+00:00",
+        "end": "2026-10-02T00:00:00+00:00",
+    }
+    assert read_events(xcom["uri"]) == truth
+    manifest = read_manifest(xcom["manifest_uri"])
+    assert manifest["records"] == len(truth)
+    assert manifest["object"]["sha256"] == sha256_of(xcom["uri"])
+    assert manifest["object"]["size_bytes"] == len(ObjectStoragePath(xcom["uri"]).read_bytes())
+    assert manifest["window"] == {"start": xcom["start"], "end": xcom["end"], "end_exclusive": True}
+    assert manifest["workspace"] == "hitchhikers-workspace"
+    assert manifest["filters"] == {"event_types": None}
+    assert manifest["provider"]["version"] == __version__
+    # The request window is padded by 1 s each side, so the API's total counts those events too.
+    assert manifest["api_total"] == len(sim.events(DAY0 - timedelta(seconds=1), DAY1 + timedelta(seconds=1)))
+    assert all_keys(ObjectStoragePath(destination)) == [KEY, KEY + MANIFEST_SUFFIX]
+    # The asset event carries the window's uri and count.
+    (asset,) = list(outlet_events)
+    assert asset.uri == f"file://{tmp_path}/landing/workspace=hitchhikers-workspace"
+    assert outlet_events[asset].extra == {**xcom, "workspace": "hitchhikers-workspace"}
+
+
+def test_the_token_is_in_no_xcom_manifest_or_object(simulator, clock, destination, caplog, capsys):
+    simulator()
+    xcom, outlet_events = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    landed = ObjectStoragePath(destination)
+    blobs = [gzip.decompress(ObjectStoragePath(xcom["uri"]).read_bytes())]
+    blobs += [(landed / key).read_bytes() for key in all_keys(landed) if not key.endswith(".gz")]
+    blobs.append(json.dumps(xcom).encode())
+    blobs.append(json.dumps(outlet_events[next(iter(outlet_events))].extra).encode())
+    blobs.append((caplog.text + capsys.readouterr().out).encode())
+    assert len(blobs) == 5
+    for blob in blobs:
+        assert TOKEN.encode() not in blob
+
+
+def test_a_rerun_replaces_the_object_byte_for_byte(simulator, clock, destination):
+    simulator()
+    operator = make_operator(clock, destination=destination)
+    first, _ = run_window(operator, DAY0, DAY1)
+    first_bytes = ObjectStoragePath(first["uri"]).read_bytes()
+    second, _ = run_window(operator, DAY0, DAY1)
+    assert ObjectStoragePath(second["uri"]).read_bytes() == first_bytes
+    assert read_manifest(second["manifest_uri"])["object"]["sha256"] == sha256_of(first["uri"])
+    assert all_keys(ObjectStoragePath(destination)) == [KEY, KEY + MANIFEST_SUFFIX]
+
+
+def test_adjacent_windows_split_every_event_exactly_once(simulator, clock, destination):
+    sim = simulator(days=2)
+    operator = make_operator(clock, destination=destination)
+    landed = []
+    for hour in range(0, 48, 6):  # six-hour windows across two days, edges included
+        start = DAY0 + timedelta(hours=hour)
+        xcom, _ = run_window(operator, start, start + timedelta(hours=6))
+        landed.extend(read_events(xcom["uri"]))
+    assert landed == sim.events(DAY0, DAY0 + timedelta(days=2))
+
+
+def test_event_types_pull_each_type_into_one_object(simulator, clock, destination):
+    sim = simulator()
+    operator = make_operator(clock, destination=destination, event_types=["user_access", "custom_role", "user_access"])
+    xcom, _ = run_window(operator, DAY0, DAY1)
+    expected = sim.events(DAY0, DAY1, "custom_role") + sim.events(DAY0, DAY1, "user_access")
+    assert read_events(xcom["uri"]) == expected
+    manifest = read_manifest(xcom["manifest_uri"])
+    assert manifest["filters"] == {"event_types": ["custom_role", "user_access"]}
+    assert [(p["event_type"], p["records"]) for p in manifest["pulls"]] == [
+        ("custom_role", len(sim.events(DAY0, DAY1, "custom_role"))),
+        ("user_access", len(sim.events(DAY0, DAY1, "user_access"))),
+    ]
+    assert {r.params.get("eventType") for r in sim.requests} == {"custom_role", "user_access"}
+
+
+def test_an_empty_window_still_lands_an_empty_object_and_a_manifest(simulator, clock, destination):
+    simulator([])
+    xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    assert xcom["records"] == 0
+    assert gzip.decompress(ObjectStoragePath(xcom["uri"]).read_bytes()) == b""
+    assert read_manifest(xcom["manifest_uri"])["records"] == 0
+
+
+def test_explicit_templated_bounds_override_the_data_interval(simulator, clock, destination):
+    sim = simulator()
+    operator = make_operator(
+        clock, destination=destination, start="2026-10-02T06:00:00Z", end="2026-10-02 07:00:00+00:00"
+    )
+    xcom, _ = run_window(operator, None, None)
+    assert xcom["start"] == "2026-10-02T06:00:00+00:00"
+    assert read_events(xcom["uri"]) == sim.events(DAY1 + timedelta(hours=6), DAY1 + timedelta(hours=7))
+    assert "/dt=2026-10-02/audit_logs_20261002T060000Z_20261002T070000Z.jsonl.gz" in xcom["uri"]
+
+
+def test_a_failed_rerun_keeps_the_previous_object_and_manifest(simulator, clock, destination):
+    sim = simulator()
+    operator = make_operator(clock, destination=destination)
+    run_window(operator, DAY0, DAY1)
+    before = snapshot(ObjectStoragePath(destination))
+    assert len(before) == 2
+
+    # An outage longer than the retry budget, a few pages into the rerun.
+    sim.queue_faults(*(["ok"] * 3 + ["503"] * 50))
+    with pytest.raises(WebflowRetriesExhaustedError):
+        run_window(operator, DAY0, DAY1)
+    assert snapshot(ObjectStoragePath(destination)) == before  # same keys (no temporary left), same bytes
+
+
+def test_a_failed_first_run_leaves_nothing_at_the_final_key(simulator, clock, destination):
+    simulator()
+    with pytest.raises(WebflowAuthError, match="Enterprise"):
+        run_window(make_operator(clock, destination=destination, workspace="starter-workspace"), DAY0, DAY1)
+    assert snapshot(ObjectStoragePath(destination)) == {}
+
+
+def test_late_events_inside_the_written_part_restart_the_window(simulator, clock, destination, capsys):
+    sim = simulator()
+    late = {
+        "timestamp": "2026-10-01T00:00:00.500Z",
+        "eventType": "user_access",
+        "eventSubType": "login",
+        "actor": {"id": "late", "email": "late@example.com", "type": "person"},
+        "workspace": {"id": "6621ccb459b561c69f29d57c", "slug": "hitchhikers-workspace"},
+        "payload": {"method": "sso", "location": "Dublin IE", "ipAddress": "34.240.11.9"},
+    }
+    insert_on_request(sim, 4, late)  # three pages already written
+    xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    landed = read_events(xcom["uri"])
+    assert landed == sim.events(DAY0, DAY1)
+    assert late in landed
+    assert "pulling the whole window again (attempt 2 of 3)" in capsys.readouterr().out
+    assert read_manifest(xcom["manifest_uri"])["records"] == len(landed)
+
+
+def test_late_events_on_every_attempt_fail_without_an_object(simulator, clock, destination):
+    sim = simulator()
+    counter = iter(range(10**6))
+
+    def insert_always(path, params) -> None:
+        n = next(counter)
+        if n % 5 == 4:
+            sim.insert_event(
+                {
+                    "timestamp": "2026-10-01T00:00:00.250Z",
+                    "eventType": "user_access",
+                    "eventSubType": "logout",
+                    "actor": {"id": f"late{n}", "type": "token"},
+                    "workspace": {"id": "6621ccb459b561c69f29d57c", "slug": "hitchhikers-workspace"},
+                    "payload": {},
+                }
+            )
+
+    sim.on_request = insert_always
+    # Whichever way the hook notices (a changed total or a changed prefix), the task fails whole.
+    with pytest.raises(WebflowPagingError):
+        run_window(make_operator(clock, destination=destination, max_window_attempts=2), DAY0, DAY1)
+    assert snapshot(ObjectStoragePath(destination)) == {}
+
+
+@pytest.mark.parametrize(
+    ("context_bounds", "kwargs", "message"),
+    [
+        pytest.param((None, None), {}, "no data interval", id="manual-run-without-logical-date"),
+        pytest.param((DAY0, DAY0), {}, "CronDataIntervalTimetable", id="zero-width-interval"),
+        pytest.param((DAY0, DAY1), {"start": "2026-10-01T00:00:00"}, "no UTC offset", id="naive-start"),
+        pytest.param((DAY0, DAY1), {"end": "2026-09-30T00:00:00Z"}, "must be before", id="end-before-start"),
+        pytest.param((DAY0, DAY1), {"workspace": "{{ 'a/../b' }}"}, "workspace", id="templated-path-injection"),
+        pytest.param((DAY0, DAY1), {"destination": "{{ 'bucket/prefix' }}"}, "no URL scheme", id="no-scheme"),
+        pytest.param((DAY0, DAY1), {"event_types": ["{{ 'logins' }}"]}, "Unknown event_type", id="unknown-type"),
+    ],
+)
+def test_bad_input_fails_before_any_request(simulator, clock, destination, context_bounds, kwargs, message):
+    sim = simulator()
+    kwargs.setdefault("destination", destination)
+    operator = make_operator(clock, **kwargs)
+    operator.render_template_fields(context={})  # as the task runner does before execute
+    with pytest.raises(WebflowConfigurationError, match=message):
+        run_window(operator, *context_bounds)
+    assert sim.request_count == 0
+    assert snapshot(ObjectStoragePath(destination)) == {}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"destination": "s3-bucket/prefix"}, "no URL scheme"),
+        ({"destination": "ftp://host/path"}, "not supported"),
+        ({"destination": "file://relative/path"}, "absolute"),
+        ({"workspace": "../other"}, "workspace"),
+        ({"event_types": ["user_access", "logins"]}, "Unknown event_type"),
+        ({"file_format": "csv"}, "file_format"),
+        ({"max_window_attempts": 0}, "max_window_attempts"),
+    ],
+)
+def test_bad_static_arguments_break_the_dag_at_parse_time(kwargs, message, destination):
+    kwargs.setdefault("destination", destination)
+    with pytest.raises(WebflowConfigurationError, match=message):
+        make_operator(**kwargs)
+
+
+def test_templated_destination_declares_no_asset_but_explicit_outlets_get_the_event(simulator, clock, tmp_path):
+    simulator()
+    templated = make_operator(clock, destination=f"file://{tmp_path}/{{{{ ds }}}}")
+    assert templated.outlets == []
+
+    mine = Asset(uri=f"file://{tmp_path}/mine")
+    operator = make_operator(clock, destination=f"file://{tmp_path}/out", outlets=[mine])
+    xcom, outlet_events = run_window(operator, DAY0, DAY1)
+    assert operator.outlets == [mine]
+    assert outlet_events[mine].extra["records"] == xcom["records"]
+
+
+def test_progress_and_summary_are_logged(simulator, clock, destination, caplog, capsys):
+    simulator(config=SimulatorConfig(rate_limit=1000))
+    xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    logs = caplog.text + capsys.readouterr().out
+    assert "Landing Webflow audit logs of workspace hitchhikers-workspace" in logs
+    assert f"Landed {xcom['records']} events" in logs
+    assert "waiting on the rate limit" in logs
+
+
+def test_parquet_holds_the_same_events_in_a_fixed_schema(simulator, clock, destination):
+    pq = pytest.importorskip("pyarrow.parquet", reason="the parquet extra is part of make test")
+    from airflow_webflow_audit.api import parse_timestamp
+    from airflow_webflow_audit.landing import parquet_schema
+
+    sim = simulator()
+    operator = make_operator(clock, destination=destination, file_format="parquet")
+    xcom, _ = run_window(operator, DAY0, DAY1)
+    assert xcom["uri"].endswith("audit_logs_20261001T000000Z_20261002T000000Z.parquet")
+    first_bytes = ObjectStoragePath(xcom["uri"]).read_bytes()
+    with ObjectStoragePath(xcom["uri"]).open("rb") as handle:
+        table = pq.read_table(handle)
+    assert table.schema.equals(parquet_schema(), check_metadata=False)
+    truth = sim.events(DAY0, DAY1)
+    rows = table.to_pylist()
+    assert len(rows) == len(truth) == xcom["records"]
+    for row, event in zip(rows, truth, strict=True):
+        assert row["timestamp"] == parse_timestamp(event["timestamp"])
+        assert (row["event_type"], row["event_sub_type"]) == (event["eventType"], event["eventSubType"])
+        assert (row["actor_id"], row["actor_type"]) == (event["actor"]["id"], event["actor"]["type"])
+        assert row["actor_email"] == event["actor"].get("email")
+        assert row["workspace_slug"] == event["workspace"]["slug"]
+        assert json.loads(row["payload"]) == event["payload"]
+    assert read_manifest(xcom["manifest_uri"])["object"]["sha256"] == sha256_of(xcom["uri"])
+    rerun, _ = run_window(operator, DAY0, DAY1)
+    assert ObjectStoragePath(rerun["uri"]).read_bytes() == first_bytes

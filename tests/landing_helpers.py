@@ -1,0 +1,63 @@
+"""Helpers for tests that land windows: run the operator on a context, read what it wrote."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+from airflow.sdk.execution_time.context import OutletEventAccessors
+
+from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
+
+
+def make_operator(clock: Any = None, **kwargs: Any) -> WebflowAuditLogsOperator:
+    """The operator, its hook on an injected clock (retries never sleep for real)."""
+    kwargs.setdefault("task_id", "land_audit_logs")
+    kwargs.setdefault("workspace", "hitchhikers-workspace")
+    operator = WebflowAuditLogsOperator(**kwargs)
+    if clock is not None:
+        operator.hook = WebflowHook(operator.webflow_conn_id, clock=clock, rng=random.Random(0))
+    return operator
+
+
+def run_window(
+    operator: WebflowAuditLogsOperator, start: datetime | None, end: datetime | None, **context: Any
+) -> tuple[dict[str, Any], OutletEventAccessors]:
+    """``execute`` on the smallest context a scheduled run gives: the data interval and outlet events."""
+    outlet_events = OutletEventAccessors()
+    full_context: dict[str, Any] = {"outlet_events": outlet_events, **context}
+    if start is not None:
+        full_context["data_interval_start"] = start
+    if end is not None:
+        full_context["data_interval_end"] = end
+    return operator.execute(full_context), outlet_events
+
+
+def read_events(uri: str) -> list[dict[str, Any]]:
+    data = ObjectStoragePath(uri).read_bytes()
+    return [json.loads(line) for line in gzip.decompress(data).splitlines()]
+
+
+def read_manifest(uri: str) -> dict[str, Any]:
+    return json.loads(ObjectStoragePath(uri).read_bytes())
+
+
+def sha256_of(uri: str) -> str:
+    return hashlib.sha256(ObjectStoragePath(uri).read_bytes()).hexdigest()
+
+
+def all_keys(root: ObjectStoragePath) -> list[str]:
+    """Every object under ``root`` (hidden temporary ones included), relative to it."""
+    base = root.path.rstrip("/")
+    return sorted(path[len(base) + 1 :] for path in root.fs.find(root.path))
+
+
+def snapshot(root: ObjectStoragePath) -> dict[str, bytes]:
+    """Every object under ``root`` with its bytes."""
+    return {key: (root / key).read_bytes() for key in all_keys(root)} if root.exists() else {}
