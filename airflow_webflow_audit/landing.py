@@ -50,39 +50,60 @@ PARQUET_ROW_GROUP_EVENTS = 10_000
 DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
 
 
-def resolve_destination(destination: object) -> ObjectStoragePath:
-    """The destination as an ObjectStoragePath, after checking its scheme."""
-    if isinstance(destination, ObjectStoragePath):
-        path = destination
-        scheme = path.protocol
-    elif isinstance(destination, str) and destination.strip():
-        text = destination.strip()
-        scheme, sep, _ = text.partition("://")
-        if not sep:
-            raise WebflowConfigurationError(
-                f"destination={destination!r} has no URL scheme; write it as {DESTINATION_EXAMPLES}."
-            )
-        if scheme.lower() not in SUPPORTED_SCHEMES:
-            raise WebflowConfigurationError(
-                f"destination scheme {scheme!r} is not supported; use one of "
-                f"{', '.join(s + '://' for s in SUPPORTED_SCHEMES)} (e.g. {DESTINATION_EXAMPLES})."
-            )
-        if scheme.lower() == "file" and not text[len("file://") :].startswith("/"):
+def check_destination_url(destination: str) -> tuple[str, str]:
+    """``(scheme, location)`` of a destination URL, checked without touching storage or connections.
+
+    ``location`` is the part after ``scheme://`` without any ``conn_id@``, e.g. ``bucket/prefix``.
+    """
+    text = destination.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        raise WebflowConfigurationError(
+            f"destination={destination!r} has no URL scheme; write it as {DESTINATION_EXAMPLES}."
+        )
+    scheme = scheme.lower()
+    if scheme not in SUPPORTED_SCHEMES:
+        raise WebflowConfigurationError(
+            f"destination scheme {scheme!r} is not supported; use one of "
+            f"{', '.join(s + '://' for s in SUPPORTED_SCHEMES)} (e.g. {DESTINATION_EXAMPLES})."
+        )
+    if scheme == "file":
+        if not rest.startswith("/"):
             raise WebflowConfigurationError(
                 f"destination={destination!r} is not an absolute path; write file:///absolute/path (three slashes)."
             )
-        path = ObjectStoragePath(text)
-    else:
+        return scheme, rest
+    netloc, slash, path = rest.partition("/")
+    bucket = netloc.rpartition("@")[2]
+    if not bucket:
         raise WebflowConfigurationError(
-            f"destination must be an ObjectStoragePath or a URL string such as {DESTINATION_EXAMPLES}, "
-            f"got {destination!r}."
+            f"destination={destination!r} names no bucket; write it as {DESTINATION_EXAMPLES}."
         )
-    protocol = path.protocol if isinstance(path.protocol, str) else path.protocol[0]
-    if protocol not in SUPPORTED_SCHEMES:
-        raise WebflowConfigurationError(
-            f"destination protocol {protocol!r} is not supported; use one of {', '.join(SUPPORTED_SCHEMES)}."
-        )
-    return path
+    return scheme, bucket + slash + path
+
+
+def check_destination(destination: object) -> tuple[str, str]:
+    """``(scheme, location)`` of a destination URL string or ObjectStoragePath, checked offline."""
+    if isinstance(destination, ObjectStoragePath):
+        protocol = destination.protocol if isinstance(destination.protocol, str) else destination.protocol[0]
+        if protocol not in SUPPORTED_SCHEMES:
+            raise WebflowConfigurationError(
+                f"destination protocol {protocol!r} is not supported; use one of {', '.join(SUPPORTED_SCHEMES)}."
+            )
+        return protocol, destination.path
+    if isinstance(destination, str) and destination.strip():
+        return check_destination_url(destination)
+    raise WebflowConfigurationError(
+        f"destination must be an ObjectStoragePath or a URL string such as {DESTINATION_EXAMPLES}, got {destination!r}."
+    )
+
+
+def resolve_destination(destination: object) -> ObjectStoragePath:
+    """The destination as an ObjectStoragePath (which attaches its filesystem: call it at run time)."""
+    check_destination(destination)
+    if isinstance(destination, ObjectStoragePath):
+        return destination
+    return ObjectStoragePath(str(destination).strip())
 
 
 def validate_file_format(file_format: object) -> str:
@@ -112,13 +133,12 @@ def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
     return object_path.parent / (object_path.name + MANIFEST_SUFFIX)
 
 
-def asset_uri(destination: ObjectStoragePath, workspace: str) -> str:
+def asset_uri(destination: object, workspace: str) -> str:
     """A stable asset URI for one workspace's landed logs: the destination without its connection id."""
-    protocol = destination.protocol if isinstance(destination.protocol, str) else destination.protocol[0]
-    path = destination.path.rstrip("/")
-    if protocol == "file":
-        return f"file://{path}/workspace={workspace}"
-    return f"{protocol}://{path}/workspace={workspace}"
+    scheme, location = check_destination(destination)
+    if scheme == "file":
+        return f"file://{location.rstrip('/')}/workspace={workspace}"
+    return f"{scheme}://{location.strip('/')}/workspace={workspace}"
 
 
 # -- encoders ---------------------------------------------------------------------------------------

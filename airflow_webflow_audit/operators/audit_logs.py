@@ -18,6 +18,7 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing import (
     LandedWindow,
     asset_uri,
+    check_destination,
     land_window,
     resolve_destination,
     validate_file_format,
@@ -99,7 +100,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
         if not _is_templated(destination):
-            resolve_destination(destination)
+            check_destination(destination)  # offline: no connection lookup while the DAG is parsed
         if not _is_templated(workspace):
             validate_workspace(workspace)
         if not _is_templated(event_types):
@@ -109,10 +110,8 @@ class WebflowAuditLogsOperator(BaseOperator):
                 f"max_window_attempts must be a whole number >= 1, got {max_window_attempts!r}."
             )
         outlets = list(kwargs.pop("outlets", None) or [])
-        self._declared_asset: Asset | None = None
         if not outlets and not _is_templated(destination) and not _is_templated(workspace):
-            self._declared_asset = Asset(uri=asset_uri(resolve_destination(destination), workspace))
-            outlets = [self._declared_asset]
+            outlets = [Asset(uri=asset_uri(destination, workspace))]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace
         self.destination = destination

@@ -1,0 +1,57 @@
+"""Land Webflow workspace audit logs in Google Cloud Storage, one daily window per run.
+
+What it needs:
+  * a Webflow connection ``webflow_default``: the workspace API token (scope
+    ``workspace_activity:read``) as its password, e.g.
+    ``AIRFLOW_CONN_WEBFLOW_DEFAULT='{"conn_type": "webflow", "password": "<token>"}'``
+    (``make demo`` starts the bundled simulator and sets this for you);
+  * ``WEBFLOW_WORKSPACE``: the workspace id or slug (read when the DAG is parsed);
+  * ``WEBFLOW_AUDIT_GCS_DESTINATION``: ``gs://<bucket>/<prefix>`` (default
+    ``gs://webflow-audit-logs/webflow``). With no connection id in the URL, gcsfs uses
+    Application Default Credentials (the usual way on GCP); ``gs://<gcp_conn_id>@<bucket>/<prefix>``
+    uses that google_cloud_platform connection instead. It needs storage.objects.create, get and
+    delete on the bucket;
+  * a pool that caps concurrent calls on the token: ``airflow pools set webflow_api 2 "Webflow API"``.
+
+Each run lands ``[data_interval_start, data_interval_end)`` (a UTC day) at
+``<destination>/workspace=<ws>/dt=<day>/audit_logs_<start>_<end>.jsonl.gz`` with a manifest.
+Reruns replace the day's object, so backfills are safe to repeat:
+
+    airflow backfill create --dag-id example_webflow_audit_logs_to_gcs \\
+        --from-date 2026-10-01 --to-date 2026-10-04
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, CronDataIntervalTimetable
+
+from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
+
+WORKSPACE = os.environ.get("WEBFLOW_WORKSPACE", "hitchhikers-workspace")
+DESTINATION = os.environ.get("WEBFLOW_AUDIT_GCS_DESTINATION", "gs://webflow-audit-logs/webflow")
+
+with DAG(
+    dag_id="example_webflow_audit_logs_to_gcs",
+    description="Webflow audit logs -> GCS, one object per UTC day",
+    # A data-interval timetable: "@daily" would give zero-width windows in Airflow 3.
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 10, 1, tz="UTC"),
+    catchup=False,  # history is loaded with `airflow backfill create`, at a pace the pool sets
+    max_active_runs=4,
+    default_args={
+        "retries": 3,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "pool": "webflow_api",
+    },
+    tags=["webflow", "audit", "example"],
+) as dag:
+    WebflowAuditLogsOperator(
+        task_id="land_audit_logs",
+        workspace=WORKSPACE,
+        destination=DESTINATION,
+    )
