@@ -33,4 +33,4 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-output demo-airflow.log .pytest_cache .ruff_cache .hypothesis

@@ -1,86 +1,103 @@
-"""`make demo`: pull three daily windows from the bundled Webflow simulator into ./demo-output.
+"""`make demo`: run the local-folder example DAG over three daily windows into ./demo-output.
 
-Starts the simulator on a free loopback port (with a few injected 500s and a 120/min rate limit, to
-show retries and pacing at work), pulls each window through WebflowHook, writes gzip JSONL under the
-layout the operator will use, and prints what landed next to the simulator's own count.
+Starts the bundled Webflow simulator on a free loopback port (with a few injected 500s and a
+120/min rate limit, so retries and pacing show), migrates a throwaway SQLite metadata database,
+then runs ``dags/example_webflow_audit_logs_to_local.py`` with ``dag.test()`` once per window,
+as ``airflow dags test`` would. Prints one line per window: window, records, object path, and
+whether the records equal the simulator's own count. Airflow's task logs go to ``demo-airflow.log``.
 """
 
 from __future__ import annotations
 
 import atexit
-import gzip
+import contextlib
+import importlib.util
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-_AIRFLOW_HOME = tempfile.mkdtemp(prefix="webflow-audit-demo-airflow-")
-os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
-atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
-
-from airflow_webflow_audit.hooks.webflow import WebflowHook
-from airflow_webflow_audit.testing.simulator import SimulatorConfig, WebflowSimulator, generate_events
-
-OUTPUT = Path(__file__).resolve().parents[1] / "demo-output"
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "demo-output"
+LOG_FILE = ROOT / "demo-airflow.log"
+DAG_FILE = ROOT / "dags" / "example_webflow_audit_logs_to_local.py"
 FIRST_DAY = datetime(2026, 10, 1, tzinfo=timezone.utc)
 DAYS = 3
 
+# Airflow reads its home when first imported: a throwaway one, removed on exit.
+_AIRFLOW_HOME = tempfile.mkdtemp(prefix="webflow-audit-demo-airflow-")
+os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAG_FILE.parent)
+os.environ["WEBFLOW_AUDIT_LOCAL_DESTINATION"] = OUTPUT.as_uri()
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 
-def basic_iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+from airflow_webflow_audit.testing.simulator import SimulatorConfig, WebflowSimulator, generate_events
 
 
-def land_window(hook: WebflowHook, workspace: str, start: datetime, end: datetime) -> tuple[Path, int]:
-    """Write one window as gzip JSONL: temporary file first, renamed into place only when complete."""
-    folder = OUTPUT / f"workspace={workspace}" / f"dt={start:%Y-%m-%d}"
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"audit_logs_{basic_iso(start)}_{basic_iso(end)}.jsonl.gz"
-    partial = final.with_name(final.name + ".partial")
-    records = 0
-    with gzip.GzipFile(partial, "wb", mtime=0) as out:
-        for event in hook.iter_audit_logs(workspace, start, end):
-            out.write(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode() + b"\n")
-            records += 1
-    partial.replace(final)
-    return final, records
+def load_dag():
+    spec = importlib.util.spec_from_file_location("example_webflow_audit_logs_to_local", DAG_FILE)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"Cannot load {DAG_FILE}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.dag
 
 
 def main() -> int:
     events = generate_events(seed=1, start=FIRST_DAY, end=FIRST_DAY + timedelta(days=DAYS), events_per_day=2000)
     config = SimulatorConfig(rate_limit=120, error_rate=0.03, fault_seed=2)
-    with WebflowSimulator(events, config=config) as sim:
+    started = time.monotonic()
+    with WebflowSimulator(events, config=config) as sim, LOG_FILE.open("w") as log:
         os.environ["AIRFLOW_CONN_WEBFLOW_DEFAULT"] = sim.connection_json()
-        print(f"Webflow simulator on {sim.url} with {len(sim)} events; landing into {OUTPUT}\n", flush=True)
-        hook = WebflowHook()
+        print(f"Webflow simulator on {sim.url} with {len(sim)} events.", flush=True)
+        print(f"Migrating a throwaway Airflow metadata DB; task logs go to {LOG_FILE.name}.", flush=True)
+        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], stdout=log, stderr=log, check=True)
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            dag = load_dag()
+        print(f"Running {dag.dag_id} over {DAYS} daily windows into {OUTPUT}\n", flush=True)
         rows = []
-        started = time.monotonic()
         for day in range(DAYS):
-            start = FIRST_DAY + timedelta(days=day)
-            end = start + timedelta(days=1)
-            path, records = land_window(hook, sim.workspace_slug, start, end)
+            start, end = FIRST_DAY + timedelta(days=day), FIRST_DAY + timedelta(days=day + 1)
+            # A manual run covers the last complete interval ending at its logical date.
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                run = dag.test(logical_date=end)
+            xcom = landed_summary(start, end)
             truth = len(sim.events(start, end))
-            rows.append((f"{start:%Y-%m-%d %H:%M} -> {end:%Y-%m-%d %H:%M}", records, truth, path))
-        elapsed = time.monotonic() - started
-        faults = sum(1 for r in sim.requests if r.fault)
-    print()
-    header = ("window (UTC)", "records", "simulator", "object")
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(3)]
-    print(f"{header[0]:<{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:>{widths[2]}}  {header[3]}")
-    for window, records, truth, path in rows:
-        print(f"{window:<{widths[0]}}  {records:>{widths[1]}}  {truth:>{widths[2]}}  {path.relative_to(OUTPUT.parent)}")
-    total = sum(row[1] for row in rows)
-    print(
-        f"\n{total} events in {DAYS} windows, {hook.requests_sent} requests ({faults} answered with an injected "
-        f"500 and retried), {elapsed:.1f} s."
-    )
-    if any(records != truth for _, records, truth, _ in rows):
-        print("MISMATCH: a window differs from the simulator's ground truth.", file=sys.stderr)
-        return 1
-    return 0
+            rows.append((start, end, run.state, xcom, truth))
+            print(
+                f"  {start:%Y-%m-%d} .. {end:%Y-%m-%d}  {run.state:<8} {xcom['records'] if xcom else '-':>6} records",
+                flush=True,
+            )
+        print()
+        print(f"{'window (UTC)':<37} {'records':>7} {'simulator':>9}  object")
+        for start, end, _, xcom, truth in rows:
+            window = f"[{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M})"
+            records = xcom["records"] if xcom else "-"
+            path = xcom["uri"].removeprefix(OUTPUT.as_uri() + "/") if xcom else "(not landed)"
+            print(f"{window:<37} {records:>7} {truth:>9}  {path}")
+        ok = all(state == "success" and xcom and xcom["records"] == truth for _, _, state, xcom, truth in rows)
+        print(
+            f"\n{sim.request_count} requests to the simulator in {time.monotonic() - started:.0f} s; "
+            f"each object has a .manifest.json beside it. {'All windows match.' if ok else 'MISMATCH: see the log.'}"
+        )
+        return 0 if ok else 1
+
+
+def landed_summary(start: datetime, end: datetime) -> dict | None:
+    """What the task landed for the window, read back from its manifest (the XCom holds the same)."""
+    stamp = "%Y%m%dT%H%M%SZ"
+    name = f"audit_logs_{start:{stamp}}_{end:{stamp}}.jsonl.gz"
+    manifest = OUTPUT / "workspace=hitchhikers-workspace" / f"dt={start:%Y-%m-%d}" / (name + ".manifest.json")
+    if not manifest.exists():
+        return None
+    body = json.loads(manifest.read_text())
+    return {"records": body["records"], "uri": body["object"]["uri"]}
 
 
 if __name__ == "__main__":
