@@ -1,0 +1,164 @@
+"""Destination checks, object keys and the write-then-move landing, on a local folder."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from airflow.sdk import BaseHook, ObjectStoragePath
+
+from airflow_webflow_audit import landing
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.landing import (
+    MANIFEST_SUFFIX,
+    asset_uri,
+    check_destination,
+    format_key_time,
+    land_window,
+    window_object_path,
+)
+from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
+from tests.conftest import event
+from tests.landing_helpers import all_keys, snapshot
+
+UTC = timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("destination", "expected"),
+    [
+        ("s3://aws_default@audit-bucket/webflow/logs", ("s3", "audit-bucket/webflow/logs")),
+        ("s3://audit-bucket", ("s3", "audit-bucket")),
+        ("gs://gcp_conn@audit-bucket/p", ("gs", "audit-bucket/p")),
+        ("GS://audit-bucket/p", ("gs", "audit-bucket/p")),
+        ("file:///var/lib/audit", ("file", "/var/lib/audit")),
+        (ObjectStoragePath("file:///var/lib/audit"), ("file", "/var/lib/audit")),
+    ],
+)
+def test_good_destinations(destination, expected):
+    assert check_destination(destination) == expected
+
+
+@pytest.mark.parametrize(
+    ("destination", "message"),
+    [
+        ("audit-bucket/prefix", "no URL scheme"),
+        ("/var/lib/audit", "no URL scheme"),
+        ("ftp://host/path", "not supported"),
+        ("http://host/path", "not supported"),
+        ("file://var/lib/audit", "absolute"),
+        ("s3://aws_default@/prefix", "no bucket"),
+        ("", "must be an ObjectStoragePath or a URL"),
+        (42, "must be an ObjectStoragePath or a URL"),
+        (None, "must be an ObjectStoragePath or a URL"),
+    ],
+)
+def test_bad_destinations_name_the_fix(destination, message):
+    with pytest.raises(WebflowConfigurationError, match=message) as caught:
+        check_destination(destination)
+    if message != "not supported":
+        assert "s3://<aws_conn_id>@bucket/prefix" in str(caught.value) or "file:///" in str(caught.value)
+
+
+def test_building_the_operator_looks_up_no_connection(monkeypatch):
+    def no_lookups(*args, **kwargs):
+        raise AssertionError("a connection was looked up while the DAG was parsed")
+
+    monkeypatch.setattr(BaseHook, "get_connection", no_lookups)
+    operator = WebflowAuditLogsOperator(
+        task_id="t", workspace="ws", destination="s3://missing_conn@audit-bucket/webflow/"
+    )
+    (asset,) = operator.outlets
+    assert asset.uri == "s3://audit-bucket/webflow/workspace=ws"
+
+
+def test_asset_uris_drop_the_connection_id():
+    assert asset_uri("gs://conn@b/p/", "ws") == "gs://b/p/workspace=ws"
+    assert asset_uri("file:///srv/audit/", "ws") == "file:///srv/audit/workspace=ws"
+
+
+def test_key_times_are_utc_basic_iso():
+    assert format_key_time(datetime(2026, 10, 1, 2, 0, tzinfo=timezone(timedelta(hours=2)))) == "20261001T000000Z"
+    assert format_key_time(datetime(2026, 10, 1, 0, 0, 0, 500, tzinfo=UTC)) == "20261001T000000.000500Z"
+
+
+def test_object_key_layout_uses_the_utc_day_of_the_start():
+    start = datetime(2026, 10, 1, 23, tzinfo=UTC)
+    path = window_object_path(
+        ObjectStoragePath("file:///srv/a"),
+        workspace="ws",
+        start=start,
+        end=start + timedelta(hours=1),
+        file_format="jsonl.gz",
+    )
+    assert str(path) == "file:///srv/a/workspace=ws/dt=2026-10-01/audit_logs_20261001T230000Z_20261002T000000Z.jsonl.gz"
+    with pytest.raises(WebflowConfigurationError):
+        window_object_path(
+            ObjectStoragePath("file:///srv/a"), workspace="../x", start=start, end=start, file_format="x"
+        )
+
+
+def _land(root: ObjectStoragePath, events, **kwargs):
+    path = root / "k" / "audit_logs.jsonl.gz"
+    return path, land_window(path, file_format="jsonl.gz", events=events, manifest_fields=lambda: {"m": 1}, **kwargs)
+
+
+def test_the_gzip_header_carries_no_time_or_name(tmp_path):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+    path, landed = _land(root, [event("2026-10-01T00:00:00.000Z")])
+    data = path.read_bytes()
+    assert data[3] == 0  # FLG: no FNAME, no FCOMMENT, no FEXTRA
+    assert data[4:8] == b"\0\0\0\0"  # MTIME
+    assert landed.records == 1
+
+
+def test_unencodable_text_is_kept_as_json_escapes(tmp_path):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+    odd = event("2026-10-01T00:00:00.000Z", payload={"note": "caf\u00e9 \ud800 \U0001f600"})
+    plain = event("2026-10-01T00:00:00.001Z", payload={"note": "na\u00efve"})
+    path, _ = _land(root, [odd, plain])
+    lines = gzip.decompress(path.read_bytes()).decode("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [odd, plain]
+    assert "na\u00efve" in lines[1]  # readable where it can be
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("API gone"), KeyboardInterrupt()], ids=["error", "interrupt"])
+def test_a_failure_while_streaming_leaves_no_key_behind(tmp_path, failure):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+
+    def events():
+        for n in range(5000):
+            yield event(f"2026-10-01T00:00:{n // 1000:02d}.{n % 1000:03d}Z")
+        raise failure
+
+    with pytest.raises(type(failure)):
+        _land(root, events())
+    assert all_keys(root) == []
+
+
+def test_a_failed_move_keeps_the_old_object_and_leaves_no_temporary(tmp_path, monkeypatch):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+    path, first = _land(root, [event("2026-10-01T00:00:00.000Z")])
+    before = path.read_bytes()
+
+    def broken_move(source, target):
+        raise OSError("storage went away")
+
+    monkeypatch.setattr(landing, "_move", broken_move)
+    with pytest.raises(OSError, match="went away"):
+        _land(root, [event("2026-10-01T00:00:00.000Z"), event("2026-10-01T00:00:01.000Z")])
+    assert path.read_bytes() == before
+    # The old manifest was removed before the move: an object without one is unverified, never mislabelled.
+    assert snapshot(root).keys() == {"k/audit_logs.jsonl.gz"}
+    assert first.manifest_uri.endswith(MANIFEST_SUFFIX)
+
+
+def test_the_manifest_is_written_after_the_data_and_describes_it(tmp_path):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+    path, landed = _land(root, [event("2026-10-01T00:00:00.000Z")] * 3)
+    manifest = json.loads(ObjectStoragePath(landed.manifest_uri).read_bytes())
+    assert manifest["m"] == 1
+    assert manifest["records"] == 3
+    assert manifest["object"]["size_bytes"] == len(path.read_bytes())
