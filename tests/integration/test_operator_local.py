@@ -78,17 +78,6 @@ def test_the_token_is_in_no_xcom_manifest_or_object(simulator, clock, destinatio
         assert TOKEN.encode() not in blob
 
 
-def test_a_rerun_replaces_the_object_byte_for_byte(simulator, clock, destination):
-    simulator()
-    operator = make_operator(clock, destination=destination)
-    first, _ = run_window(operator, DAY0, DAY1)
-    first_bytes = ObjectStoragePath(first["uri"]).read_bytes()
-    second, _ = run_window(operator, DAY0, DAY1)
-    assert ObjectStoragePath(second["uri"]).read_bytes() == first_bytes
-    assert read_manifest(second["manifest_uri"])["object"]["sha256"] == sha256_of(first["uri"])
-    assert all_keys(ObjectStoragePath(destination)) == [KEY, KEY + MANIFEST_SUFFIX]
-
-
 def test_adjacent_windows_split_every_event_exactly_once(simulator, clock, destination):
     sim = simulator(days=2)
     operator = make_operator(clock, destination=destination)

@@ -1,4 +1,4 @@
-"""WebflowAuditLogsOperator landing in S3 (moto server) and GCS (emulator) over real HTTP on loopback."""
+"""WebflowAuditLogsOperator landing in S3 (moto server), GCS (emulator) and a local folder, the same way."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ DAY1 = DAY0 + timedelta(days=1)
 KEY = "workspace=hitchhikers-workspace/dt=2026-10-01/audit_logs_20261001T000000Z_20261002T000000Z.jsonl.gz"
 
 
-@pytest.fixture(params=["s3", "gcs"])
-def destination(request: pytest.FixtureRequest) -> str:
+@pytest.fixture(params=["s3", "gcs", "local"])
+def destination(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "local":
+        return f"file://{tmp_path}/webflow/audit"
     if request.param == "s3":
         return f"s3://{AWS_CONN_ID}@{request.getfixturevalue('s3_bucket')}/webflow/audit"
     return f"gs://{request.getfixturevalue('gcs_bucket')}/webflow/audit"
