@@ -20,6 +20,22 @@ KNOWN_EVENT_TYPES = (
     "workspace_invitation",
     "workspace_setting",
 )
+#: Subtypes of each event type, from the OpenAPI excerpt's enums.
+KNOWN_EVENT_SUBTYPES: dict[str, tuple[str, ...]] = {
+    "user_access": ("login", "logout"),
+    "custom_role": ("role_created", "role_updated", "role_deleted"),
+    "workspace_membership": ("user_added", "user_removed", "user_role_updated"),
+    "site_membership": ("user_added", "user_removed", "user_role_updated", "user_granular_access_updated"),
+    "workspace_invitation": (
+        "invite_sent",
+        "invite_accepted",
+        "invite_updated",
+        "invite_canceled",
+        "invite_declined",
+        "access_request_accepted",
+    ),
+    "workspace_setting": ("setting_updated",),
+}
 
 
 def is_loopback_host(hostname: str) -> bool:

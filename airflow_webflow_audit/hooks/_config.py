@@ -245,6 +245,33 @@ def validate_event_type(event_type: object) -> str | None:
     return event_type
 
 
+def is_templated(value: object) -> bool:
+    """True if ``value`` (or an item of it) is a Jinja template: only the run can check it."""
+    if isinstance(value, (list, tuple)):
+        return any(is_templated(item) for item in value)
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def as_filter_list(value: object, name: str) -> list[Any] | None:
+    """None, or the items of a non-empty list (a comma-separated string as rendered by a template counts)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, (list, tuple, set, frozenset)) or not value:
+        raise WebflowConfigurationError(f"{name} must be None or a non-empty list, got {value!r}.")
+    return list(value)
+
+
+def validate_event_types(event_types: object) -> list[str] | None:
+    """None (every type) or a sorted, de-duplicated list of known types; a comma-separated string is accepted."""
+    items = as_filter_list(event_types, "event_types")
+    if items is None:
+        return None
+    # Sorted, so the same set of types always gives the same requests (and the same landed bytes).
+    return sorted({validate_event_type(item) for item in items})  # type: ignore[misc]
+
+
 def validate_limit(limit: object) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= API_MAX_LIMIT:
         raise WebflowConfigurationError(f"limit must be a whole number from 1 to {API_MAX_LIMIT}, got {limit!r}.")

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowTaskTerminated
 
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowWindowChangedError
-from airflow_webflow_audit.hooks._config import validate_event_type, validate_workspace
+from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
 from airflow_webflow_audit.hooks._paging import PullProgress
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing import (
@@ -31,27 +31,6 @@ if TYPE_CHECKING:
 
 #: Whole-window re-pulls when late events land inside the part already written.
 DEFAULT_MAX_WINDOW_ATTEMPTS = 3
-
-
-def _is_templated(value: object) -> bool:
-    """True if ``value`` (or an item of it) is a Jinja template, which only the run can check."""
-    if isinstance(value, (list, tuple)):
-        return any(_is_templated(item) for item in value)
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
-
-
-def validate_event_types(event_types: object) -> list[str] | None:
-    """None (every type) or a sorted, de-duplicated list of known types; a comma-separated string is accepted."""
-    if event_types is None or (isinstance(event_types, str) and not event_types.strip()):
-        return None
-    if isinstance(event_types, str):
-        event_types = [part.strip() for part in event_types.split(",")]
-    if not isinstance(event_types, (list, tuple, set, frozenset)) or not event_types:
-        raise WebflowConfigurationError(
-            f"event_types must be None (every type) or a non-empty list of event types, got {event_types!r}."
-        )
-    # Sorted, so the same set of types always gives the same object, byte for byte.
-    return sorted({validate_event_type(event_type) for event_type in event_types})  # type: ignore[misc]
 
 
 class WebflowAuditLogsOperator(BaseOperator):
@@ -99,18 +78,18 @@ class WebflowAuditLogsOperator(BaseOperator):
     ) -> None:
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
-        if not _is_templated(destination):
+        if not is_templated(destination):
             check_destination(destination)  # offline: no connection lookup while the DAG is parsed
-        if not _is_templated(workspace):
+        if not is_templated(workspace):
             validate_workspace(workspace)
-        if not _is_templated(event_types):
+        if not is_templated(event_types):
             validate_event_types(event_types)
         if isinstance(max_window_attempts, bool) or not isinstance(max_window_attempts, int) or max_window_attempts < 1:
             raise WebflowConfigurationError(
                 f"max_window_attempts must be a whole number >= 1, got {max_window_attempts!r}."
             )
         outlets = list(kwargs.pop("outlets", None) or [])
-        if not outlets and not _is_templated(destination) and not _is_templated(workspace):
+        if not outlets and not is_templated(destination) and not is_templated(workspace):
             outlets = [Asset(uri=asset_uri(destination, workspace))]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace

@@ -42,7 +42,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from airflow_webflow_audit.api import KNOWN_EVENT_TYPES, format_api_time, is_loopback_host, parse_timestamp
+from airflow_webflow_audit.api import (
+    KNOWN_EVENT_SUBTYPES,
+    KNOWN_EVENT_TYPES,
+    format_api_time,
+    is_loopback_host,
+    parse_timestamp,
+)
 
 DEFAULT_TOKEN = "sim-token-0123456789abcdef"
 DEFAULT_WORKSPACE_SLUG = "hitchhikers-workspace"
@@ -54,21 +60,7 @@ FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_ins
 FAULT_RATE_FIELDS = ("error_rate", "html_502_rate", "drop_rate", "truncate_rate", "stall_rate", "late_insert_rate")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
-SUBTYPES: dict[str, tuple[str, ...]] = {
-    "user_access": ("login", "logout"),
-    "custom_role": ("role_created", "role_updated", "role_deleted"),
-    "workspace_membership": ("user_added", "user_removed", "user_role_updated"),
-    "site_membership": ("user_added", "user_removed", "user_role_updated", "user_granular_access_updated"),
-    "workspace_invitation": (
-        "invite_sent",
-        "invite_accepted",
-        "invite_updated",
-        "invite_canceled",
-        "invite_declined",
-        "access_request_accepted",
-    ),
-    "workspace_setting": ("setting_updated",),
-}
+SUBTYPES = KNOWN_EVENT_SUBTYPES
 #: Rough shares of a real workspace's log: mostly logins.
 TYPE_WEIGHTS = {
     "user_access": 70,
