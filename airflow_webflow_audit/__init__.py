@@ -26,6 +26,12 @@ def get_provider_info() -> dict:
         "operators": [
             {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.operators.audit_logs"]},
         ],
+        "sensors": [
+            {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.sensors.audit_logs"]},
+        ],
+        "triggers": [
+            {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.triggers.audit_logs"]},
+        ],
         "connection-types": [
             {
                 "connection-type": "webflow",

@@ -1,0 +1,159 @@
+"""WebflowAuditLogsSensor: wait until a window holds enough matching audit events."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+
+from airflow_webflow_audit.exceptions import WebflowError, WebflowRequestRejectedError
+from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
+from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.tally import (
+    EventTally,
+    tally_window,
+    validate_event_subtypes,
+    validate_min_events,
+)
+from airflow_webflow_audit.triggers.audit_logs import WebflowAuditLogsTrigger
+from airflow_webflow_audit.windows import resolve_window
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class WebflowAuditLogsSensor(BaseSensorOperator):
+    """Wait until the window holds at least ``min_events`` events matching the type and subtype filters.
+
+    The window is the run's data interval unless ``start``/``end`` are given (same rules and
+    messages as :class:`~airflow_webflow_audit.operators.audit_logs.WebflowAuditLogsOperator`). Each
+    poke reads pages only until the answer is known: one page when ``min_events`` is small. The
+    XCom is a summary -- ``count``, ``first_timestamp``, ``last_timestamp``, ``by_event_type``,
+    ``by_event_sub_type``, and ``complete`` (False when counting stopped at ``min_events`` before the
+    end of the window) -- never the events.
+
+    Refusals by the API (400, 401, 403, 404) fail the task at once; transient failures are retried
+    by the hook. With ``deferrable=True`` the sensor pokes once, then waits in the triggerer
+    without holding a worker slot.
+
+    :param workspace: workspace id or slug. (templated)
+    :param event_types: only these event types (filtered by the API); None for all. (templated)
+    :param event_subtypes: only these subtypes, e.g. ``["user_role_updated"]`` (filtered here;
+        unknown ones are refused so a typo cannot wait forever). (templated)
+    :param min_events: how many matching events make the answer yes (default 1).
+    :param start: window start overriding the data interval. (templated)
+    :param end: window end overriding the data interval. (templated)
+    :param webflow_conn_id: the Webflow connection. (templated)
+    :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    """
+
+    template_fields: Sequence[str] = (
+        "workspace",
+        "event_types",
+        "event_subtypes",
+        "start",
+        "end",
+        "webflow_conn_id",
+    )
+    ui_color = "#4353ff"
+
+    def __init__(
+        self,
+        *,
+        workspace: str,
+        event_types: Sequence[str] | str | None = None,
+        event_subtypes: Sequence[str] | str | None = None,
+        min_events: int = 1,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        webflow_conn_id: str = WebflowHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        validate_min_events(min_events)
+        if not is_templated(workspace):
+            validate_workspace(workspace)
+        if not is_templated(event_types) and not is_templated(event_subtypes):
+            validate_event_subtypes(event_subtypes, validate_event_types(event_types))
+        self.workspace = workspace
+        self.event_types = event_types
+        self.event_subtypes = event_subtypes
+        self.min_events = min_events
+        self.start = start
+        self.end = end
+        self.webflow_conn_id = webflow_conn_id
+        self.deferrable = deferrable
+
+    @functools.cached_property
+    def hook(self) -> WebflowHook:
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+
+    def _query(self, context: Context) -> tuple[str, datetime, datetime, list[str] | None, list[str] | None]:
+        """Everything a poke needs, checked before any request."""
+        start, end = resolve_window(context, self.start, self.end)
+        event_types = validate_event_types(self.event_types)
+        return (
+            validate_workspace(self.workspace),
+            start,
+            end,
+            event_types,
+            validate_event_subtypes(self.event_subtypes, event_types),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        workspace, start, end, event_types, event_subtypes = self._query(context)
+        tally = EventTally(
+            min_events=self.min_events,
+            event_types=frozenset(event_types) if event_types else None,
+            event_subtypes=frozenset(event_subtypes) if event_subtypes else None,
+        )
+        complete = tally_window(self.hook, tally, workspace, start, end, event_types)
+        self.log.info(
+            "%d matching events in [%s, %s) of workspace %s%s; waiting for %d.",
+            tally.count,
+            start.isoformat(),
+            end.isoformat(),
+            workspace,
+            "" if complete else " (stopped counting there)",
+            self.min_events,
+        )
+        if not tally.satisfied:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=tally.summary(complete=complete))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
+        workspace, start, end, event_types, event_subtypes = self._query(context)
+        self.defer(
+            trigger=WebflowAuditLogsTrigger(
+                workspace=workspace,
+                start=start.isoformat(),
+                end=end.isoformat(),
+                min_events=self.min_events,
+                event_types=event_types,
+                event_subtypes=event_subtypes,
+                webflow_conn_id=self.webflow_conn_id,
+                poll_interval=self.poke_interval,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) if self.timeout is not None else None,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Back from the triggerer: the summary, or the error it met."""
+        if event.get("status") != "success":
+            message = f"Waiting for Webflow audit events failed in the triggerer: {event.get('message')}"
+            if event.get("retryable"):
+                raise WebflowError(message)
+            raise WebflowRequestRejectedError(message)
+        summary = {key: value for key, value in event.items() if key not in ("status", "polls")}
+        self.log.info("%d matching events found after %s polls in the triggerer.", summary["count"], event.get("polls"))
+        return summary

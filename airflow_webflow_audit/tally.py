@@ -1,0 +1,130 @@
+"""Counting the events of a window that match a sensor's filters, stopping as soon as there are enough.
+
+Shared by :class:`~airflow_webflow_audit.sensors.audit_logs.WebflowAuditLogsSensor` (sync) and its
+trigger (async), so both answer the same question the same way. The summary is small and
+JSON-safe: it goes to XCom and into a TriggerEvent, never the events themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow_webflow_audit.api import KNOWN_EVENT_SUBTYPES, KNOWN_EVENT_TYPES, parse_timestamp
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.hooks._config import as_filter_list
+
+if TYPE_CHECKING:
+    from airflow_webflow_audit.hooks.webflow import WebflowHook
+
+ALL_KNOWN_SUBTYPES = sorted({subtype for subtypes in KNOWN_EVENT_SUBTYPES.values() for subtype in subtypes})
+
+
+def validate_event_subtypes(event_subtypes: object, event_types: list[str] | None = None) -> list[str] | None:
+    """None (every subtype) or a sorted list of subtypes that the chosen types can have.
+
+    Subtypes are matched client-side, so a typo would never match and a sensor would wait until it
+    times out: an unknown subtype is refused instead.
+    """
+    items = as_filter_list(event_subtypes, "event_subtypes")
+    if items is None:
+        return None
+    possible = sorted({s for t in (event_types or KNOWN_EVENT_TYPES) for s in KNOWN_EVENT_SUBTYPES.get(t, ())})
+    for item in items:
+        if not isinstance(item, str) or item not in possible:
+            scope = f" of event types {', '.join(event_types)}" if event_types else ""
+            raise WebflowConfigurationError(
+                f"Unknown event_subtype {item!r}{scope}; choose from {', '.join(possible)}."
+            )
+    return sorted(set(items))
+
+
+def validate_min_events(min_events: object) -> int:
+    if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 1:
+        raise WebflowConfigurationError(f"min_events must be a whole number >= 1, got {min_events!r}.")
+    return min_events
+
+
+@dataclass
+class EventTally:
+    """Matching events counted so far, with what a summary needs."""
+
+    min_events: int
+    event_types: frozenset[str] | None = None
+    event_subtypes: frozenset[str] | None = None
+    count: int = 0
+    first: tuple[datetime, str] | None = None
+    last: tuple[datetime, str] | None = None
+    by_event_type: Counter[str] = field(default_factory=Counter)
+    by_event_sub_type: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        # The API filters by type already; checking again costs nothing and guards against it not doing so.
+        if self.event_types is not None and event.get("eventType") not in self.event_types:
+            return False
+        return self.event_subtypes is None or event.get("eventSubType") in self.event_subtypes
+
+    def add(self, event: dict[str, Any]) -> None:
+        if not self.matches(event):
+            return
+        self.count += 1
+        event_type, subtype = str(event.get("eventType")), str(event.get("eventSubType"))
+        self.by_event_type[event_type] += 1
+        self.by_event_sub_type.setdefault(event_type, Counter())[subtype] += 1
+        stamp = (parse_timestamp(event["timestamp"]), event["timestamp"])
+        if self.first is None or stamp[0] < self.first[0]:
+            self.first = stamp
+        if self.last is None or stamp[0] > self.last[0]:
+            self.last = stamp
+
+    @property
+    def satisfied(self) -> bool:
+        return self.count >= self.min_events
+
+    def summary(self, *, complete: bool) -> dict[str, Any]:
+        """JSON-safe counts; ``complete`` says whether the whole window was read or the count stopped early."""
+        return {
+            "count": self.count,
+            "min_events": self.min_events,
+            "complete": complete,
+            "first_timestamp": self.first[1] if self.first else None,
+            "last_timestamp": self.last[1] if self.last else None,
+            "by_event_type": dict(sorted(self.by_event_type.items())),
+            "by_event_sub_type": {t: dict(sorted(c.items())) for t, c in sorted(self.by_event_sub_type.items())},
+        }
+
+
+def _pulls(event_types: Iterable[str] | None) -> list[str | None]:
+    return list(event_types) if event_types else [None]
+
+
+def tally_window(
+    hook: WebflowHook, tally: EventTally, workspace: str, start: datetime, end: datetime, event_types: list[str] | None
+) -> bool:
+    """Feed the window's events to ``tally`` until it is satisfied; True if the whole window was read."""
+    for event_type in _pulls(event_types):
+        events: Iterator[dict[str, Any]] = hook.iter_audit_logs(workspace, start, end, event_type)
+        with contextlib.closing(events):  # type: ignore[type-var]
+            for event in events:
+                tally.add(event)
+                if tally.satisfied:
+                    return False
+    return True
+
+
+async def atally_window(
+    hook: WebflowHook, tally: EventTally, workspace: str, start: datetime, end: datetime, event_types: list[str] | None
+) -> bool:
+    """Async twin of :func:`tally_window` (for triggers: no sync connection lookup)."""
+    for event_type in _pulls(event_types):
+        events: AsyncIterator[dict[str, Any]] = hook.aiter_audit_logs(workspace, start, end, event_type)
+        async with contextlib.aclosing(events):  # type: ignore[type-var]
+            async for event in events:
+                tally.add(event)
+                if tally.satisfied:
+                    return False
+    return True
