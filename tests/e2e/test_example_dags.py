@@ -7,7 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from airflow.sdk import ObjectStoragePath
 
+from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.landing import MANIFEST_SUFFIX
+from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER, run_airflow
 from tests.landing_helpers import read_events, read_manifest, snapshot
@@ -29,7 +31,8 @@ def object_key(start: datetime, end: datetime) -> str:
 
 
 def test_every_example_dag_is_covered_here():
-    assert sorted(p.stem for p in DAGS_FOLDER.glob("example_webflow_audit_logs_to_*.py")) == [
+    assert sorted(p.stem for p in DAGS_FOLDER.glob("*.py")) == [
+        "example_webflow_audit_access_changes",
         "example_webflow_audit_logs_to_gcs",
         "example_webflow_audit_logs_to_local",
         "example_webflow_audit_logs_to_s3",
@@ -67,3 +70,73 @@ def test_dags_test_lands_the_last_complete_interval(simulator, airflow_home, tmp
     assert manifest["records"] == len(sim.events(*window)) > 0
     assert TOKEN not in result.stdout + result.stderr
     assert all(TOKEN.encode() not in blob for blob in landed.values())
+
+
+ACCESS_TYPES = ("custom_role", "site_membership", "workspace_membership")
+
+
+def access_change(stamp: str, event_type: str, subtype: str, actor: str, payload: dict) -> dict:
+    return {
+        "timestamp": stamp,
+        "eventType": event_type,
+        "eventSubType": subtype,
+        "actor": {"id": "a" * 24, "email": actor, "type": "person"},
+        "workspace": {"id": "6621ccb459b561c69f29d57c", "slug": "hitchhikers-workspace"},
+        "payload": payload,
+    }
+
+
+def test_access_changes_dag_defers_until_changes_arrive_then_lands_and_reports(simulator, airflow_home, tmp_path):
+    start, end = DAY0 + timedelta(hours=5), DAY0 + timedelta(hours=6)
+    quiet_hour = [
+        e
+        for e in generate_events(seed=4, start=DAY0, end=DAY0 + timedelta(days=1), events_per_day=2000)
+        if not (e["eventType"] in ACCESS_TYPES and start <= parse_timestamp(e["timestamp"]) < end)
+    ]
+    sim = simulator(quiet_hour)
+    changes = [
+        access_change(
+            "2026-10-01T05:10:00.000Z", "custom_role", "role_updated", "ford@example.com", {"roleName": "Admin"}
+        ),
+        access_change(
+            "2026-10-01T05:20:00.000Z",
+            "workspace_membership",
+            "user_role_updated",
+            "zaphod@example.com",
+            {
+                "targetUser": {"id": "b" * 24, "email": "arthur@example.com"},
+                "roleName": "Admin",
+                "previousRoleName": "Reviewer",
+            },
+        ),
+    ]
+    requests = {"n": 0}
+
+    def arrive_during_the_deferral(path, params) -> None:
+        requests["n"] += 1
+        # Requests 1-3: the sensor's one poke (one per type). 4-6: the trigger's first poll. 7: its second.
+        if requests["n"] == 7:
+            for change in changes:
+                sim.insert_event(change)
+
+    sim.on_request = arrive_during_the_deferral
+    destination = f"file://{tmp_path}/access"
+    result = run_airflow(
+        airflow_home,
+        "dags",
+        "test",
+        "example_webflow_audit_access_changes",
+        end.isoformat(),
+        WEBFLOW_AUDIT_ACCESS_DESTINATION=destination,
+        WEBFLOW_ACCESS_POLL_SECONDS="1",
+    )
+    logs = result.stdout + result.stderr
+    assert "found after 2 polls in the triggerer" in logs
+    key = object_key(start, end)
+    assert read_events(f"{destination}/{key}") == sorted(changes, key=lambda e: e["eventType"])
+    assert "ford@example.com  custom_role/role_updated  role Admin" in logs
+    assert (
+        "zaphod@example.com  workspace_membership/user_role_updated  user arthur@example.com role Reviewer -> Admin"
+        in logs
+    )
+    assert TOKEN not in logs
