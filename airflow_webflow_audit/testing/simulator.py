@@ -55,7 +55,7 @@ DEFAULT_WORKSPACE_SLUG = "hitchhikers-workspace"
 DEFAULT_WORKSPACE_ID = "6621ccb459b561c69f29d57c"
 MAX_LIMIT = 100
 #: Fault names accepted by :meth:`WebflowSimulator.queue_faults` and ``POST /_simulator/faults``.
-FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert")
+FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert", "repeat")
 #: SimulatorConfig fields that are chances per request; each is a ``--<name>`` switch of the CLI.
 FAULT_RATE_FIELDS = ("error_rate", "html_502_rate", "drop_rate", "truncate_rate", "stall_rate", "late_insert_rate")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -269,6 +269,12 @@ class SimulatorConfig:
     late_insert_rate: float = 0.0
     #: How long a stalled answer sleeps before it is sent.
     stall_seconds: float = 2.0
+    #: ``Retry-After`` seconds on an injected 429.
+    retry_after_seconds: int = 1
+    #: A lying ``pagination.total``: this many more than the events that exist.
+    total_inflation: int = 0
+    #: Serve every page as if ``offset`` were 0, as a server that ignores it would.
+    ignore_offset: bool = False
     fault_seed: int = 0
     #: Tokens that authenticate but lack ``workspace_activity:read`` (403 missing_scopes).
     tokens_without_scope: tuple[str, ...] = ("sim-token-without-scope",)
@@ -400,6 +406,11 @@ class WebflowSimulator:
                 raise ValueError(f"Unknown fault {name!r}; choose from ok, {', '.join(FAULTS)}")
         with self._lock:
             self._queued.extend(names)
+
+    def clear_faults(self) -> None:
+        """Forget queued faults: the API is healthy again (rates from the config still apply)."""
+        with self._lock:
+            self._queued.clear()
 
     @property
     def url(self) -> str:
@@ -577,13 +588,14 @@ class WebflowSimulator:
                 find = bisect.bisect_right if cfg.to_inclusive else bisect.bisect_left
                 hi = find(stamps, query["to"])
             total = max(0, hi - lo)
-            offset, limit = query["offset"], query["limit"]
+            offset, limit = query.get("served_offset", query["offset"]), query["limit"]
             if query["sort"] == "asc":
                 chosen = index.raws[lo + offset : min(hi, lo + offset + limit)] if offset < total else []
             else:
                 top = hi - offset
                 chosen = index.raws[max(lo, top - limit) : top][::-1] if offset < total else []
-        pagination = b'{"limit":%d,"offset":%d,"total":%d}' % (limit, offset, total)
+        reported_total = total + cfg.total_inflation
+        pagination = b'{"limit":%d,"offset":%d,"total":%d}' % (limit, query["offset"], reported_total)
         return b'{"items":[' + b",".join(chosen) + b'],"pagination":' + pagination + b"}"
 
     def _late_insert(self, query: dict[str, Any]) -> None:
@@ -624,8 +636,12 @@ class WebflowSimulator:
                 self._late_insert(query)
             if fault == "429":
                 raise _error(429, "too_many_requests", "Too many requests").with_headers(
-                    {"Retry-After": "1", **headers}
+                    {"Retry-After": str(self.config.retry_after_seconds), **headers}
                 )
+            if fault == "repeat" or self.config.ignore_offset:
+                # The previous page's items (offset 0's when ignoring offset), under this request's offset.
+                served = 0 if self.config.ignore_offset else max(0, query["offset"] - query["limit"])
+                query = {**query, "served_offset": served}
             if fault in ("500", "503"):
                 code = "internal_error" if fault == "500" else "service_unavailable"
                 raise _Reply(int(fault), {"code": code, "message": "An Internal Error occurred"}, headers)
