@@ -71,3 +71,11 @@ class WebflowWindowChangedError(WebflowPagingError):
     The events already handed out cannot be taken back, so the whole pull must start again (the
     operator does this for you by rewriting its temporary object).
     """
+
+
+class WebflowLandingError(WebflowError):
+    """The destination could not be written (missing bucket, no permission, storage unreachable).
+
+    Raised before any API request when the destination fails its pre-check, and during a landing
+    when storage fails; either way the final key keeps what it held before.
+    """

@@ -19,7 +19,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import IO, Any, Protocol
@@ -27,7 +27,7 @@ from typing import IO, Any, Protocol
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError, WebflowLandingError
 from airflow_webflow_audit.hooks._config import validate_workspace
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,63 @@ def resolve_destination(destination: object) -> ObjectStoragePath:
     if isinstance(destination, ObjectStoragePath):
         return destination
     return ObjectStoragePath(str(destination).strip())
+
+
+def check_destination_writable(destination: ObjectStoragePath) -> None:
+    """Before any API request: the destination exists and takes a write and a delete.
+
+    Writes and removes a tiny hidden probe object (the landing needs both rights anyway: the move
+    into place is a copy and a delete on S3 and GCS), so a missing bucket or a missing permission
+    fails the task before it spends the API's rate limit.
+    """
+    protocol = destination.protocol if isinstance(destination.protocol, str) else destination.protocol[0]
+    try:
+        if protocol == "file":
+            destination.mkdir(parents=True, exist_ok=True)
+        else:
+            bucket = destination.path.split("/", 1)[0]
+            if not destination.fs.exists(bucket):
+                raise WebflowLandingError(
+                    f"The bucket {bucket!r} of destination {destination} does not exist, or these credentials "
+                    "cannot see it. Create it, or fix the destination or its connection."
+                )
+        probe = destination / f".webflow-audit-write-probe-{uuid.uuid4().hex[:12]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except WebflowError:
+        raise
+    except Exception as exc:
+        raise WebflowLandingError(
+            f"Cannot write to destination {destination} ({type(exc).__name__}: {exc}). Check that it exists and "
+            "that the connection may create, read and delete objects there. Nothing was requested from Webflow."
+        ) from exc
+
+
+class _SourceError(Exception):
+    """An exception from the event source, carried through the storage code to be re-raised as it was."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _from_source(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    iterator = iter(events)
+    while True:
+        try:
+            event = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:  # the pull failed, not the storage
+            raise _SourceError(exc) from exc
+        yield event
+
+
+def _storage_failure(what: str, path: ObjectStoragePath, exc: Exception) -> WebflowLandingError:
+    return WebflowLandingError(
+        f"{what} {path} failed ({type(exc).__name__}: {exc}). Nothing changed at the final key; the task can be "
+        "retried once the storage is reachable."
+    )
 
 
 def validate_file_format(file_format: object) -> str:
@@ -364,6 +421,8 @@ def _write_temporary(path: ObjectStoragePath, write: Callable[[IO[bytes]], None]
             write(raw)
     except BaseException as exc:  # SIGTERM arrives as an exception too: never leave a part behind
         _remove_quietly(temporary, type(exc).__name__)
+        if isinstance(exc, Exception) and not isinstance(exc, (WebflowError, _SourceError)):
+            raise _storage_failure("Writing", temporary, exc) from exc
         raise
     return temporary
 
@@ -375,6 +434,8 @@ def _commit(temporary: ObjectStoragePath, path: ObjectStoragePath, before: Calla
         _move(temporary, path)
     except BaseException as exc:
         _remove_quietly(temporary, f"a failed move ({type(exc).__name__})")
+        if isinstance(exc, Exception) and not isinstance(exc, WebflowError):
+            raise _storage_failure("Moving the finished object into place at", path, exc) from exc
         raise
 
 
@@ -398,14 +459,17 @@ def land_window(
     def write_data(raw: IO[bytes]) -> None:
         sink = _HashingSink(raw)
         encoder = encoder_factory(sink)
-        for batch in _batched(events, batch_size):
+        for batch in _batched(_from_source(events), batch_size):
             encoder.write(batch)
         encoder.close()
         written.update(records=encoder.records, sha256=sink.sha256.hexdigest(), size_bytes=sink.size)
 
     manifest_path = manifest_path_for(object_path)
     # Pull and write first: until the data is whole, neither final key is touched.
-    data_temporary = _write_temporary(object_path, write_data)
+    try:
+        data_temporary = _write_temporary(object_path, write_data)
+    except _SourceError as failed:
+        raise failed.original from None
     object_fields = {
         "uri": str(object_path),
         "file_format": file_format,

@@ -19,6 +19,7 @@ from airflow_webflow_audit.landing import (
     LandedWindow,
     asset_uri,
     check_destination,
+    check_destination_writable,
     land_window,
     resolve_destination,
     validate_file_format,
@@ -115,6 +116,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             destination, workspace=workspace, start=start, end=end, file_format=self.file_format
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
+        check_destination_writable(destination)
         self.log.info(
             "Landing Webflow audit logs of workspace %s for [%s, %s)%s into %s.",
             workspace,

@@ -16,6 +16,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_webflow_audit.testing.simulator import SimulatorConfig
 from tests.conftest import DAY0
 from tests.landing_helpers import all_keys, make_operator, run_window
+from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -57,10 +58,17 @@ def land_in_child_and_kill(destination: str, sim, sig: signal.Signals) -> subpro
     return subprocess.CompletedProcess(child.args, child.returncode, output)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
-def test_a_run_killed_mid_write_leaves_no_object_at_the_final_key(simulator, clock, tmp_path, sig):
+@pytest.mark.parametrize(
+    ("store", "sig"),
+    [("local", signal.SIGTERM), ("local", signal.SIGKILL), ("s3", signal.SIGTERM)],
+    ids=["local-sigterm", "local-sigkill", "s3-sigterm"],
+)
+def test_a_run_killed_mid_write_leaves_no_object_at_the_final_key(simulator, clock, tmp_path, request, store, sig):
     sim = simulator(config=SimulatorConfig(latency=0.1))
-    destination = f"file://{tmp_path}/landing"
+    if store == "s3":
+        destination = f"s3://{AWS_CONN_ID}@{request.getfixturevalue('s3_bucket')}/landing"
+    else:
+        destination = f"file://{tmp_path}/landing"
     result = land_in_child_and_kill(destination, sim, sig)
 
     assert result.returncode != 0

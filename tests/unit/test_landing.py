@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import BaseHook, ObjectStoragePath
 
 from airflow_webflow_audit import landing
-from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
 from airflow_webflow_audit.landing import (
     MANIFEST_SUFFIX,
     asset_uri,
@@ -133,7 +133,7 @@ def test_a_failure_while_streaming_leaves_no_key_behind(tmp_path, failure):
             yield event(f"2026-10-01T00:00:{n // 1000:02d}.{n % 1000:03d}Z")
         raise failure
 
-    with pytest.raises(type(failure)):
+    with pytest.raises(type(failure)):  # the source's own error, not relabelled as a storage failure
         _land(root, events())
     assert all_keys(root) == []
 
@@ -147,8 +147,9 @@ def test_a_failed_move_keeps_the_old_object_and_leaves_no_temporary(tmp_path, mo
         raise OSError("storage went away")
 
     monkeypatch.setattr(landing, "_move", broken_move)
-    with pytest.raises(OSError, match="went away"):
+    with pytest.raises(WebflowLandingError, match="went away") as caught:
         _land(root, [event("2026-10-01T00:00:00.000Z"), event("2026-10-01T00:00:01.000Z")])
+    assert "Nothing changed at the final key" in str(caught.value)
     assert path.read_bytes() == before
     # The old manifest was removed before the move: an object without one is unverified, never mislabelled.
     assert snapshot(root).keys() == {"k/audit_logs.jsonl.gz"}
