@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -150,3 +151,17 @@ def test_backfill_lands_one_whole_window_per_day(sim, airflow_home, airflow_serv
         landed_events.extend(events)
     # Together the windows hold every event of the range once: none lost, none in two windows.
     assert landed_events == sim.events(DAY0, DAY0 + timedelta(days=DAYS))
+
+    # Each run emitted an asset event naming its window's object and count, for downstream DAGs.
+    rows = query(
+        airflow_home,
+        "select a.uri, e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where e.source_dag_id = ? and e.source_run_id like 'backfill__%'",
+        DAG_ID,
+    )
+    extras = sorted((json.loads(extra) for _, extra in rows), key=lambda extra: extra["start"])
+    assert {uri for uri, _ in rows} == {f"{destination}/workspace=hitchhikers-workspace"}
+    assert [extra["records"] for extra in extras] == [
+        len(sim.events(DAY0 + timedelta(days=d), DAY0 + timedelta(days=d + 1))) for d in range(DAYS)
+    ]
+    assert all(extra["uri"].endswith(".jsonl.gz") for extra in extras)
