@@ -4,7 +4,8 @@ Every hour, a deferrable ``WebflowAuditLogsSensor`` waits (in the triggerer, hol
 for ``custom_role``, ``workspace_membership`` or ``site_membership`` events in the hour's window.
 When there are some, ``WebflowAuditLogsOperator`` lands exactly those event types for the window,
 and a last task logs one line per change. An hour without access changes ends as *skipped* after
-the sensor's timeout (``soft_fail``), not as a failure.
+the sensor's timeout (``skip_on_timeout``), while a refused token or a missing workspace still fails
+the run (``soft_fail`` would skip those too, and hide a broken monitor).
 
 What it needs:
   * a Webflow connection ``webflow_default`` (token with ``workspace_activity:read``);
@@ -75,7 +76,7 @@ with DAG(
         deferrable=True,
         poke_interval=POLL_SECONDS,
         timeout=timedelta(hours=2).total_seconds(),  # late-arriving events get two hours to show up
-        soft_fail=True,
+        skip_on_timeout=True,
     )
 
     land_access_changes = WebflowAuditLogsOperator(

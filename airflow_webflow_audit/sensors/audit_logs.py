@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_webflow_audit.exceptions import WebflowError, WebflowRequestRejectedError
 from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
@@ -48,6 +50,9 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     :param end: window end overriding the data interval. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
+    :param skip_on_timeout: end as *skipped* when the window stays below ``min_events`` until
+        ``timeout`` (a quiet window), while errors still fail the task. Airflow's ``soft_fail``
+        skips on every failure, a revoked token included, which would hide a broken monitor.
     """
 
     template_fields: Sequence[str] = (
@@ -71,6 +76,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         end: datetime | str | None = None,
         webflow_conn_id: str = WebflowHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        skip_on_timeout: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -87,6 +93,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         self.end = end
         self.webflow_conn_id = webflow_conn_id
         self.deferrable = deferrable
+        self.skip_on_timeout = skip_on_timeout
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -126,6 +133,26 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         return PokeReturnValue(is_done=True, xcom_value=tally.summary(complete=complete))
 
     def execute(self, context: Context) -> Any:
+        with self._quiet_window_skips():
+            return self._execute(context)
+
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        # A deferral that times out comes back here as AirflowSensorTimeout.
+        with self._quiet_window_skips():
+            return super().resume_execution(next_method, next_kwargs, context)
+
+    @contextlib.contextmanager
+    def _quiet_window_skips(self) -> Iterator[None]:
+        try:
+            yield
+        except AirflowSensorTimeout as exc:
+            if not self.skip_on_timeout:
+                raise
+            raise AirflowSkipException(
+                f"Fewer than {self.min_events} matching events arrived before the timeout: a quiet window. {exc}"
+            ) from exc
+
+    def _execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)

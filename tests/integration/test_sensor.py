@@ -9,9 +9,20 @@ from datetime import timedelta
 
 import pytest
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowFailException,
+    AirflowRescheduleException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    TaskDeferred,
+)
 
-from airflow_webflow_audit.exceptions import WebflowAuthError, WebflowConfigurationError, WebflowError
+from airflow_webflow_audit.exceptions import (
+    WebflowAuthError,
+    WebflowConfigurationError,
+    WebflowError,
+    WebflowRequestRejectedError,
+)
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.sensors.audit_logs import WebflowAuditLogsSensor
 from airflow_webflow_audit.triggers import audit_logs as trigger_module
@@ -270,3 +281,27 @@ def test_execute_complete_returns_the_summary_or_raises(clock):
     assert not isinstance(retryable.value, AirflowFailException)
     with pytest.raises(AirflowFailException, match="404"):
         sensor.execute_complete({}, {"status": "error", "message": "404 no workspace", "retryable": False})
+
+
+@pytest.mark.parametrize("skip_on_timeout", [True, False])
+def test_a_quiet_window_skips_only_with_skip_on_timeout(simulator, clock, skip_on_timeout):
+    simulator([])
+    sensor = make_sensor(clock, timeout=0, poke_interval=1, skip_on_timeout=skip_on_timeout)
+    expected = AirflowSkipException if skip_on_timeout else AirflowSensorTimeout
+    with pytest.raises(expected):
+        sensor.execute(WINDOW)
+
+
+def test_skip_on_timeout_still_fails_on_a_refusal(simulator, clock):
+    simulator()
+    sensor = make_sensor(clock, workspace="starter-workspace", timeout=0, skip_on_timeout=True)
+    with pytest.raises(WebflowAuthError):
+        sensor.execute(WINDOW)
+    with pytest.raises(WebflowRequestRejectedError):
+        sensor.execute_complete({}, {"status": "error", "message": "401 token revoked", "retryable": False})
+
+
+def test_a_deferral_that_times_out_skips_with_skip_on_timeout(clock):
+    sensor = make_sensor(clock, deferrable=True, skip_on_timeout=True)
+    with pytest.raises(AirflowSkipException, match="quiet window"):
+        sensor.resume_execution("__fail__", {"error": "Trigger timeout"}, {})
