@@ -20,7 +20,7 @@ from airflow_webflow_audit.landing import MANIFEST_SUFFIX
 from tests.conftest import DAY0
 from tests.e2e.conftest import airflow_env, run_airflow
 from tests.landing_helpers import read_events, read_manifest, sha256_of
-from tests.storage_servers import _free_port
+from tests.storage_servers import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,7 +55,7 @@ def airflow_services(
     sim, airflow_home: Path, tmp_path: Path
 ) -> Iterator[tuple[dict[str, str], list[subprocess.Popen]]]:
     """api-server + scheduler + dag-processor, all on 127.0.0.1; stopped (process groups) at teardown."""
-    port = _free_port()
+    port = free_port()
     env = airflow_env(
         airflow_home,
         AIRFLOW__API__HOST="127.0.0.1",

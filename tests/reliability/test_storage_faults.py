@@ -13,7 +13,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from tests.conftest import DAY0
 from tests.landing_helpers import make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
-from tests.storage_servers import AWS_CONN_ID, _free_port
+from tests.storage_servers import AWS_CONN_ID, free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,7 +48,7 @@ def flaky_s3(monkeypatch) -> Iterator[dict]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     conn_id = "aws_flaky"
     monkeypatch.setenv(
