@@ -81,6 +81,16 @@ class EventTally:
         if self.last is None or stamp[0] > self.last[0]:
             self.last = stamp
 
+    @classmethod
+    def for_filters(
+        cls, min_events: int, event_types: list[str] | None, event_subtypes: list[str] | None
+    ) -> EventTally:
+        return cls(
+            min_events=min_events,
+            event_types=frozenset(event_types) if event_types else None,
+            event_subtypes=frozenset(event_subtypes) if event_subtypes else None,
+        )
+
     @property
     def satisfied(self) -> bool:
         return self.count >= self.min_events

@@ -6,7 +6,7 @@ import contextlib
 import functools
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
@@ -14,17 +14,20 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_webflow_audit.exceptions import WebflowError, WebflowRequestRejectedError
 from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
 from airflow_webflow_audit.hooks.webflow import WebflowHook
-from airflow_webflow_audit.tally import (
-    EventTally,
-    tally_window,
-    validate_event_subtypes,
-    validate_min_events,
-)
+from airflow_webflow_audit.tally import EventTally, tally_window, validate_event_subtypes, validate_min_events
 from airflow_webflow_audit.triggers.audit_logs import WebflowAuditLogsTrigger
 from airflow_webflow_audit.windows import resolve_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+
+class _WindowQuery(NamedTuple):
+    workspace: str
+    start: datetime
+    end: datetime
+    event_types: list[str] | None
+    event_subtypes: list[str] | None
 
 
 class WebflowAuditLogsSensor(BaseSensorOperator):
@@ -99,11 +102,11 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     def hook(self) -> WebflowHook:
         return WebflowHook(webflow_conn_id=self.webflow_conn_id)
 
-    def _query(self, context: Context) -> tuple[str, datetime, datetime, list[str] | None, list[str] | None]:
+    def _query(self, context: Context) -> _WindowQuery:
         """Everything a poke needs, checked before any request."""
         start, end = resolve_window(context, self.start, self.end)
         event_types = validate_event_types(self.event_types)
-        return (
+        return _WindowQuery(
             validate_workspace(self.workspace),
             start,
             end,
@@ -112,19 +115,17 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        workspace, start, end, event_types, event_subtypes = self._query(context)
-        tally = EventTally(
-            min_events=self.min_events,
-            event_types=frozenset(event_types) if event_types else None,
-            event_subtypes=frozenset(event_subtypes) if event_subtypes else None,
-        )
-        complete = tally_window(self.hook, tally, workspace, start, end, event_types)
+        return self._count(self._query(context))
+
+    def _count(self, query: _WindowQuery) -> PokeReturnValue:
+        tally = EventTally.for_filters(self.min_events, query.event_types, query.event_subtypes)
+        complete = tally_window(self.hook, tally, query.workspace, query.start, query.end, query.event_types)
         self.log.info(
             "%d matching events in [%s, %s) of workspace %s%s; waiting for %d.",
             tally.count,
-            start.isoformat(),
-            end.isoformat(),
-            workspace,
+            query.start.isoformat(),
+            query.end.isoformat(),
+            query.workspace,
             "" if complete else " (stopped counting there)",
             self.min_events,
         )
@@ -155,18 +156,18 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     def _execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
+        query = self._query(context)
+        first = self._count(query)
         if first.is_done:
             return first.xcom_value
-        workspace, start, end, event_types, event_subtypes = self._query(context)
         self.defer(
             trigger=WebflowAuditLogsTrigger(
-                workspace=workspace,
-                start=start.isoformat(),
-                end=end.isoformat(),
+                workspace=query.workspace,
+                start=query.start.isoformat(),
+                end=query.end.isoformat(),
                 min_events=self.min_events,
-                event_types=event_types,
-                event_subtypes=event_subtypes,
+                event_types=query.event_types,
+                event_subtypes=query.event_subtypes,
                 webflow_conn_id=self.webflow_conn_id,
                 poll_interval=self.poke_interval,
             ),

@@ -70,11 +70,7 @@ class WebflowAuditLogsTrigger(BaseTrigger):
             start, end = validate_window(self.start, self.end)
             while True:
                 polls += 1
-                tally = EventTally(
-                    min_events=self.min_events,
-                    event_types=frozenset(self.event_types) if self.event_types else None,
-                    event_subtypes=frozenset(self.event_subtypes) if self.event_subtypes else None,
-                )
+                tally = EventTally.for_filters(self.min_events, self.event_types, self.event_subtypes)
                 complete = await atally_window(hook, tally, self.workspace, start, end, self.event_types)
                 if tally.satisfied:
                     yield TriggerEvent({"status": "success", "polls": polls, **tally.summary(complete=complete)})
