@@ -470,26 +470,28 @@ def land_window(
         data_temporary = _write_temporary(object_path, write_data)
     except _SourceError as failed:
         raise failed.original from None
-    object_fields = {
-        "uri": str(object_path),
-        "file_format": file_format,
-        "sha256": written["sha256"],
-        "size_bytes": written["size_bytes"],
-    }
-    manifest: dict[str, Any] = {}
-
-    def before_move() -> None:
-        manifest.update(
-            manifest_format_version=MANIFEST_FORMAT_VERSION,
+    try:
+        manifest = {
+            "manifest_format_version": MANIFEST_FORMAT_VERSION,
             **manifest_fields(),
-            records=written["records"],
-            object=object_fields,
-        )
+            "records": written["records"],
+            "object": {
+                "uri": str(object_path),
+                "file_format": file_format,
+                "sha256": written["sha256"],
+                "size_bytes": written["size_bytes"],
+            },
+        }
+    except BaseException:
+        _remove_quietly(data_temporary, "a failed manifest")
+        raise
+
+    def remove_old_manifest() -> None:
         # An old manifest must never sit beside a new object: remove it before the move.
         if manifest_path.exists():
             manifest_path.unlink()
 
-    _commit(data_temporary, object_path, before_move)
+    _commit(data_temporary, object_path, remove_old_manifest)
     body = (json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
     _commit(_write_temporary(manifest_path, lambda raw: raw.write(body)), manifest_path)
     return LandedWindow(
