@@ -101,6 +101,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.start = start
         self.end = end
         self.max_window_attempts = max_window_attempts
+        self._landing = False  # True while execute() streams a window; on_kill() only acts then
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -152,7 +153,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         # Airflow 3 calls this from the task process's SIGTERM handler, on the thread running execute().
         # Raising here unwinds the pull mid-page or mid-wait, and the landing removes its temporary
         # object on the way out: the final key keeps what it held before.
-        if getattr(self, "_landing", False):
+        if self._landing:
             raise AirflowTaskTerminated(
                 "Received SIGTERM while landing the window; stopped. Nothing was written at the final key."
             )
@@ -166,7 +167,8 @@ class WebflowAuditLogsOperator(BaseOperator):
         end: datetime,
         event_types: list[str] | None,
     ) -> LandedWindow:
-        for attempt in range(1, self.max_window_attempts + 1):
+        attempt = 1
+        while True:
             pulls: list[tuple[str | None, PullProgress]] = []
             try:
                 return land_window(
@@ -178,16 +180,16 @@ class WebflowAuditLogsOperator(BaseOperator):
                     ),
                 )
             except WebflowWindowChangedError as exc:
-                if attempt == self.max_window_attempts:
+                if attempt >= self.max_window_attempts:
                     raise
+                attempt += 1
                 self.log.warning(
                     "%s Nothing was written to %s; pulling the whole window again (attempt %d of %d).",
                     exc,
                     object_path,
-                    attempt + 1,
+                    attempt,
                     self.max_window_attempts,
                 )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _events(
         self,
