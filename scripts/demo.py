@@ -91,12 +91,21 @@ def main() -> int:
 
 def landed_summary(start: datetime, end: datetime) -> dict | None:
     """What the task landed for the window, read back from its manifest (the XCom holds the same)."""
-    stamp = "%Y%m%dT%H%M%SZ"
-    name = f"audit_logs_{start:{stamp}}_{end:{stamp}}.jsonl.gz"
-    manifest = OUTPUT / "workspace=hitchhikers-workspace" / f"dt={start:%Y-%m-%d}" / (name + ".manifest.json")
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_webflow_audit.landing import manifest_path_for, window_object_path
+
+    data = window_object_path(
+        ObjectStoragePath(OUTPUT.as_uri()),
+        workspace="hitchhikers-workspace",
+        start=start,
+        end=end,
+        file_format="jsonl.gz",
+    )
+    manifest = manifest_path_for(data)
     if not manifest.exists():
         return None
-    body = json.loads(manifest.read_text())
+    body = json.loads(manifest.read_bytes())
     return {"records": body["records"], "uri": body["object"]["uri"]}
 
 
