@@ -251,7 +251,8 @@ def test_progress_and_summary_are_logged(simulator, clock, destination, caplog, 
 
 
 def test_parquet_holds_the_same_events_in_a_fixed_schema(simulator, clock, destination):
-    pq = pytest.importorskip("pyarrow.parquet", reason="the parquet extra is part of make test")
+    import pyarrow.parquet as pq  # the parquet extra is part of make test: a missing install must fail here
+
     from airflow_webflow_audit.api import parse_timestamp
     from airflow_webflow_audit.landing import parquet_schema
 
