@@ -29,6 +29,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError, WebflowLandingError
 from airflow_webflow_audit.hooks._config import validate_workspace
+from airflow_webflow_audit.jsonlines import EventBatch
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,6 @@ MANIFEST_SUFFIX = ".manifest.json"
 MANIFEST_FORMAT_VERSION = 1
 # zlib's own default: most of level 9's ratio at a fraction of its CPU. Fixed, so reruns are byte-identical.
 GZIP_LEVEL = 6
-JSONL_BATCH_EVENTS = 1000
 PARQUET_ROW_GROUP_EVENTS = 10_000
 
 DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
@@ -144,16 +144,16 @@ class _SourceError(Exception):
         self.original = original
 
 
-def _from_source(events: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    iterator = iter(events)
+def _from_source(batches: Iterable[EventBatch]) -> Iterator[EventBatch]:
+    iterator = iter(batches)
     while True:
         try:
-            event = next(iterator)
+            batch = next(iterator)
         except StopIteration:
             return
         except Exception as exc:  # the pull failed, not the storage
             raise _SourceError(exc) from exc
-        yield event
+        yield batch
 
 
 def _storage_failure(what: str, path: ObjectStoragePath, exc: Exception) -> WebflowLandingError:
@@ -235,42 +235,27 @@ class _HashingSink:
 class WindowEncoder(Protocol):
     records: int
 
-    def write(self, events: list[dict[str, Any]]) -> None: ...
+    def write(self, batch: EventBatch) -> None: ...
 
     def close(self) -> None: ...
-
-
-def _json_lines(events: list[dict[str, Any]]) -> bytes:
-    text = "".join(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n" for event in events)
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # A lone surrogate from a "\ud800" escape cannot be UTF-8; keep those lines as JSON escapes.
-        return b"".join(_json_line_escaped(event) for event in events)
-
-
-def _json_line_escaped(event: dict[str, Any]) -> bytes:
-    line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
-    try:
-        return line.encode("utf-8")
-    except UnicodeEncodeError:
-        return (json.dumps(event, separators=(",", ":")) + "\n").encode("ascii")
 
 
 class JsonlGzipEncoder:
     """Gzip JSON Lines, one event per line as the API sent it (compact JSON, keys in the API's order).
 
-    The gzip header carries no time and no file name, so the same events always give the same bytes.
+    The lines come ready-made from the pull (see :mod:`airflow_webflow_audit.jsonlines`), so nothing is
+    serialized twice. The gzip header carries no time and no file name, so the same events always give
+    the same bytes.
     """
 
     def __init__(self, sink: _HashingSink) -> None:
         self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=GZIP_LEVEL, mtime=0)  # type: ignore[arg-type]
         self.records = 0
 
-    def write(self, events: list[dict[str, Any]]) -> None:
-        if events:
-            self._gzip.write(_json_lines(events))
-            self.records += len(events)
+    def write(self, batch: EventBatch) -> None:
+        if batch.lines:
+            self._gzip.write(b"".join(batch.lines))
+            self.records += len(batch.lines)
 
     def close(self) -> None:
         self._gzip.close()
@@ -332,16 +317,17 @@ class ParquetEncoder:
         self._rows: list[dict[str, Any]] = []
         self.records = 0
 
-    def write(self, events: list[dict[str, Any]]) -> None:
-        self._rows.extend(_parquet_row(event) for event in events)
-        self.records += len(events)
-        if len(self._rows) >= PARQUET_ROW_GROUP_EVENTS:
-            self._flush()
+    def write(self, batch: EventBatch) -> None:
+        self._rows.extend(_parquet_row(event) for event in batch.events)
+        self.records += len(batch.events)
+        # Row groups of exactly PARQUET_ROW_GROUP_EVENTS, whatever the page sizes: same events, same bytes.
+        while len(self._rows) >= PARQUET_ROW_GROUP_EVENTS:
+            self._flush(PARQUET_ROW_GROUP_EVENTS)
 
-    def _flush(self) -> None:
-        if self._rows:
-            self._writer.write_table(self._pa.Table.from_pylist(self._rows, schema=self._schema))
-            self._rows = []
+    def _flush(self, count: int | None = None) -> None:
+        rows, self._rows = self._rows[:count], self._rows[len(self._rows) if count is None else count :]
+        if rows:
+            self._writer.write_table(self._pa.Table.from_pylist(rows, schema=self._schema))
 
     def close(self) -> None:
         self._flush()
@@ -367,17 +353,6 @@ class LandedWindow:
     sha256: str
     size_bytes: int
     manifest: dict[str, Any]
-
-
-def _batched(events: Iterable[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    batch: list[dict[str, Any]] = []
-    for event in events:
-        batch.append(event)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
@@ -443,23 +418,22 @@ def land_window(
     object_path: ObjectStoragePath,
     *,
     file_format: str,
-    events: Iterable[dict[str, Any]],
+    batches: Iterable[EventBatch],
     manifest_fields: Callable[[], dict[str, Any]],
 ) -> LandedWindow:
-    """Stream ``events`` into ``object_path``, move it into place, then write its manifest.
+    """Stream ``batches`` of events into ``object_path``, move it into place, then write its manifest.
 
     ``manifest_fields`` is called once the events are exhausted, so it can report what the pull saw.
     Any exception (from the events, the storage or a signal) leaves the final keys as they were, except
     that a failed move may leave the data object without a manifest, which readers must treat as unverified.
     """
     encoder_factory = ENCODERS[validate_file_format(file_format)]
-    batch_size = PARQUET_ROW_GROUP_EVENTS if file_format == "parquet" else JSONL_BATCH_EVENTS
     written: dict[str, Any] = {}
 
     def write_data(raw: IO[bytes]) -> None:
         sink = _HashingSink(raw)
         encoder = encoder_factory(sink)
-        for batch in _batched(_from_source(events), batch_size):
+        for batch in _from_source(batches):
             encoder.write(batch)
         encoder.close()
         written.update(records=encoder.records, sha256=sink.sha256.hexdigest(), size_bytes=sink.size)

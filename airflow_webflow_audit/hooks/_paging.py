@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,18 +35,13 @@ from typing import Any
 from airflow_webflow_audit.api import KNOWN_EVENT_TYPES
 from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
 from airflow_webflow_audit.hooks._transport import Page
+from airflow_webflow_audit.jsonlines import EventBatch
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SNAPSHOT_ATTEMPTS = 5
 #: A suspicious page (empty early, repeated, out of order) is asked for again this many times.
 MAX_SUSPECT_REPEATS = 1
-
-
-def _digest_update(digest: Any, item: dict[str, Any]) -> None:
-    # Items have no id: the whole item, as parsed, is its identity. Key order is the server's.
-    digest.update(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
-    digest.update(b"\n")
 
 
 @dataclass
@@ -88,7 +82,7 @@ class WindowPull:
         self.done = False
         self._total: int | None = None
         self._last_timestamp: datetime | None = None
-        self._previous_items: list[dict[str, Any]] | None = None
+        self._previous_lines: list[bytes] | None = None
         self._suspect_offset: int | None = None
         self._suspect_repeats = 0
         # While re-reading after a restart: how many in-window events were handed out already.
@@ -104,42 +98,43 @@ class WindowPull:
         """The offset to request next, or None once the window is complete."""
         return None if self.done else self.offset
 
-    def accept(self, page: Page) -> list[dict[str, Any]]:
+    def accept(self, page: Page) -> EventBatch:
         """Take the page for ``next_offset()`` and return the events to hand out, in order."""
         self.progress.pages += 1
         if self._total is None:
             self._total = self.progress.api_total = page.total
         elif page.total != self._total:
             self._restart(f"pagination.total changed from {self._total} to {page.total} during the pull")
-            return []
+            return EventBatch([], [])
         if not page.items:
             self._on_empty_page()
-            return []
-        if self._previous_items is not None and page.items == self._previous_items:
+            return EventBatch([], [])
+        if self._previous_lines is not None and page.lines == self._previous_lines:
             self._suspect(
                 f"the API returned the same {len(page.items)} events for offset {self.offset} as for the "
                 "previous page; it seems to ignore 'offset'"
             )
-            return []
-        items, timestamps = page.items, page.timestamps
+            return EventBatch([], [])
+        items, lines, timestamps = page.items, page.lines, page.timestamps
         if any(later < earlier for earlier, later in itertools.pairwise(timestamps)):
             log.warning("A page at offset %d was not in timestamp order; ordering it locally.", self.offset)
             order = sorted(range(len(items)), key=timestamps.__getitem__)
             items = [items[i] for i in order]
+            lines = [lines[i] for i in order]
             timestamps = [timestamps[i] for i in order]
         if self._last_timestamp is not None and timestamps[0] < self._last_timestamp:
             self._suspect(
                 f"the page at offset {self.offset} starts at {items[0].get('timestamp')}, before the previous "
                 "page ended, although sortOrder=asc was sent"
             )
-            return []
+            return EventBatch([], [])
         self._suspect_offset, self._suspect_repeats = None, 0
-        self._previous_items = page.items
+        self._previous_lines = page.lines
         self._last_timestamp = timestamps[-1]
         self.offset += len(page.items)
         if self.offset >= self._total:
             self.done = True
-        return self._take(items, timestamps)
+        return self._take(items, lines, timestamps)
 
     def finish(self) -> None:
         """Call once ``next_offset()`` is None: checks a re-read reached everything handed out before."""
@@ -149,10 +144,10 @@ class WindowPull:
                 f"already handed out, a re-read found only {self._verify_seen}. Start the pull again."
             )
 
-    def _take(self, items: list[dict[str, Any]], timestamps: list[datetime]) -> list[dict[str, Any]]:
+    def _take(self, items: list[dict[str, Any]], lines: list[bytes], timestamps: list[datetime]) -> EventBatch:
         start, end = self.start, self.end
-        out: list[dict[str, Any]] = []
-        for item, stamp in zip(items, timestamps, strict=False):
+        out = EventBatch([], [])
+        for item, line, stamp in zip(items, lines, timestamps, strict=True):
             if stamp < start:
                 self.progress.out_of_window += 1
                 continue
@@ -162,7 +157,8 @@ class WindowPull:
                 self.done = True
                 break
             if self._verify_seen < self._verify_count:
-                _digest_update(self._verify_digest, item)
+                # Items have no id: the whole item, as sent, is its identity.
+                self._verify_digest.update(line)
                 self._verify_seen += 1
                 if self._verify_seen == self._verify_count:
                     self._check_prefix()
@@ -170,9 +166,10 @@ class WindowPull:
             event_type = item.get("eventType")
             if event_type not in KNOWN_EVENT_TYPES:
                 self._note_unknown_type(event_type)
-            _digest_update(self._digest_of_handed_out, item)
+            self._digest_of_handed_out.update(line)
             self.progress.records += 1
-            out.append(item)
+            out.events.append(item)
+            out.lines.append(line)
         return out
 
     def _check_prefix(self) -> None:

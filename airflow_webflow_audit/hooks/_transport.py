@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from airflow_webflow_audit import jsonlines
 from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import (
     WebflowAuthError,
@@ -83,9 +84,10 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class Page:
-    """One 200 answer, checked: the items exactly as sent, their parsed timestamps, the pagination."""
+    """One 200 answer, checked: the items as sent, their JSON lines and timestamps, the pagination."""
 
     items: list[dict[str, Any]]
+    lines: list[bytes]
     timestamps: list[datetime]
     total: int
     limit: int | None
@@ -112,9 +114,11 @@ def redact(text: str, secret: str) -> str:
 def parse_page(content: bytes) -> Page:
     """Check a page body against the documented shape; raise :class:`MalformedPageError` if it is not."""
     try:
-        body = json.loads(content)
+        body, fast = jsonlines.loads(content)
     except ValueError as exc:
         raise MalformedPageError(f"invalid JSON ({exc}); {len(content)} bytes received") from None
+    except RecursionError:
+        raise MalformedPageError(f"JSON nested too deeply; {len(content)} bytes received") from None
     if not isinstance(body, dict):
         raise MalformedPageError(f"expected a JSON object, got {type(body).__name__}")
     items = body.get("items")
@@ -138,8 +142,10 @@ def parse_page(content: bytes) -> Page:
         except ValueError:
             raise MalformedPageError(f"item {index} has an unreadable timestamp {stamp[:40]!r}") from None
     limit, offset = pagination.get("limit"), pagination.get("offset")
+    dump = jsonlines.dump_line_fast if fast else jsonlines.dump_line
     return Page(
         items=items,
+        lines=[dump(item) for item in items],
         timestamps=timestamps,
         total=total,
         limit=limit if isinstance(limit, int) else None,

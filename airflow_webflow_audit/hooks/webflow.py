@@ -37,6 +37,7 @@ from airflow_webflow_audit.hooks._transport import (
     classify_response,
     describe_transport_error,
 )
+from airflow_webflow_audit.jsonlines import EventBatch
 
 #: Log a progress line at most this often during a long pull.
 PROGRESS_LOG_INTERVAL_SECONDS = 30.0
@@ -285,15 +286,28 @@ class WebflowHook(BaseHook):
         :class:`~airflow_webflow_audit.exceptions.WebflowWindowChangedError` if late events land inside
         the part already streamed (start again), and the transport's errors otherwise.
         """
+        batches = self.iter_audit_log_batches(workspace, start, end, event_type)
+        return (event for batch in batches for event in batch.events)
+
+    def iter_audit_log_batches(
+        self,
+        workspace: str | None,
+        start: datetime | str,
+        end: datetime | str,
+        event_type: str | None = None,
+    ) -> Iterator[EventBatch]:
+        """:meth:`iter_audit_logs` a page at a time, each event with its JSON line (what landing writes)."""
         config = self.config
         run = self._prepare_pull(self._workspace(workspace, config), start, end, event_type)
         return self._iter_pull(config, run)
 
-    def _iter_pull(self, config: WebflowConnectionConfig, run: _PullRun) -> Iterator[dict[str, Any]]:
+    def _iter_pull(self, config: WebflowConnectionConfig, run: _PullRun) -> Iterator[EventBatch]:
         with self._client(config) as client:
             while (offset := run.pull.next_offset()) is not None:
                 page = self._send(client, run.path, run.params(offset), run.describe(offset))
-                yield from run.pull.accept(page)
+                batch = run.pull.accept(page)
+                if batch.events:
+                    yield batch
                 run.after_page()
         run.finish()
 
@@ -322,7 +336,7 @@ class WebflowHook(BaseHook):
         async with self._async_client(config) as client:
             while (offset := run.pull.next_offset()) is not None:
                 page = await self._asend(client, run.path, run.params(offset), run.describe(offset))
-                for item in run.pull.accept(page):
+                for item in run.pull.accept(page).events:
                     yield item
                 run.after_page()
         run.finish()

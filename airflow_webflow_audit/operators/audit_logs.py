@@ -15,6 +15,7 @@ from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowW
 from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
 from airflow_webflow_audit.hooks._paging import PullProgress
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.jsonlines import EventBatch
 from airflow_webflow_audit.landing import (
     LandedWindow,
     asset_uri,
@@ -174,7 +175,7 @@ class WebflowAuditLogsOperator(BaseOperator):
                 return land_window(
                     object_path,
                     file_format=self.file_format,
-                    events=self._events(workspace, start, end, event_types, pulls),
+                    batches=self._batches(workspace, start, end, event_types, pulls),
                     manifest_fields=functools.partial(
                         self._manifest_fields, context, workspace, start, end, event_types, pulls
                     ),
@@ -191,19 +192,19 @@ class WebflowAuditLogsOperator(BaseOperator):
                     self.max_window_attempts,
                 )
 
-    def _events(
+    def _batches(
         self,
         workspace: str,
         start: datetime,
         end: datetime,
         event_types: list[str] | None,
         pulls: list[tuple[str | None, PullProgress]],
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[EventBatch]:
         for event_type in event_types or [None]:
-            events = self.hook.iter_audit_logs(workspace, start, end, event_type)
+            batches = self.hook.iter_audit_log_batches(workspace, start, end, event_type)
             assert self.hook.last_pull is not None  # set when the pull is created, before any request
             pulls.append((event_type, self.hook.last_pull))
-            yield from events
+            yield from batches
 
     def _manifest_fields(
         self,

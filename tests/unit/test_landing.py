@@ -11,6 +11,7 @@ from airflow.sdk import BaseHook, ObjectStoragePath
 
 from airflow_webflow_audit import landing
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
+from airflow_webflow_audit.jsonlines import EventBatch
 from airflow_webflow_audit.landing import (
     MANIFEST_SUFFIX,
     asset_uri,
@@ -102,7 +103,8 @@ def test_object_key_layout_uses_the_utc_day_of_the_start():
 
 def _land(root: ObjectStoragePath, events, **kwargs):
     path = root / "k" / "audit_logs.jsonl.gz"
-    return path, land_window(path, file_format="jsonl.gz", events=events, manifest_fields=lambda: {"m": 1}, **kwargs)
+    batches = (EventBatch.of([item]) for item in events)
+    return path, land_window(path, file_format="jsonl.gz", batches=batches, manifest_fields=lambda: {"m": 1}, **kwargs)
 
 
 def test_the_gzip_header_carries_no_time_or_name(tmp_path):

@@ -1,0 +1,62 @@
+"""The hot path's JSON: orjson where it agrees with the stdlib, and always the stdlib's bytes."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_webflow_audit import jsonlines
+from airflow_webflow_audit.hooks._transport import parse_page
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 5, max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+)
+values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+)
+
+
+def stdlib_line(document: bytes) -> bytes:
+    """What landed before orjson came in: the stdlib's compact line of the stdlib's reading."""
+    return jsonlines.dump_line(json.loads(document))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(values, st.booleans())
+def test_every_document_gives_the_stdlib_line(value, indented):
+    document = json.dumps(value, indent=1 if indented else None).encode("utf-8", "surrogatepass")
+    parsed, fast = jsonlines.loads(document)
+    line = jsonlines.dump_line_fast(parsed) if fast else jsonlines.dump_line(parsed)
+    assert line == stdlib_line(document)
+
+
+def test_documents_orjson_would_change_go_to_the_stdlib():
+    for document in (b'{"a":1e-05}', b'{"a":12345678901234567890123}', b'{"a":NaN}', b'{"a":"\\ud800"}'):
+        assert jsonlines.loads(document)[1] is False, document
+    assert jsonlines.loads(b'{"ip":"54.165.18.1","n":3,"ok":true}')[1] is True
+
+
+def test_page_lines_are_the_stdlib_lines_of_each_item():
+    items = [
+        {"timestamp": "2026-10-01T00:00:00.000Z", "payload": {"note": "caf\u00e9 \u2028 \U0001f600", "n": 1}},
+        {"timestamp": "2026-10-01T00:00:01.000Z", "payload": {"ratio": 1e-05}},
+        {"timestamp": "2026-10-01T00:00:02.000Z", "payload": {"bad": "\ud800"}},
+    ]
+    for item in items:
+        body = {"items": [item], "pagination": {"limit": 100, "offset": 0, "total": 1}}
+        document = json.dumps(body, indent=2).encode("utf-8", "surrogatepass")
+        page = parse_page(document)
+        assert page.lines == [jsonlines.dump_line(json.loads(document)["items"][0])]
+        assert json.loads(page.lines[0]) == json.loads(document)["items"][0]
+
+
+def test_a_batch_of_other_events_uses_the_stdlib_form():
+    batch = jsonlines.EventBatch.of([{"b": 1, "a": "\u00e9"}])
+    assert batch.lines == [b'{"b":1,"a":"\xc3\xa9"}\n']
