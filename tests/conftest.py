@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -40,13 +41,15 @@ class FakeClock:
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
         self.sleeps: list[float] = []
+        self._lock = threading.Lock()  # the hook's page threads sleep too
 
     def monotonic(self) -> float:
         return self.now
 
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.now += seconds
 
     async def asleep(self, seconds: float) -> None:
         self.sleep(seconds)

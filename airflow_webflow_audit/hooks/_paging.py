@@ -30,7 +30,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from airflow_webflow_audit.api import KNOWN_EVENT_TYPES
 from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
@@ -38,6 +38,7 @@ from airflow_webflow_audit.hooks._transport import Page
 from airflow_webflow_audit.jsonlines import EventBatch
 
 log = logging.getLogger(__name__)
+Handle = TypeVar("Handle")
 
 DEFAULT_MAX_SNAPSHOT_ATTEMPTS = 5
 #: A suspicious page (empty early, repeated, out of order) is asked for again this many times.
@@ -75,6 +76,8 @@ class WindowPull:
         self._on_unknown_event_type = on_unknown_event_type
         self._unknown_types_seen: set[str] = set()
         self._digest_of_handed_out = hashlib.blake2b(digest_size=16)
+        #: Items per page the server gives (it may cap ``limit``): the stride of pages fetched ahead.
+        self._page_size = 0
         self._begin_pass(verify_count=0)
 
     def _begin_pass(self, *, verify_count: int) -> None:
@@ -97,6 +100,23 @@ class WindowPull:
     def next_offset(self) -> int | None:
         """The offset to request next, or None once the window is complete."""
         return None if self.done else self.offset
+
+    @property
+    def pass_number(self) -> int:
+        """Which read of the window this is; pages fetched for an earlier pass must not be accepted."""
+        return self.progress.restarts
+
+    def offsets_ahead(self, count: int) -> list[int]:
+        """``next_offset()`` and up to ``count - 1`` later offsets this pass will ask for, if all goes well.
+
+        Only known once a page of this pass gave the total and the server's page size; until then
+        (and after the last page) it is just ``next_offset()``, or nothing once the window is complete.
+        """
+        if self.done:
+            return []
+        if count <= 1 or self._total is None or not self._page_size:
+            return [self.offset]
+        return list(range(self.offset, max(self._total, self.offset + 1), self._page_size)[:count])
 
     def accept(self, page: Page) -> EventBatch:
         """Take the page for ``next_offset()`` and return the events to hand out, in order."""
@@ -129,6 +149,7 @@ class WindowPull:
             )
             return EventBatch([], [])
         self._suspect_offset, self._suspect_repeats = None, 0
+        self._page_size = max(self._page_size, len(page.items))
         self._previous_lines = page.lines
         self._last_timestamp = timestamps[-1]
         self.offset += len(page.items)
@@ -228,3 +249,27 @@ class WindowPull:
 
     def _window(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+class PageSchedule(Generic[Handle]):
+    """Which pages to have in flight for a pull: the one it needs next and up to ``concurrency - 1`` ahead.
+
+    Sans-IO like :class:`WindowPull`: the hook keeps its futures or tasks (``Handle``) here, keyed by
+    pass and offset, and each step says which to start and which are no longer wanted (a restart,
+    or a short page that moved the offsets). Events are still accepted strictly in order.
+    """
+
+    def __init__(self, pull: WindowPull, concurrency: int) -> None:
+        self.pull = pull
+        self.concurrency = concurrency
+        self.in_flight: dict[tuple[int, int], Handle] = {}
+
+    def step(self) -> tuple[tuple[int, int], list[Handle], list[tuple[int, int]]]:
+        """The key of the page needed now, the handles to drop, and the keys to start (in order)."""
+        pass_number = self.pull.pass_number
+        wanted = [(pass_number, offset) for offset in self.pull.offsets_ahead(self.concurrency)]
+        if not wanted:
+            raise RuntimeError("The pull is complete; there is no page to fetch.")
+        keep = set(wanted)
+        stale = [self.in_flight.pop(key) for key in list(self.in_flight) if key not in keep]
+        return wanted[0], stale, [key for key in wanted if key not in self.in_flight]

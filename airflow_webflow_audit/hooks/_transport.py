@@ -10,8 +10,9 @@ import json
 import logging
 import math
 import random
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -36,8 +37,8 @@ DEFAULT_MAX_RATE_LIMIT_WAITS = 20
 MAX_RETRY_AFTER_SECONDS = 300.0
 #: With no Retry-After on a 429, wait this long (one rate-limit minute).
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
-#: Start spacing requests out once this share of the per-minute budget is left.
-PACING_RESERVE_FRACTION = 0.1
+#: Webflow's rate limits are per token per minute.
+RATE_LIMIT_WINDOW_SECONDS = 60.0
 RETRYABLE_STATUS = frozenset({408, 425, 500, 502, 503, 504})
 MAX_ERROR_TEXT = 300
 
@@ -47,7 +48,8 @@ class Clock(Protocol):
 
     def monotonic(self) -> float: ...
 
-    def sleep(self, seconds: float) -> None: ...
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        """Wait ``seconds``, or until ``cancel`` is set."""
 
     async def asleep(self, seconds: float) -> None: ...
 
@@ -56,8 +58,11 @@ class SystemClock:
     def monotonic(self) -> float:
         return time.monotonic()
 
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+    def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
+        if cancel is None:
+            time.sleep(seconds)
+        else:
+            cancel.wait(seconds)
 
     async def asleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -265,46 +270,99 @@ class RetryState:
 
 @dataclass
 class RatePacer:
-    """Spaces requests so a token's per-minute budget is not overrun.
+    """Spaces requests so a token's budget lasts until its window renews; shared by all of a hook's threads.
 
-    Two inputs: an optional client-side ceiling (connection extra ``rate_limit_per_minute``), and the
-    ``X-RateLimit-Limit``/``-Remaining`` headers of each answer. While plenty of the budget is left,
-    requests go out at once; once only ``PACING_RESERVE_FRACTION`` of it remains -- also when other
-    tasks on the same token spent it -- requests are spaced to the steady rate ``60 / limit`` s.
+    Inputs: an optional client-side ceiling (connection extra ``rate_limit_per_minute``), and the
+    ``X-RateLimit-Limit``/``-Remaining`` headers of every answer. The budget renews every
+    ``window_seconds`` (Webflow: a minute). The pacer estimates when the current window ends -- one
+    window after the answer that showed a new one: the first answer, one sent after the estimated end,
+    or a ``Remaining`` that went up -- and spreads what is left evenly over the time left: ``Remaining``
+    minus its own requests still in flight, over the seconds to the end.
+
+    One pull alone so runs at the ceiling. Several pulls on one token (a backfill) each see
+    ``Remaining`` fall faster than their own requests explain and slow down, so together they spend
+    the budget without running it dry; all of them wait for the next window once it is spent. A 429
+    (someone else spent it) holds every request of this hook until its ``Retry-After``.
     """
 
     ceiling_per_minute: float | None = None
-    server_limit: int | None = None
-    server_remaining: int | None = None
-    last_request_at: float | None = None
+    window_seconds: float = 60.0
+    limit: int | None = None
+    remaining: int | None = None
+    window_ends_at: float | None = None
     waited_seconds: float = 0.0
+    _sent: int = 0
+    _observed: int = 0
+    _send_times: dict[int, float] = field(default_factory=dict)
+    _next_send_at: float = -math.inf
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def observe(self, headers: httpx.Headers) -> None:
+    def reserve(self, now: float) -> tuple[int, float]:
+        """Take the next send slot: this request's number, and the seconds to wait before sending it."""
+        with self._lock:
+            send_at = max(now, self._next_send_at)
+            budget = self._budget()
+            if budget is not None and budget <= 0 and self.window_ends_at is not None:
+                send_at = max(send_at, self.window_ends_at)
+            self._next_send_at = send_at + self._spacing(send_at, budget)
+            self._sent += 1
+            self._send_times[self._sent] = send_at
+            self.waited_seconds += send_at - now
+            return self._sent, send_at - now
+
+    def observe(self, number: int, headers: httpx.Headers, now: float) -> None:
+        """Learn from the answer to request ``number`` (from :meth:`reserve`)."""
         limit = _header_int(headers.get("x-ratelimit-limit"))
         remaining = _header_int(headers.get("x-ratelimit-remaining"))
-        if limit is not None and limit > 0:
-            self.server_limit = limit
-        if remaining is not None:
-            self.server_remaining = remaining
+        with self._lock:
+            sent_at = self._send_times.pop(number, now)
+            if limit is not None and limit > 0:
+                self.limit = limit
+            if remaining is None or number < self._observed:
+                return  # no news, or older than what is known: a request answered out of order
+            if (
+                self.remaining is None
+                or self.window_ends_at is None
+                or sent_at >= self.window_ends_at
+                # Up by more than our own requests sent in between explain (they may arrive out of order).
+                or remaining > self.remaining + (number - self._observed)
+            ):
+                self.window_ends_at = now + self.window_seconds
+            self.remaining, self._observed = remaining, number
 
-    def delay(self, now: float) -> float:
-        """Seconds to wait before sending the next request."""
-        spacing = 0.0
-        if self.ceiling_per_minute:
-            spacing = 60.0 / self.ceiling_per_minute
-        if self.server_limit and self.server_remaining is not None:
-            reserve = max(1, math.ceil(self.server_limit * PACING_RESERVE_FRACTION))
-            if self.server_remaining <= reserve:
-                spacing = max(spacing, 60.0 / self.server_limit)
-        if self.last_request_at is None or spacing <= 0:
-            return 0.0
-        return max(0.0, self.last_request_at + spacing - now)
+    def rate_limited(self, number: int, retry_after: float, now: float) -> None:
+        """A 429 to request ``number``: nothing is left until ``retry_after`` seconds from now."""
+        with self._lock:
+            self._send_times.pop(number, None)
+            self.remaining, self._observed = 0, max(self._observed, number)
+            self.window_ends_at = now + retry_after
+            self._next_send_at = max(self._next_send_at, self.window_ends_at)
+
+    def forget(self, number: int) -> None:
+        """Request ``number`` got no answer (a dropped connection)."""
+        with self._lock:
+            self._send_times.pop(number, None)
 
     def record_wait(self, seconds: float) -> None:
-        self.waited_seconds += seconds
+        with self._lock:
+            self.waited_seconds += seconds
 
-    def record_request(self, now: float) -> None:
-        self.last_request_at = now
+    def _budget(self) -> int | None:
+        """Requests left in this window once our own unanswered ones are counted; None if unknown."""
+        if self.remaining is None:
+            return None
+        return self.remaining - (self._sent - self._observed)
+
+    def _spacing(self, send_at: float, budget: int | None) -> float:
+        """Seconds from this request to the next one."""
+        spacing = 60.0 / self.ceiling_per_minute if self.ceiling_per_minute else 0.0
+        if not self.limit or budget is None or self.window_ends_at is None:
+            return spacing
+        time_left = self.window_ends_at - send_at
+        if time_left <= 0 or budget <= 0:
+            # A new window has begun (or is about to): its budget at the steady rate until an answer shows it.
+            return max(spacing, self.window_seconds / self.limit)
+        return max(spacing, time_left / budget)
 
 
 def _header_int(value: str | None) -> int | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
+import threading
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -25,8 +28,9 @@ from airflow_webflow_audit.hooks._config import (
     validate_window,
     validate_workspace,
 )
-from airflow_webflow_audit.hooks._paging import DEFAULT_MAX_SNAPSHOT_ATTEMPTS, PullProgress, WindowPull
+from airflow_webflow_audit.hooks._paging import DEFAULT_MAX_SNAPSHOT_ATTEMPTS, PageSchedule, PullProgress, WindowPull
 from airflow_webflow_audit.hooks._transport import (
+    RATE_LIMIT_WINDOW_SECONDS,
     Clock,
     Page,
     RatePacer,
@@ -54,6 +58,8 @@ class WebflowHook(BaseHook):
     :param rng: Random source for backoff jitter.
     :param transport: An httpx transport for the sync client (tests use ``httpx.MockTransport``).
     :param async_transport: The same for the async client.
+    :param rate_limit_window_seconds: How often the token's request budget renews (Webflow: every
+        minute); the pacer spreads what is left of it over what is left of this.
     """
 
     conn_name_attr = "webflow_conn_id"
@@ -79,6 +85,7 @@ class WebflowHook(BaseHook):
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         max_snapshot_attempts: int = DEFAULT_MAX_SNAPSHOT_ATTEMPTS,
+        rate_limit_window_seconds: float = RATE_LIMIT_WINDOW_SECONDS,
     ) -> None:
         super().__init__()
         self.webflow_conn_id = webflow_conn_id
@@ -88,7 +95,8 @@ class WebflowHook(BaseHook):
         self._async_transport = async_transport
         self.max_snapshot_attempts = max_snapshot_attempts
         self._config: WebflowConnectionConfig | None = None
-        self.pacer = RatePacer()
+        self.pacer = RatePacer(window_seconds=rate_limit_window_seconds)
+        self._counter_lock = threading.Lock()
         self.retry_policy = RetryPolicy()
         #: Counters of the most recent (or running) pull.
         self.last_pull: PullProgress | None = None
@@ -172,21 +180,42 @@ class WebflowHook(BaseHook):
             params["to"] = format_api_time(end)
         return params
 
-    def _send(self, client: httpx.Client, path: str, params: dict[str, str | int], what: str) -> Page:
-        """One GET with pacing and retries; returns a checked page or raises."""
+    def _send(
+        self,
+        client: httpx.Client,
+        path: str,
+        params: dict[str, str | int],
+        what: str,
+        cancel: threading.Event | None = None,
+    ) -> Page:
+        """One GET with pacing and retries; returns a checked page or raises.
+
+        ``cancel`` stops a request sent from a worker thread: its waits end early and it raises
+        :class:`_Cancelled` instead of trying again.
+        """
         attempts = _Attempts(self, what)
         while True:
             if (delay := attempts.pacing_delay()) > 0:
-                self.clock.sleep(delay)
+                self._sleep(delay, cancel)
             try:
                 response = client.get(path, params=params)
             except httpx.RequestError as exc:
+                if cancel is not None and cancel.is_set():
+                    raise _Cancelled from None
                 outcome = attempts.failed(exc)
             else:
                 outcome = attempts.answered(response)
             if isinstance(outcome, Page):
                 return outcome
-            self.clock.sleep(outcome)
+            self._sleep(outcome, cancel)
+
+    def _sleep(self, seconds: float, cancel: threading.Event | None) -> None:
+        if cancel is None:
+            self.clock.sleep(seconds)
+            return
+        self.clock.sleep(seconds, cancel)
+        if cancel.is_set():
+            raise _Cancelled
 
     async def _asend(self, client: httpx.AsyncClient, path: str, params: dict[str, str | int], what: str) -> Page:
         """Async twin of :meth:`_send`."""
@@ -303,13 +332,35 @@ class WebflowHook(BaseHook):
 
     def _iter_pull(self, config: WebflowConnectionConfig, run: _PullRun) -> Iterator[EventBatch]:
         with self._client(config) as client:
-            while (offset := run.pull.next_offset()) is not None:
-                page = self._send(client, run.path, run.params(offset), run.describe(offset))
-                batch = run.pull.accept(page)
-                if batch.events:
-                    yield batch
-                run.after_page()
+            if config.max_concurrency == 1:
+                while (offset := run.pull.next_offset()) is not None:
+                    page = self._send(client, run.path, run.params(offset), run.describe(offset))
+                    yield from run.accept(page)
+            else:
+                yield from self._iter_pull_concurrently(client, run, config.max_concurrency)
         run.finish()
+
+    def _iter_pull_concurrently(self, client: httpx.Client, run: _PullRun, concurrency: int) -> Iterator[EventBatch]:
+        """Pages ahead of the one needed are fetched in worker threads; events still go out in order."""
+        schedule: PageSchedule[Future[Page]] = PageSchedule(run.pull, concurrency)
+        cancel = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webflow-page")
+        try:
+            while run.pull.next_offset() is not None:
+                key, stale, start = schedule.step()
+                for future in stale:
+                    future.cancel()
+                for pass_number, offset in start:
+                    schedule.in_flight[(pass_number, offset)] = pool.submit(
+                        self._send, client, run.path, run.params(offset), run.describe(offset), cancel
+                    )
+                yield from run.accept(schedule.in_flight.pop(key).result())
+        finally:
+            # Stop what is still in flight (a failure, an early stop, or the end): waits end at once.
+            cancel.set()
+            for future in schedule.in_flight.values():
+                future.cancel()
+            pool.shutdown(wait=True)
 
     def aiter_audit_logs(
         self,
@@ -333,12 +384,26 @@ class WebflowHook(BaseHook):
     ) -> AsyncIterator[dict[str, Any]]:
         config = await self.aconfig()
         run = self._prepare_pull(self._workspace(workspace, config), *window, event_type)
+        schedule: PageSchedule[asyncio.Task[Page]] = PageSchedule(run.pull, config.max_concurrency)
         async with self._async_client(config) as client:
-            while (offset := run.pull.next_offset()) is not None:
-                page = await self._asend(client, run.path, run.params(offset), run.describe(offset))
-                for item in run.pull.accept(page).events:
-                    yield item
-                run.after_page()
+            try:
+                while run.pull.next_offset() is not None:
+                    key, stale, start = schedule.step()
+                    for task in stale:
+                        task.cancel()
+                        task.add_done_callback(_retrieve_outcome)
+                    for pass_number, offset in start:
+                        schedule.in_flight[(pass_number, offset)] = asyncio.create_task(
+                            self._asend(client, run.path, run.params(offset), run.describe(offset))
+                        )
+                    for batch in run.accept(await schedule.in_flight.pop(key)):
+                        for item in batch.events:
+                            yield item
+            finally:
+                leftover = list(schedule.in_flight.values())
+                for task in leftover:
+                    task.cancel()
+                await asyncio.gather(*leftover, return_exceptions=True)
         run.finish()
 
     def _prepare_pull(
@@ -430,6 +495,13 @@ class _PullRun:
     def describe(self, offset: int) -> str:
         return f"{self.workspace} audit logs at offset {offset}"
 
+    def accept(self, page: Page) -> Iterator[EventBatch]:
+        """Hand the page to the pull; yields its batch of events if it has any."""
+        batch = self.pull.accept(page)
+        if batch.events:
+            yield batch
+        self.after_page()
+
     def after_page(self) -> None:
         if self.hook.clock.monotonic() >= self.next_progress_log:
             self._log_progress(final=False)
@@ -454,6 +526,16 @@ class _PullRun:
         )
 
 
+def _retrieve_outcome(task: asyncio.Task[Page]) -> None:
+    # A page no longer wanted may still have failed; reading its outcome keeps asyncio from warning.
+    if not task.cancelled():
+        task.exception()
+
+
+class _Cancelled(Exception):
+    """A request fetched ahead is no longer wanted (the pull failed, stopped early or finished)."""
+
+
 class _Attempts:
     """The bookkeeping around one request's tries, shared by the sync and async senders."""
 
@@ -463,32 +545,33 @@ class _Attempts:
         self.token = hook._config.token
         self.what = what
         self.retry = RetryState(hook.retry_policy, hook.rng, what)
+        self.number = 0
 
     def pacing_delay(self) -> float:
         """Seconds to wait before this try (rate-limit pacing); also counts the try as sent."""
         hook = self.hook
-        delay = hook.pacer.delay(hook.clock.monotonic())
-        if delay > 0:
-            hook.pacer.record_wait(delay)
-        hook.pacer.record_request(hook.clock.monotonic() + delay)
-        hook.requests_sent += 1
+        with hook._counter_lock:
+            hook.requests_sent += 1
+        self.number, delay = hook.pacer.reserve(hook.clock.monotonic())
         return delay
 
     def answered(self, response: httpx.Response) -> Page | float:
         """The page, or the seconds to wait before the next try."""
-        self.hook.pacer.observe(response.headers)
+        self.hook.pacer.observe(self.number, response.headers, self.hook.clock.monotonic())
         outcome = classify_response(response, token=self.token, policy=self.retry.policy)
         if isinstance(outcome, Page):
             return outcome
         return self._retry_after(outcome)
 
     def failed(self, exc: httpx.RequestError) -> float:
+        self.hook.pacer.forget(self.number)
         return self._retry_after(Transient(describe_transport_error(exc, self.token)))
 
     def _retry_after(self, failure: Transient) -> float:
         wait = self.retry.wait_after(failure)
         log = self.hook.log
         if failure.rate_limited:
+            self.hook.pacer.rate_limited(self.number, wait, self.hook.clock.monotonic())
             self.hook.pacer.record_wait(wait)
             log.warning(
                 "Rate limited on %s (%s); waiting %.1f s as asked (wait %d of %d).",

@@ -342,6 +342,9 @@ class WebflowSimulator:
         self.clock = clock
         self.requests: deque[RecordedRequest] = deque(maxlen=100_000)
         self.request_count = 0
+        #: Audit-log requests being answered right now, and the most there ever were at once.
+        self.in_flight = 0
+        self.max_in_flight = 0
         #: Called with (path, params) before each audit-log request is answered; tests use it to
         #: insert events at an exact moment of a pull.
         self.on_request: Callable[[str, dict[str, str]], None] | None = None
@@ -618,6 +621,16 @@ class WebflowSimulator:
         )
 
     def handle_audit_logs(self, handler: _Handler, workspace: str, params: dict[str, str]) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            self._handle_audit_logs(handler, workspace, params)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _handle_audit_logs(self, handler: _Handler, workspace: str, params: dict[str, str]) -> None:
         fault: str | None = None
         content_type = "application/json"
         try:

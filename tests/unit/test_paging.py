@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -93,15 +94,36 @@ def test_a_burst_sharing_one_millisecond_across_page_edges(mock_hook):
     assert list(hook.iter_audit_logs(None, START, END)) == events
 
 
-def test_streaming_asks_for_one_page_at_a_time(mock_hook):
+def test_sequential_streaming_asks_for_one_page_at_a_time(mock_hook):
     log = FakeLog(spread(500))
-    hook, _ = mock_hook(log)
+    hook, _ = mock_hook(log, extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
     events = hook.iter_audit_logs(None, START, END)
     next(events)
     assert log.requests == 1
     for _ in range(100):
         next(events)
     assert log.requests == 2
+
+
+@pytest.mark.parametrize("concurrency", [2, 4, 8])
+def test_concurrent_streaming_fetches_max_concurrency_pages_at_once(mock_hook, concurrency):
+    events = spread(2000)
+    log = FakeLog(events)
+    # The pages after the first are asked for together: each waits here until all of them are in flight.
+    together = threading.Barrier(concurrency, timeout=10)
+    first_batch = {str(100 * n) for n in range(1, concurrency + 1)}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.params["offset"] in first_batch:
+            together.wait()
+        return log(request)
+
+    hook, _ = mock_hook(handler, extra={"workspace": "hitchhikers-workspace", "max_concurrency": concurrency})
+    pulled = hook.iter_audit_logs(None, START, END)
+    next(pulled)
+    assert log.requests == 1  # the total is not known before the first page
+    assert [next(pulled) for _ in range(1999)] == events[1:]
+    assert log.requests == 20  # every page once, none fetched ahead past the end
 
 
 def test_a_late_event_after_the_streamed_part_is_included_once(mock_hook, caplog):
@@ -158,7 +180,7 @@ def test_a_page_that_repeats_the_previous_one_is_asked_again_then_refused(mock_h
     def ignores_offset(request: httpx.Request) -> httpx.Response:
         return page_response(events[:100], total=300)
 
-    hook, seen = mock_hook(ignores_offset)
+    hook, seen = mock_hook(ignores_offset, extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
     with pytest.raises(WebflowPagingError, match="seems to ignore 'offset'"):
         list(hook.iter_audit_logs(None, START, END))
     assert len(seen) == 3
@@ -205,7 +227,7 @@ def test_a_total_that_overcounts_ends_with_a_warning(mock_hook, caplog):
         offset = int(request.url.params["offset"])
         return page_response(events[offset : offset + 100], total=400, offset=offset)
 
-    hook, seen = mock_hook(lying)
+    hook, seen = mock_hook(lying, extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
     with caplog.at_level(logging.WARNING):
         assert list(hook.iter_audit_logs(None, START, END)) == events
     assert len(seen) == 4  # 2 pages, then the empty page asked twice

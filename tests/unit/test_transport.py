@@ -197,16 +197,21 @@ def test_429s_do_not_use_up_the_retry_budget_for_errors(mock_hook, clock):
     assert list(hook.iter_audit_logs("ws", START, END)) == ONE_EVENT
 
 
-def test_pacing_spaces_requests_once_the_budget_runs_low(mock_hook, clock):
-    items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(50)]
-    remaining = iter(range(20, -100, -1))  # other tasks spent most of the budget
+def test_pacing_spreads_what_is_left_of_the_budget_over_the_window(mock_hook, clock):
+    items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(11)]
+    remaining = iter(range(20, -2, -2))  # other tasks spend as much as this one
     headers = lambda: {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": str(next(remaining))}  # noqa: E731
-    hook, seen = mock_hook(one_item_pages(items, headers))
+    extra = {"workspace": "ws", "max_concurrency": 1}
+    hook, seen = mock_hook(one_item_pages(items, headers), extra=extra)
     assert list(hook.iter_audit_logs(None, START, END)) == items
-    # 60/min with 10% reserve: free while more than 6 remain (15 requests), then one a second.
-    assert len(seen) == 50
-    assert clock.sleeps == [pytest.approx(1.0)] * 35
-    assert hook.pacer.waited_seconds == pytest.approx(len(clock.sleeps))
+    assert len(seen) == 10 + 1
+    # 20 left for the 60 s after the first answer: one request per 3 s; then 18 for 57 s, and so on.
+    expected, time_left = [], 60.0
+    for left in range(20, 2, -2):
+        expected.append(time_left / left)
+        time_left -= time_left / left
+    assert clock.sleeps[:9] == pytest.approx(expected)
+    assert hook.pacer.waited_seconds == pytest.approx(sum(clock.sleeps))
 
 
 def test_the_connections_rate_limit_is_a_hard_ceiling(mock_hook, clock):
@@ -276,7 +281,8 @@ def test_long_pulls_log_progress(mock_hook, clock, capsys):
     items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(4)]
 
     # One request a minute: every page takes longer than the 30 s progress interval.
-    hook, _ = mock_hook(one_item_pages(items), extra={"workspace": "ws", "rate_limit_per_minute": 1})
+    extra = {"workspace": "ws", "rate_limit_per_minute": 1, "max_concurrency": 1}
+    hook, _ = mock_hook(one_item_pages(items), extra=extra)
     list(hook.iter_audit_logs(None, START, END))
     out = capsys.readouterr().out
     assert out.count("Pulling: ") == 3
