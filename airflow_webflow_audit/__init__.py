@@ -57,6 +57,12 @@ def get_provider_info() -> dict:
                         "(60 on Starter/Basic, 120 on CMS/eCommerce/Business, custom on Enterprise).",
                         "schema": {"type": ["number", "null"], "minimum": 1},
                     },
+                    "rate_limit_window_seconds": {
+                        "label": "Rate-limit window (seconds)",
+                        "description": "How often the token's request budget renews. Default 60 (Webflow's "
+                        "limits are per minute); change it only if your plan's limit is per another period.",
+                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+                    },
                     "timeout": {
                         "label": "Timeout (seconds)",
                         "description": "Per-request timeout. Default 30.",

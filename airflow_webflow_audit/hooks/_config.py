@@ -24,9 +24,18 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_MAX_CONCURRENCY = 4
+#: Webflow's rate limits are per token per minute.
+DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60.0
 #: Characters that would change the meaning of the URL path if they were in a workspace slug.
 FORBIDDEN_WORKSPACE_CHARS = "/?#%\\"
-EXTRA_KEYS = ("workspace", "rate_limit_per_minute", "timeout", "max_retries", "max_concurrency")
+EXTRA_KEYS = (
+    "workspace",
+    "rate_limit_per_minute",
+    "rate_limit_window_seconds",
+    "timeout",
+    "max_retries",
+    "max_concurrency",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,7 @@ class WebflowConnectionConfig:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     max_retries: int = DEFAULT_MAX_RETRIES
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    rate_limit_window_seconds: float = DEFAULT_RATE_LIMIT_WINDOW_SECONDS
 
 
 def config_from_connection(
@@ -77,6 +87,9 @@ def config_from_connection(
         timeout=_positive_number(conn_id, extras, "timeout", DEFAULT_TIMEOUT_SECONDS),
         max_retries=_int_at_least(conn_id, extras, "max_retries", DEFAULT_MAX_RETRIES, minimum=0),
         max_concurrency=_int_at_least(conn_id, extras, "max_concurrency", DEFAULT_MAX_CONCURRENCY, minimum=1),
+        rate_limit_window_seconds=_positive_number(
+            conn_id, extras, "rate_limit_window_seconds", DEFAULT_RATE_LIMIT_WINDOW_SECONDS
+        ),
     )
 
 

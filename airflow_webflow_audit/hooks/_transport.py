@@ -37,8 +37,6 @@ DEFAULT_MAX_RATE_LIMIT_WAITS = 20
 MAX_RETRY_AFTER_SECONDS = 300.0
 #: With no Retry-After on a 429, wait this long (one rate-limit minute).
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
-#: Webflow's rate limits are per token per minute.
-RATE_LIMIT_WINDOW_SECONDS = 60.0
 RETRYABLE_STATUS = frozenset({408, 425, 500, 502, 503, 504})
 MAX_ERROR_TEXT = 300
 

@@ -30,7 +30,6 @@ from airflow_webflow_audit.hooks._config import (
 )
 from airflow_webflow_audit.hooks._paging import DEFAULT_MAX_SNAPSHOT_ATTEMPTS, PageSchedule, PullProgress, WindowPull
 from airflow_webflow_audit.hooks._transport import (
-    RATE_LIMIT_WINDOW_SECONDS,
     Clock,
     Page,
     RatePacer,
@@ -53,13 +52,12 @@ class WebflowHook(BaseHook):
 
     :param webflow_conn_id: A ``webflow`` connection: the workspace API token in the password, an
         optional base URL in the host (default ``https://api.webflow.com``), and optional extras
-        ``workspace``, ``rate_limit_per_minute``, ``timeout``, ``max_retries``, ``max_concurrency``.
+        ``workspace``, ``rate_limit_per_minute``, ``rate_limit_window_seconds``, ``timeout``, ``max_retries``,
+        ``max_concurrency``.
     :param clock: Where time comes from; tests pass a fake so retries and pacing never really sleep.
     :param rng: Random source for backoff jitter.
     :param transport: An httpx transport for the sync client (tests use ``httpx.MockTransport``).
     :param async_transport: The same for the async client.
-    :param rate_limit_window_seconds: How often the token's request budget renews (Webflow: every
-        minute); the pacer spreads what is left of it over what is left of this.
     """
 
     conn_name_attr = "webflow_conn_id"
@@ -85,7 +83,6 @@ class WebflowHook(BaseHook):
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         max_snapshot_attempts: int = DEFAULT_MAX_SNAPSHOT_ATTEMPTS,
-        rate_limit_window_seconds: float = RATE_LIMIT_WINDOW_SECONDS,
     ) -> None:
         super().__init__()
         self.webflow_conn_id = webflow_conn_id
@@ -95,7 +92,7 @@ class WebflowHook(BaseHook):
         self._async_transport = async_transport
         self.max_snapshot_attempts = max_snapshot_attempts
         self._config: WebflowConnectionConfig | None = None
-        self.pacer = RatePacer(window_seconds=rate_limit_window_seconds)
+        self.pacer = RatePacer()
         self._counter_lock = threading.Lock()
         self.retry_policy = RetryPolicy()
         #: Counters of the most recent (or running) pull.
@@ -128,6 +125,7 @@ class WebflowHook(BaseHook):
         )
         self._config = config
         self.pacer.ceiling_per_minute = config.rate_limit_per_minute
+        self.pacer.window_seconds = config.rate_limit_window_seconds
         self.retry_policy = RetryPolicy(max_retries=config.max_retries)
 
     def get_conn(self) -> httpx.Client:

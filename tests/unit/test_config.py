@@ -81,7 +81,7 @@ def test_token_is_not_in_the_repr():
 def test_extras_are_read_and_numbers_from_strings_accepted():
     cfg = config(
         extra='{"workspace": "ws-1", "rate_limit_per_minute": "60", "timeout": 5, "max_retries": 0, '
-        '"max_concurrency": "8"}'
+        '"max_concurrency": "8", "rate_limit_window_seconds": 1}'
     )
     assert (cfg.workspace, cfg.rate_limit_per_minute, cfg.timeout, cfg.max_retries, cfg.max_concurrency) == (
         "ws-1",
@@ -90,6 +90,8 @@ def test_extras_are_read_and_numbers_from_strings_accepted():
         0,
         8,
     )
+    assert cfg.rate_limit_window_seconds == 1.0
+    assert config().rate_limit_window_seconds == 60.0
 
 
 @pytest.mark.parametrize(
@@ -102,6 +104,7 @@ def test_extras_are_read_and_numbers_from_strings_accepted():
         ({"timeout": -1}, "'timeout' must be a positive number"),
         ({"timeout": 0}, "'timeout' must be a positive number"),
         ({"rate_limit_per_minute": -60}, "positive number"),
+        ({"rate_limit_window_seconds": 0}, "'rate_limit_window_seconds' must be a positive number"),
         ({"max_retries": -1}, "'max_retries' must be a whole number >= 0"),
         ({"max_retries": 1.5}, "whole number"),
         ({"max_concurrency": 0}, "'max_concurrency' must be a whole number >= 1"),

@@ -67,7 +67,7 @@ def test_the_connection_form_has_the_webflow_fields(providers_manager):
     widgets = providers_manager.connection_form_widgets
     workspace = widgets["extra__webflow__workspace"]
     assert workspace.field["schema"]["title"] == "Default workspace"
-    for name in ("rate_limit_per_minute", "timeout", "max_retries", "max_concurrency"):
+    for name in ("rate_limit_per_minute", "rate_limit_window_seconds", "timeout", "max_retries", "max_concurrency"):
         assert f"extra__webflow__{name}" in widgets
 
 
