@@ -19,7 +19,9 @@ or from a shell (``--help`` lists every switch)::
 
 Control endpoints, for tests of your own DAGs: ``GET /_simulator/events?from=&to=&eventType=``
 (ground truth of ``[from, to)``), ``POST /_simulator/config`` (JSON patch of
-:class:`SimulatorConfig`), ``POST /_simulator/faults`` (JSON list of fault names to queue).
+:class:`SimulatorConfig`), ``POST /_simulator/faults`` (JSON list of fault names to queue),
+``GET /_simulator/stats`` (requests, answers by status, most in flight at once) and
+``POST /_simulator/stats/reset``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
@@ -345,6 +347,8 @@ class WebflowSimulator:
         #: Audit-log requests being answered right now, and the most there ever were at once.
         self.in_flight = 0
         self.max_in_flight = 0
+        #: Audit-log answers by status (0: connection dropped without an answer).
+        self.status_counts: Counter[int] = Counter()
         #: Called with (path, params) before each audit-log request is answered; tests use it to
         #: insert events at an exact moment of a pull.
         self.on_request: Callable[[str, dict[str, str]], None] | None = None
@@ -409,6 +413,21 @@ class WebflowSimulator:
                 raise ValueError(f"Unknown fault {name!r}; choose from ok, {', '.join(FAULTS)}")
         with self._lock:
             self._queued.extend(names)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since start (or the last :meth:`reset_stats`): requests, answers by status, concurrency."""
+        with self._lock:
+            return {
+                "requests": sum(self.status_counts.values()),
+                "statuses": {str(status): count for status, count in sorted(self.status_counts.items())},
+                "max_in_flight": self.max_in_flight,
+            }
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            self.status_counts.clear()
+            self.max_in_flight = self.in_flight
+            self.requests.clear()
 
     def clear_faults(self) -> None:
         """Forget queued faults: the API is healthy again (rates from the config still apply)."""
@@ -671,6 +690,7 @@ class WebflowSimulator:
         with self._lock:
             self.request_count += 1
             recorded_status = 0 if fault == "drop" else status
+            self.status_counts[recorded_status] += 1
             self.requests.append(RecordedRequest(handler.path.split("?")[0], params, recorded_status, fault))
         if fault == "drop":
             handler.drop()
@@ -719,6 +739,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.simulator
         if len(parts) == 5 and parts[1:3] == ["v2", "workspaces"] and parts[4] == "audit_logs":
             sim.handle_audit_logs(self, unquote(parts[3]), self._params())
+        elif path == "/_simulator/stats":
+            self.reply(200, json.dumps(sim.stats()).encode(), "application/json", {})
         elif path == "/_simulator/health":
             self.reply(200, b'{"status":"ok"}', "application/json", {})
         elif path == "/_simulator/events":
@@ -742,6 +764,9 @@ class _Handler(BaseHTTPRequestHandler):
             if self.path == "/_simulator/config" and isinstance(payload, dict):
                 self.simulator.configure(**payload)
                 body = json.dumps(asdict(self.simulator.config)).encode()
+            elif self.path == "/_simulator/stats/reset":
+                self.simulator.reset_stats()
+                body = json.dumps(self.simulator.stats()).encode()
             elif self.path == "/_simulator/faults" and isinstance(payload, list):
                 self.simulator.queue_faults(*payload)
                 body = b'{"queued":%d}' % len(payload)

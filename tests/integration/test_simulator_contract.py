@@ -152,6 +152,11 @@ def test_ground_truth_endpoint_and_control_endpoints(api):
     assert get(client).status_code == 200
     assert client.post("/_simulator/config", json={"default_limit": 3}).status_code == 200
     assert len(get(client).json()["items"]) == 3
+    stats = client.get("/_simulator/stats").json()
+    assert stats["statuses"] == {"200": 2, "500": 1}
+    assert stats["requests"] == 3
+    assert stats["max_in_flight"] == 1
+    assert client.post("/_simulator/stats/reset").json()["requests"] == 0
 
 
 @pytest.mark.parametrize(
