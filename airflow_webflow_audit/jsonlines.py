@@ -23,10 +23,12 @@ from typing import Any, NamedTuple
 import orjson
 
 #: What orjson would not write back as the stdlib does: 19 or more digits in a row (maybe an
-#: integer past 64 bits, which orjson reads as a float) and any fraction or exponent token (orjson
-#: writes ``1e-05`` as ``0.00001``). Either may match inside a string too, which only costs the fast
-#: path; audit events are strings, objects and booleans, so real pages take the fast path.
-_STDLIB_ONLY = re.compile(rb"\d{19}|(?:^|[:,\[])\s*-?\d+[.eE]")
+#: integer past 64 bits, which orjson reads as a float) and any number with a fraction or exponent
+#: (orjson writes ``1e-05`` as ``0.00001``) where a number can start: a document's start, after a
+#: key's closing quote and colon, or after ``[`` or ``,`` in an array. Strings such as timestamps
+#: (``00:00.000Z``) and IP addresses (``"54.165.18.1"``) do not match; a rare string that does only
+#: costs the fast path. Audit events are strings, objects and booleans: real pages take the fast path.
+_STDLIB_ONLY = re.compile(rb'\d{19}|(?:^|"\s*:|[,\[])\s*-?\d+[.eE]')
 
 
 def loads(content: bytes) -> tuple[Any, bool]:

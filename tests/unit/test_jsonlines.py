@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_webflow_audit import jsonlines
 from airflow_webflow_audit.hooks._transport import parse_page
+from airflow_webflow_audit.testing.simulator import generate_events
+from tests.conftest import DAY0
 
 scalars = (
     st.none()
@@ -41,6 +44,14 @@ def test_documents_orjson_would_change_go_to_the_stdlib():
     for document in (b'{"a":1e-05}', b'{"a":12345678901234567890123}', b'{"a":NaN}', b'{"a":"\\ud800"}'):
         assert jsonlines.loads(document)[1] is False, document
     assert jsonlines.loads(b'{"ip":"54.165.18.1","n":3,"ok":true}')[1] is True
+
+
+def test_real_pages_take_the_fast_path():
+    events = generate_events(seed=4, start=DAY0, end=DAY0 + timedelta(hours=6), include_unknown_types=True)
+    for first in range(0, len(events), 100):
+        page = {"items": events[first : first + 100], "pagination": {"limit": 100, "offset": first, "total": 9}}
+        for document in (json.dumps(page).encode(), json.dumps(page, indent=2).encode()):
+            assert jsonlines.loads(document)[1] is True
 
 
 def test_page_lines_are_the_stdlib_lines_of_each_item():
