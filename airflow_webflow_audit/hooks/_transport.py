@@ -37,6 +37,10 @@ DEFAULT_MAX_RATE_LIMIT_WAITS = 20
 MAX_RETRY_AFTER_SECONDS = 300.0
 #: With no Retry-After on a 429, wait this long (one rate-limit minute).
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
+#: Weight of the newest sample in the moving average of other clients' requests on the token.
+OTHERS_SMOOTHING = 0.2
+#: However busy other clients seem, a pull keeps at least this share of the even rate.
+MIN_SHARE_OF_EVEN_RATE = 0.1
 RETRYABLE_STATUS = frozenset({408, 425, 500, 502, 503, 504})
 MAX_ERROR_TEXT = 300
 
@@ -277,10 +281,14 @@ class RatePacer:
     or a ``Remaining`` that went up -- and spreads what is left evenly over the time left: ``Remaining``
     minus its own requests still in flight, over the seconds to the end.
 
-    One pull alone so runs at the ceiling. Several pulls on one token (a backfill) each see
-    ``Remaining`` fall faster than their own requests explain and slow down, so together they spend
-    the budget without running it dry; all of them wait for the next window once it is spent. A 429
-    (someone else spent it) holds every request of this hook until its ``Retry-After``.
+    Other clients of the token (several pulls in a backfill) show as ``Remaining`` falling faster than
+    this hook's own requests explain. Their rate is estimated (a moving average, kept across windows)
+    and left to them: this hook sends at the even rate minus theirs, so together the clients spend
+    the budget evenly to the window's end instead of racing for its last requests. One pull alone so
+    runs at the ceiling. Slots are reserved ahead (one per page in flight), so each is checked again
+    when it comes (:meth:`recheck`): if what is left by then is the others', it waits for the next
+    window. A 429 (the budget was spent anyway) holds every request of this hook until its
+    ``Retry-After``.
     """
 
     ceiling_per_minute: float | None = None
@@ -293,20 +301,44 @@ class RatePacer:
     _observed: int = 0
     _send_times: dict[int, float] = field(default_factory=dict)
     _next_send_at: float = -math.inf
+    #: Moving averages of requests by other clients between two of our answers, and of the time between.
+    _others_requests: float = 0.0
+    _others_seconds: float = 0.0
+    _observed_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def reserve(self, now: float) -> tuple[int, float]:
         """Take the next send slot: this request's number, and the seconds to wait before sending it."""
         with self._lock:
             send_at = max(now, self._next_send_at)
-            budget = self._budget()
-            if budget is not None and budget <= 0 and self.window_ends_at is not None:
-                send_at = max(send_at, self.window_ends_at)
-            self._next_send_at = send_at + self._spacing(send_at, budget)
+            send_at += self._wait_for_next_window(self._sent + 1, send_at)
+            self._next_send_at = send_at + self._spacing(send_at, self._budget())
             self._sent += 1
             self._send_times[self._sent] = send_at
             self.waited_seconds += send_at - now
             return self._sent, send_at - now
+
+    def recheck(self, number: int, now: float) -> float:
+        """Seconds more to wait before sending reserved request ``number``, now that its slot has come.
+
+        A slot can be reserved well ahead (one per page in flight); what others spent meanwhile may
+        leave nothing for it in this window.
+        """
+        with self._lock:
+            wait = self._wait_for_next_window(number, now)
+            self.waited_seconds += wait
+            return wait
+
+    def _wait_for_next_window(self, number: int, send_at: float) -> float:
+        """0, or the seconds from ``send_at`` to the window's end if nothing of this window is ours."""
+        if self.remaining is None or self.window_ends_at is None or send_at >= self.window_ends_at:
+            return 0.0
+        # Left for request ``number``: what the server said, less our requests sent before it since.
+        budget = self.remaining - sum(1 for sent in self._send_times if self._observed < sent < number)
+        # What is ours of what is left: the rest is what the others will spend before the end.
+        time_left = self.window_ends_at - send_at
+        ours = max(budget - self._others_rate() * time_left, budget * MIN_SHARE_OF_EVEN_RATE)
+        return time_left if ours < 1 else 0.0
 
     def observe(self, number: int, headers: httpx.Headers, now: float) -> None:
         """Learn from the answer to request ``number`` (from :meth:`reserve`)."""
@@ -318,15 +350,20 @@ class RatePacer:
                 self.limit = limit
             if remaining is None or number < self._observed:
                 return  # no news, or older than what is known: a request answered out of order
+            ours = number - self._observed  # our requests that reached the server since the last answer
             if (
                 self.remaining is None
                 or self.window_ends_at is None
                 or sent_at >= self.window_ends_at
                 # Up by more than our own requests sent in between explain (they may arrive out of order).
-                or remaining > self.remaining + (number - self._observed)
+                or remaining > self.remaining + ours
             ):
                 self.window_ends_at = now + self.window_seconds
-            self.remaining, self._observed = remaining, number
+            elif self._observed_at is not None and now > self._observed_at:
+                others = max(0, self.remaining - remaining - ours)
+                self._others_requests += OTHERS_SMOOTHING * (others - self._others_requests)
+                self._others_seconds += OTHERS_SMOOTHING * (now - self._observed_at - self._others_seconds)
+            self.remaining, self._observed, self._observed_at = remaining, number, now
 
     def rate_limited(self, number: int, retry_after: float, now: float) -> None:
         """A 429 to request ``number``: nothing is left until ``retry_after`` seconds from now."""
@@ -357,10 +394,16 @@ class RatePacer:
         if not self.limit or budget is None or self.window_ends_at is None:
             return spacing
         time_left = self.window_ends_at - send_at
-        if time_left <= 0 or budget <= 0:
-            # A new window has begun (or is about to): its budget at the steady rate until an answer shows it.
-            return max(spacing, self.window_seconds / self.limit)
-        return max(spacing, time_left / budget)
+        # Past the window's end (or with nothing left), a new window's steady rate until an answer shows it.
+        ended = time_left <= 0 or budget <= 0
+        even_rate = self.limit / self.window_seconds if ended else budget / time_left
+        # Never below a share of the even rate: other clients may have stopped since they were last seen.
+        rate = max(even_rate - self._others_rate(), even_rate * MIN_SHARE_OF_EVEN_RATE)
+        return max(spacing, 1.0 / rate)
+
+    def _others_rate(self) -> float:
+        """Requests per second other clients of the token have been sending lately."""
+        return self._others_requests / self._others_seconds if self._others_seconds > 0 else 0.0
 
 
 def _header_int(value: str | None) -> int | None:

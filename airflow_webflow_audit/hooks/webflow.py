@@ -200,6 +200,8 @@ class WebflowHook(BaseHook):
         while True:
             if (delay := attempts.pacing_delay()) > 0:
                 self._sleep(delay, cancel)
+            while (delay := attempts.recheck()) > 0:
+                self._sleep(delay, cancel)
             try:
                 response = client.get(url)
             except httpx.RequestError as exc:
@@ -225,6 +227,8 @@ class WebflowHook(BaseHook):
         attempts = _Attempts(self, what)
         while True:
             if (delay := attempts.pacing_delay()) > 0:
+                await self.clock.asleep(delay)
+            while (delay := attempts.recheck()) > 0:
                 await self.clock.asleep(delay)
             try:
                 response = await client.get(url)
@@ -559,6 +563,10 @@ class _Attempts:
             hook.requests_sent += 1
         self.number, delay = hook.pacer.reserve(hook.clock.monotonic())
         return delay
+
+    def recheck(self) -> float:
+        """Seconds more to wait now that this try's slot has come (others may have spent the window)."""
+        return self.hook.pacer.recheck(self.number, self.hook.clock.monotonic())
 
     def answered(self, response: httpx.Response) -> Page | float:
         """The page, or the seconds to wait before the next try."""
