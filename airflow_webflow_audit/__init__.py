@@ -75,7 +75,7 @@ def get_provider_info() -> dict:
                     },
                     "max_concurrency": {
                         "label": "Max concurrent requests",
-                        "description": "Upper bound on requests in flight for one pull. Default 4.",
+                        "description": "Pages of one pull in flight at once. Default 5.",
                         "schema": {"type": ["integer", "null"], "minimum": 1},
                     },
                 },

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_RETRIES = 5
-DEFAULT_MAX_CONCURRENCY = 4
+DEFAULT_MAX_CONCURRENCY = 5
 #: Webflow's rate limits are per token per minute.
 DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60.0
 #: Characters that would change the meaning of the URL path if they were in a workspace slug.
