@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
-.PHONY: install test demo lint format simulator clean
+.PHONY: install test demo bench lint format simulator clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,16 @@ test: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py
+
+# Peers and their libraries (the official SDK, the http provider) only for the benchmarks.
+BENCH_INSTALLED := $(VENV)/.bench-installed
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,bench]'
+	touch $(BENCH_INSTALLED)
+
+# Several minutes; not part of `make test`. BENCH_ARGS: figure names and/or --quick.
+bench: $(BENCH_INSTALLED)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 simulator: $(INSTALLED)
 	$(BIN)/python -m airflow_webflow_audit.testing.simulator --port 8081
