@@ -69,9 +69,12 @@ def simulator(*, days: float, events_per_day: int, **config: Any) -> Iterator[Si
         process.wait(timeout=30)
 
 
-def pull(name: str, sim: Simulator, start: datetime, end: datetime, **extra: Any) -> dict[str, Any]:
-    """One pull by ``name`` in a fresh process; its measurements."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as dest:
+def pull(
+    name: str, sim: Simulator, start: datetime, end: datetime, *, into: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """One pull by ``name`` in a fresh process (landing in ``into``, or a folder removed after); its measurements."""
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as scratch:
+        dest = into or scratch
         job = {
             "url": sim.url,
             "token": sim.token,

@@ -4,43 +4,26 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from benchmarks.run import Row, render
+from airflow_webflow_audit.testing.simulator import WebflowSimulator
+from benchmarks.run import Row, Simulator, pull, render
 from tests.conftest import DAY0, TOKEN
 
 pytestmark = pytest.mark.integration
 
 
-def run_puller(name: str, sim, dest: Path, **extra) -> dict:
-    job = {
-        "url": sim.url,
-        "token": TOKEN,
-        "workspace": sim.workspace_slug,
-        "start": DAY0.isoformat(),
-        "end": (DAY0 + timedelta(hours=12)).isoformat(),
-        "dest": str(dest),
-        "extra": extra,
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.pullers", name, json.dumps(job)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def run_puller(name: str, sim: WebflowSimulator, dest: Path) -> dict:
+    dest.mkdir()
+    target = Simulator(url=sim.url, token=TOKEN, events=len(sim))
+    return pull(name, target, DAY0, DAY0 + timedelta(hours=12), into=str(dest))
 
 
 def test_ours_and_the_floor_land_the_same_lines(simulator, tmp_path):
     sim = simulator(days=1)
-    (tmp_path / "ours").mkdir()
-    (tmp_path / "floor").mkdir()
     ours = run_puller("ours", sim, tmp_path / "ours")
     floor = run_puller("floor", sim, tmp_path / "floor")
     truth = sim.events(DAY0, DAY0 + timedelta(hours=12))
