@@ -24,8 +24,15 @@ def get_provider_info() -> dict:
             {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.hooks.webflow"]},
         ],
         "operators": [
-            {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.operators.audit_logs"]},
+            {
+                "integration-name": "Webflow",
+                "python-modules": [
+                    "airflow_webflow_audit.operators.audit_logs",
+                    "airflow_webflow_audit.operators.findings",
+                ],
+            },
         ],
+        "notifications": ["airflow_webflow_audit.notifications.findings.WebflowFindingsLogNotifier"],
         "sensors": [
             {"integration-name": "Webflow", "python-modules": ["airflow_webflow_audit.sensors.audit_logs"]},
         ],

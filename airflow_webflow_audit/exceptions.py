@@ -79,3 +79,10 @@ class WebflowLandingError(WebflowError):
     Raised before any API request when the destination fails its pre-check, and during a landing
     when storage fails; either way the final key keeps what it held before.
     """
+
+
+class WebflowBaselineBehindError(WebflowError):
+    """The monitoring baseline cannot reach the asked-for point yet: a window before it is not landed.
+
+    Retryable: once the missing window lands (a backfill lands windows in any order), a retry learns it.
+    """

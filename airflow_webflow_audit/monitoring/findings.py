@@ -1,0 +1,197 @@
+"""Landed windows -> findings and a baseline, both kept beside the data.
+
+Layout, under the same destination as the landed logs::
+
+    workspace={workspace}/_monitoring/baseline.json                     the baseline (per-actor history)
+    workspace={workspace}/dt=.../audit_logs_{start}_{end}.findings.jsonl  one line per finding
+
+The baseline learns windows strictly in order and records how far it has read (``applied_through``):
+the next window it learns must start exactly there. A run catches up on every landed window after
+that point, in order, and stops at the first gap (a window not landed yet, as happens while a
+backfill lands windows out of order); the run after the missing window lands continues from there.
+A window is learned whole or not at all: its object is checked against its manifest, findings are
+written, then the baseline -- each through a temporary key, so a crash between the two only means
+the window is read again. Windows already learned are never learned twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_webflow_audit.api import parse_timestamp
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
+from airflow_webflow_audit.jsonlines import dump_line
+from airflow_webflow_audit.landing import (
+    LandedObject,
+    list_landed_windows,
+    read_landed_events,
+    write_object,
+)
+from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
+
+log = logging.getLogger(__name__)
+
+FINDINGS_SUFFIX = ".findings.jsonl"
+
+
+def baseline_path(destination: ObjectStoragePath, workspace: str) -> ObjectStoragePath:
+    return destination / f"workspace={workspace}" / "_monitoring" / "baseline.json"
+
+
+def findings_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
+    return object_path.parent / (object_path.name.removesuffix(".jsonl.gz") + FINDINGS_SUFFIX)
+
+
+def parse_instant(value: datetime | str | None, name: str) -> datetime | None:
+    """An optional timezone-aware instant from a datetime or an ISO 8601 string (a rendered template)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = parse_timestamp(value, assume_utc=False)
+        except ValueError:
+            raise WebflowConfigurationError(f"{name} must be an ISO 8601 date-time, got {value!r}.") from None
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise WebflowConfigurationError(f"{name} must be timezone-aware (e.g. 2026-10-01T00:00:00Z), got {value!r}.")
+    return value
+
+
+def load_baseline(path: ObjectStoragePath, workspace: str) -> Baseline:
+    if not path.exists():
+        return Baseline(workspace=workspace)
+    try:
+        baseline = Baseline.from_json(json.loads(path.read_bytes()))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise WebflowLandingError(
+            f"The monitoring baseline {path} cannot be read ({type(exc).__name__}: {exc}). Delete it to rebuild it "
+            "from the first landed window (or from baseline_start)."
+        ) from exc
+    if baseline.workspace != workspace:
+        raise WebflowLandingError(
+            f"The baseline {path} belongs to workspace {baseline.workspace!r}, not {workspace!r}."
+        )
+    return baseline
+
+
+@dataclass
+class WindowFindings:
+    start: datetime
+    end: datetime
+    records: int
+    findings: list[Finding]
+    findings_uri: str
+
+
+@dataclass
+class CatchUp:
+    """What one run learned: the windows in order, and where it stopped."""
+
+    baseline_uri: str
+    applied_through: datetime | None
+    windows: list[WindowFindings] = field(default_factory=list)
+    #: The first window not landed yet, as ``[start, end)`` of the gap, if a gap stopped the run.
+    waiting_for: tuple[datetime, datetime] | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for window in self.windows for finding in window.findings]
+
+
+def catch_up(
+    destination: ObjectStoragePath,
+    workspace: str,
+    settings: RuleSettings,
+    *,
+    baseline_start: datetime | None = None,
+    through: datetime | None = None,
+) -> CatchUp:
+    """Learn every landed window after the baseline's point, in order, up to ``through`` or the first gap."""
+    path = baseline_path(destination, workspace)
+    baseline = load_baseline(path, workspace)
+    landed = list_landed_windows(destination, workspace)
+    cursor = baseline.applied_through or baseline_start or (landed[0].start if landed else None)
+    result = CatchUp(baseline_uri=str(path), applied_through=baseline.applied_through)
+    for window in landed:
+        if cursor is None or (through is not None and window.start >= through):
+            break
+        if window.end <= cursor:
+            continue  # learned already, or before the baseline's start
+        if window.start < cursor:
+            log.warning(
+                "Skipping %s: it overlaps windows the baseline has learned (up to %s); windows of one schedule "
+                "never overlap, so this one comes from another DAG writing to the same destination.",
+                window.path,
+                cursor.isoformat(),
+            )
+            continue
+        if window.start > cursor:
+            result.waiting_for = (cursor, window.start)
+            break
+        baseline, learned = _learn_window(baseline, window, settings, path)
+        result.windows.append(learned)
+        result.applied_through = cursor = window.end
+    return result
+
+
+def _learn_window(
+    baseline: Baseline, window: LandedObject, settings: RuleSettings, path: ObjectStoragePath
+) -> tuple[Baseline, WindowFindings]:
+    # A copy learns the window; it replaces the baseline only once the object proved whole.
+    candidate = Baseline.from_json(baseline.to_json())
+    scan = WindowScan(candidate, settings)
+    manifest = read_landed_events(window, scan.add)
+    findings = scan.finish()
+    candidate.applied_through = window.end
+    findings_path = findings_path_for(window.path)
+    write_object(findings_path, b"".join(dump_line(finding.to_json()) for finding in findings))
+    # Not sort_keys: an actor's addresses are kept in the order last seen, which decides what is forgotten.
+    body = (json.dumps(candidate.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
+    write_object(path, body)
+    log.info(
+        "Learned [%s, %s): %d events, %d findings (%s).",
+        window.start.isoformat(),
+        window.end.isoformat(),
+        manifest["records"],
+        len(findings),
+        findings_path,
+    )
+    return candidate, WindowFindings(window.start, window.end, manifest["records"], findings, str(findings_path))
+
+
+def summarize(result: CatchUp, *, workspace: str, max_listed: int) -> dict[str, Any]:
+    """The operator's XCom: counts, where things are, and the first findings in short."""
+    findings = result.findings
+    by_rule: dict[str, int] = {}
+    by_severity: dict[str, int] = {}
+    for finding in findings:
+        by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
+        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
+    return {
+        "workspace": workspace,
+        "findings": len(findings),
+        "by_rule": dict(sorted(by_rule.items())),
+        "by_severity": dict(sorted(by_severity.items())),
+        "windows": [
+            {
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+                "records": window.records,
+                "findings": len(window.findings),
+                "findings_uri": window.findings_uri,
+            }
+            for window in result.windows
+        ],
+        "applied_through": None if result.applied_through is None else result.applied_through.isoformat(),
+        "waiting_for": None if result.waiting_for is None else [moment.isoformat() for moment in result.waiting_for],
+        "baseline_uri": result.baseline_uri,
+        "first_findings": [
+            {"rule": f.rule, "severity": f.severity, "timestamp": f.timestamp, "summary": f.summary}
+            for f in findings[:max_listed]
+        ],
+    }
