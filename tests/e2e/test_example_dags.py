@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.landing import MANIFEST_SUFFIX
+from airflow_webflow_audit.jsonlines import EventBatch
+from airflow_webflow_audit.landing import MANIFEST_SUFFIX, land_window, window_object_path
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER, run_airflow
@@ -33,6 +35,7 @@ def object_key(start: datetime, end: datetime) -> str:
 def test_every_example_dag_is_covered_here():
     assert sorted(p.stem for p in DAGS_FOLDER.glob("*.py")) == [
         "example_webflow_audit_access_changes",
+        "example_webflow_audit_findings",
         "example_webflow_audit_logs_to_gcs",
         "example_webflow_audit_logs_to_local",
         "example_webflow_audit_logs_to_s3",
@@ -140,3 +143,42 @@ def test_access_changes_dag_defers_until_changes_arrive_then_lands_and_reports(s
         in logs
     )
     assert TOKEN not in logs
+
+
+def login(stamp: str, location: str, ip: str) -> dict:
+    return {
+        "timestamp": stamp,
+        "eventType": "user_access",
+        "eventSubType": "login",
+        "actor": {"id": "c" * 24, "email": "trillian@example.com", "type": "person"},
+        "workspace": {"id": "6621ccb459b561c69f29d57c", "slug": "hitchhikers-workspace"},
+        "payload": {"method": "sso", "location": location, "ipAddress": ip},
+    }
+
+
+def test_findings_dag_learns_the_landed_windows_and_logs_what_it_found(airflow_home, tmp_path):
+    destination = f"file://{tmp_path}/landed"
+    root = ObjectStoragePath(destination)
+    days = [(DAY0 + timedelta(days=n), DAY0 + timedelta(days=n + 1)) for n in range(2)]
+    travel = [
+        login("2026-10-02T08:00:00.000Z", "Dublin IE", "34.240.11.7"),
+        login("2026-10-02T08:25:00.000Z", "Sydney AU", "13.54.201.9"),
+    ]
+    for start, end in days:
+        path = window_object_path(root, workspace="hitchhikers-workspace", start=start, end=end, file_format="jsonl.gz")
+        events = [e for e in travel if start <= parse_timestamp(e["timestamp"]) < end]
+        land_window(path, file_format="jsonl.gz", batches=[EventBatch.of(events)], manifest_fields=dict)
+    result = run_airflow(
+        airflow_home,
+        "dags",
+        "test",
+        "example_webflow_audit_findings",
+        "2026-10-03T00:00:00+00:00",
+        WEBFLOW_AUDIT_LOCAL_DESTINATION=destination,
+    )
+    logs = result.stdout + result.stderr
+    assert "trillian@example.com logged in from Sydney AU 25 min after logging in from Dublin IE" in logs
+    baseline = json.loads((root / "workspace=hitchhikers-workspace/_monitoring/baseline.json").read_bytes())
+    assert baseline["applied_through"] == days[-1][1].isoformat()
+    findings = sorted(key for key in snapshot(root) if key.endswith(".findings.jsonl"))
+    assert len(findings) == 2
