@@ -16,6 +16,7 @@ from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperato
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0
 from tests.landing_helpers import snapshot
+from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,15 @@ def root(tmp_path) -> ObjectStoragePath:
     return ObjectStoragePath(f"file://{tmp_path}/landed")
 
 
-def test_in_order_every_window_gets_findings_and_the_baseline_reaches_the_end(root):
+@pytest.fixture(params=["local", "s3"])
+def any_root(request, tmp_path) -> ObjectStoragePath:
+    if request.param == "local":
+        return ObjectStoragePath(f"file://{tmp_path}/landed")
+    return ObjectStoragePath(f"s3://{AWS_CONN_ID}@{request.getfixturevalue('s3_bucket')}/webflow")
+
+
+def test_in_order_every_window_gets_findings_and_the_baseline_reaches_the_end(any_root):
+    root = any_root
     for window in WINDOWS:
         land(root, window)
     summary = findings_operator(root).execute({})
