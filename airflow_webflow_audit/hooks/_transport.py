@@ -333,8 +333,8 @@ class RatePacer:
         """0, or the seconds from ``send_at`` to the window's end if nothing of this window is ours."""
         if self.remaining is None or self.window_ends_at is None or send_at >= self.window_ends_at:
             return 0.0
-        # Left for request ``number``: what the server said, less our requests sent before it since.
-        budget = self.remaining - sum(1 for sent in self._send_times if self._observed < sent < number)
+        budget = self._budget(before=number)
+        assert budget is not None
         # What is ours of what is left: the rest is what the others will spend before the end.
         time_left = self.window_ends_at - send_at
         ours = max(budget - self._others_rate() * time_left, budget * MIN_SHARE_OF_EVEN_RATE)
@@ -382,11 +382,11 @@ class RatePacer:
         with self._lock:
             self.waited_seconds += seconds
 
-    def _budget(self) -> int | None:
-        """Requests left in this window once our own unanswered ones are counted; None if unknown."""
+    def _budget(self, before: int | None = None) -> int | None:
+        """Requests left in this window once our own unanswered ones (sent before ``before``) are counted."""
         if self.remaining is None:
             return None
-        return self.remaining - (self._sent - self._observed)
+        return self.remaining - sum(1 for sent in self._send_times if self._observed < sent < (before or math.inf))
 
     def _spacing(self, send_at: float, budget: int | None) -> float:
         """Seconds from this request to the next one."""

@@ -196,23 +196,23 @@ class WebflowHook(BaseHook):
         ``cancel`` stops a request sent from a worker thread: its waits end early and it raises
         :class:`_Cancelled` instead of trying again.
         """
-        attempts = _Attempts(self, what)
-        while True:
-            if (delay := attempts.pacing_delay()) > 0:
-                self._sleep(delay, cancel)
-            while (delay := attempts.recheck()) > 0:
-                self._sleep(delay, cancel)
-            try:
-                response = client.get(url)
-            except httpx.RequestError as exc:
-                if cancel is not None and cancel.is_set():
-                    raise _Cancelled from None
-                outcome = attempts.failed(exc)
-            else:
-                outcome = attempts.answered(response)
-            if isinstance(outcome, Page):
-                return outcome
-            self._sleep(outcome, cancel)
+        with _Attempts(self, what) as attempts:
+            while True:
+                if (delay := attempts.pacing_delay()) > 0:
+                    self._sleep(delay, cancel)
+                while (delay := attempts.recheck()) > 0:
+                    self._sleep(delay, cancel)
+                try:
+                    response = client.get(url)
+                except httpx.RequestError as exc:
+                    if cancel is not None and cancel.is_set():
+                        raise _Cancelled from None
+                    outcome = attempts.failed(exc)
+                else:
+                    outcome = attempts.answered(response)
+                if isinstance(outcome, Page):
+                    return outcome
+                self._sleep(outcome, cancel)
 
     def _sleep(self, seconds: float, cancel: threading.Event | None) -> None:
         if cancel is None:
@@ -224,21 +224,21 @@ class WebflowHook(BaseHook):
 
     async def _asend(self, client: httpx.AsyncClient, url: httpx.URL, what: str) -> Page:
         """Async twin of :meth:`_send`."""
-        attempts = _Attempts(self, what)
-        while True:
-            if (delay := attempts.pacing_delay()) > 0:
-                await self.clock.asleep(delay)
-            while (delay := attempts.recheck()) > 0:
-                await self.clock.asleep(delay)
-            try:
-                response = await client.get(url)
-            except httpx.RequestError as exc:
-                outcome = attempts.failed(exc)
-            else:
-                outcome = attempts.answered(response)
-            if isinstance(outcome, Page):
-                return outcome
-            await self.clock.asleep(outcome)
+        with _Attempts(self, what) as attempts:
+            while True:
+                if (delay := attempts.pacing_delay()) > 0:
+                    await self.clock.asleep(delay)
+                while (delay := attempts.recheck()) > 0:
+                    await self.clock.asleep(delay)
+                try:
+                    response = await client.get(url)
+                except httpx.RequestError as exc:
+                    outcome = attempts.failed(exc)
+                else:
+                    outcome = attempts.answered(response)
+                if isinstance(outcome, Page):
+                    return outcome
+                await self.clock.asleep(outcome)
 
     # -- one page -------------------------------------------------------------------------------
 
@@ -563,6 +563,14 @@ class _Attempts:
             hook.requests_sent += 1
         self.number, delay = hook.pacer.reserve(hook.clock.monotonic())
         return delay
+
+    def __enter__(self) -> _Attempts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A try that ended without an answer (cancelled, or an error outside httpx) is no longer in
+        # flight; left in the pacer it would count against the budget for good.
+        self.hook.pacer.forget(self.number)
 
     def recheck(self) -> float:
         """Seconds more to wait now that this try's slot has come (others may have spent the window)."""

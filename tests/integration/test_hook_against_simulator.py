@@ -305,7 +305,8 @@ def test_a_concurrent_pull_survives_faults_and_late_events(simulator):
 
 
 def test_stopping_early_cancels_the_pages_fetched_ahead(simulator):
-    sim = simulator(days=2, config=SimulatorConfig(latency=0.2), conn_extra={"max_concurrency": 4})
+    config = SimulatorConfig(latency=0.2, rate_limit=120, rate_window=60.0)  # pages wait for their slots
+    sim = simulator(days=2, config=config, conn_extra={"max_concurrency": 4})
     hook = WebflowHook()
     events = hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(days=2))
     for _ in range(150):  # into the second page: the next three are in flight
@@ -313,3 +314,4 @@ def test_stopping_early_cancels_the_pages_fetched_ahead(simulator):
     events.close()
     assert sim.in_flight == 0  # nothing left running behind the closed pull
     assert sim.request_count <= 1 + 4
+    assert hook.pacer._send_times == {}  # and nothing the pacer still counts as in flight

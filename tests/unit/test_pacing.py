@@ -173,3 +173,14 @@ def test_a_spent_budget_waits_for_the_window_to_end():
     pacer.observe(number, httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0"}), 0.0)
     _, delay = pacer.reserve(1.0)
     assert delay == pytest.approx(59.0)
+
+
+def test_requests_that_never_got_an_answer_do_not_count_against_the_budget_for_good():
+    pacer = RatePacer()
+    first, _ = pacer.reserve(0.0)
+    pacer.observe(first, httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "10"}), 0.0)
+    in_flight = [pacer.reserve(0.0)[0] for _ in range(3)]
+    assert pacer._budget() == 7
+    for number in in_flight:  # cancelled: never sent, or never answered
+        pacer.forget(number)
+    assert pacer._budget() == 10
