@@ -36,6 +36,13 @@ def test_every_listed_module_imports():
     (conn,) = info["connection-types"]
     module, _, name = conn["hook-class-name"].rpartition(".")
     assert getattr(importlib.import_module(module), name) is WebflowHook
+    for notifier in info["notifications"]:
+        module, _, name = notifier.rpartition(".")
+        assert getattr(importlib.import_module(module), name).__name__ == name
+
+
+def test_airflow_lists_the_findings_notifier(providers_manager):
+    assert "airflow_webflow_audit.notifications.findings.WebflowFindingsLogNotifier" in providers_manager.notification
 
 
 @pytest.fixture(scope="module")
