@@ -115,6 +115,13 @@ def catch_up(
     path = baseline_path(destination, workspace)
     baseline = load_baseline(path, workspace)
     landed = list_landed_windows(destination, workspace)
+    if not landed:
+        log.warning(
+            "No gzip JSONL window with a manifest under %s for workspace %s yet (windows landed as Parquet are "
+            "not read by the monitoring rules).",
+            destination,
+            workspace,
+        )
     cursor = baseline.applied_through or baseline_start or (landed[0].start if landed else None)
     result = CatchUp(baseline_uri=str(path), applied_through=baseline.applied_through)
     for window in landed:
