@@ -39,6 +39,8 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
 #: Weight of the newest sample in the moving average of other clients' requests on the token.
 OTHERS_SMOOTHING = 0.2
+#: While more than this share of the window's budget is ours to spend, requests are not spaced.
+BURST_SHARE_OF_LIMIT = 0.5
 #: However busy other clients seem, a pull keeps at least this share of the even rate.
 MIN_SHARE_OF_EVEN_RATE = 0.1
 RETRYABLE_STATUS = frozenset({408, 425, 500, 502, 503, 504})
@@ -278,8 +280,9 @@ class RatePacer:
     ``X-RateLimit-Limit``/``-Remaining`` headers of every answer. The budget renews every
     ``window_seconds`` (Webflow: a minute). The pacer estimates when the current window ends -- one
     window after the answer that showed a new one: the first answer, one sent after the estimated end,
-    or a ``Remaining`` that went up -- and spreads what is left evenly over the time left: ``Remaining``
-    minus its own requests still in flight, over the seconds to the end.
+    or a ``Remaining`` that went up. While more than half the window's budget is its own to spend,
+    requests go out at once (a short pull never waits); after that it spreads what is left evenly over
+    the time left: ``Remaining`` minus its own requests still in flight, over the seconds to the end.
 
     Other clients of the token (several pulls in a backfill) show as ``Remaining`` falling faster than
     this hook's own requests explain. Their rate is estimated (a moving average, kept across windows)
@@ -396,6 +399,8 @@ class RatePacer:
         time_left = self.window_ends_at - send_at
         # Past the window's end (or with nothing left), a new window's steady rate until an answer shows it.
         ended = time_left <= 0 or budget <= 0
+        if not ended and budget - self._others_rate() * time_left > self.limit * BURST_SHARE_OF_LIMIT:
+            return spacing  # plenty left: a short pull need not wait at all
         even_rate = self.limit / self.window_seconds if ended else budget / time_left
         # Never below a share of the even rate: other clients may have stopped since they were last seen.
         rate = max(even_rate - self._others_rate(), even_rate * MIN_SHARE_OF_EVEN_RATE)
