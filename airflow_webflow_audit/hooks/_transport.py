@@ -39,6 +39,8 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 DEFAULT_RETRY_AFTER_SECONDS = 60.0
 #: Weight of the newest sample in the moving average of other clients' requests on the token.
 OTHERS_SMOOTHING = 0.2
+#: Other clients' rate starts as none over this share of a window (a prior against one noisy sample).
+OTHERS_PRIOR_SHARE = 0.1
 #: While more than this share of the window's budget is ours to spend, requests are not spaced.
 BURST_SHARE_OF_LIMIT = 0.5
 #: However busy other clients seem, a pull keeps at least this share of the even rate.
@@ -305,8 +307,10 @@ class RatePacer:
     _send_times: dict[int, float] = field(default_factory=dict)
     _next_send_at: float = -math.inf
     #: Moving averages of requests by other clients between two of our answers, and of the time between.
+    #: They start as "none in a tenth of a window": answers close together (pages in flight) can make
+    #: one early sample look like a flood, and this prior keeps that from stalling the pull.
     _others_requests: float = 0.0
-    _others_seconds: float = 0.0
+    _others_seconds: float | None = None
     _observed_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -362,10 +366,19 @@ class RatePacer:
                 or remaining > self.remaining + ours
             ):
                 self.window_ends_at = now + self.window_seconds
-            elif self._observed_at is not None and now > self._observed_at:
-                others = max(0, self.remaining - remaining - ours)
-                self._others_requests += OTHERS_SMOOTHING * (others - self._others_requests)
-                self._others_seconds += OTHERS_SMOOTHING * (now - self._observed_at - self._others_seconds)
+            else:
+                if self._observed_at is not None and now > self._observed_at:
+                    others = max(0, self.remaining - remaining - ours)
+                    seconds = (
+                        self.window_seconds * OTHERS_PRIOR_SHARE
+                        if self._others_seconds is None
+                        else self._others_seconds
+                    )
+                    self._others_requests += OTHERS_SMOOTHING * (others - self._others_requests)
+                    self._others_seconds = seconds + OTHERS_SMOOTHING * (now - self._observed_at - seconds)
+                # Within a window the budget only falls: a higher count came from a request of ours that
+                # overtook an earlier one on the way to the server.
+                remaining = min(remaining, self.remaining)
             self.remaining, self._observed, self._observed_at = remaining, number, now
 
     def rate_limited(self, number: int, retry_after: float, now: float) -> None:
@@ -408,7 +421,7 @@ class RatePacer:
 
     def _others_rate(self) -> float:
         """Requests per second other clients of the token have been sending lately."""
-        return self._others_requests / self._others_seconds if self._others_seconds > 0 else 0.0
+        return self._others_requests / self._others_seconds if self._others_seconds else 0.0
 
 
 def _header_int(value: str | None) -> int | None:

@@ -163,9 +163,10 @@ def test_answers_out_of_order_do_not_look_like_a_new_window():
     pacer.observe(numbers[1], httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "38"}), 2.0)
     pacer.observe(numbers[2], httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "39"}), 2.5)
     assert pacer.window_ends_at == window_end
+    assert pacer.remaining == 38  # within a window the budget only falls
     # An answer older than one already seen is ignored.
     pacer.observe(numbers[0], httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "50"}), 2.6)
-    assert pacer.remaining == 39
+    assert pacer.remaining == 38
     pacer.observe(numbers[3], httpx.Headers({"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59"}), 3.0)
     assert pacer.window_ends_at == 3.0 + 60.0  # a real reset
 
@@ -187,3 +188,28 @@ def test_requests_that_never_got_an_answer_do_not_count_against_the_budget_for_g
     for number in in_flight:  # cancelled: never sent, or never answered
         pacer.forget(number)
     assert pacer._budget() == 10
+
+
+def test_pages_in_flight_that_overtake_each_other_do_not_look_like_other_clients():
+    pacer = RatePacer()
+    numbers = [pacer.reserve(0.0)[0] for _ in range(6)]
+    # Request 5 reached the server before request 4; the answers come back a millisecond apart.
+    left_when_it_arrived = {1: 119, 2: 118, 3: 117, 5: 116, 4: 115, 6: 114}
+    for step, number in enumerate(numbers):
+        headers = httpx.Headers(
+            {"X-RateLimit-Limit": "120", "X-RateLimit-Remaining": str(left_when_it_arrived[number])}
+        )
+        pacer.observe(number, headers, 0.001 * step)
+    assert pacer._others_rate() < 0.1
+    assert pacer.remaining == 114
+    assert pacer.reserve(0.01)[1] == 0.0  # 114 of 120 left: a short pull does not wait
+
+
+def test_one_early_sample_of_another_client_does_not_stall_a_pull():
+    pacer = RatePacer()
+    first, second = pacer.reserve(0.0)[0], pacer.reserve(0.0)[0]
+    pacer.observe(first, httpx.Headers({"X-RateLimit-Limit": "120", "X-RateLimit-Remaining": "119"}), 0.000)
+    # One request by someone else landed in between, a millisecond apart: not a flood.
+    pacer.observe(second, httpx.Headers({"X-RateLimit-Limit": "120", "X-RateLimit-Remaining": "117"}), 0.001)
+    assert pacer._others_rate() < 0.1
+    assert pacer.reserve(0.002)[1] == 0.0  # 117 of 120 left: a short pull does not wait
