@@ -97,6 +97,21 @@ def airflow_services(
                 process.wait()
 
 
+def run_while_sqlite_is_busy(home, *args: str, attempts: int = 4, **env: str) -> subprocess.CompletedProcess:
+    """``run_airflow``, tried again when SQLite was locked by the running scheduler or dag-processor.
+
+    SQLite lets one writer in at a time; a CLI write that waits past its busy timeout fails with
+    "database is locked" and rolls back, so trying again is safe. Real deployments use Postgres.
+    """
+    for _ in range(attempts - 1):
+        try:
+            return run_airflow(home, *args, **env)
+        except AssertionError as exc:
+            if "database is locked" not in str(exc):
+                raise
+    return run_airflow(home, *args, **env)
+
+
 @pytest.mark.timeout(STARTUP_TIMEOUT + RUN_TIMEOUT + 120)
 def test_backfill_lands_one_whole_window_per_day(sim, airflow_home, airflow_services, tmp_path):
     env, processes = airflow_services
@@ -108,9 +123,9 @@ def test_backfill_lands_one_whole_window_per_day(sim, airflow_home, airflow_serv
         STARTUP_TIMEOUT,
         processes,
     )
-    run_airflow(airflow_home, "dags", "unpause", DAG_ID, **env)
+    run_while_sqlite_is_busy(airflow_home, "dags", "unpause", DAG_ID, **env)
     last_day = DAY0 + timedelta(days=DAYS - 1)
-    run_airflow(
+    run_while_sqlite_is_busy(
         airflow_home,
         "backfill",
         "create",
