@@ -118,6 +118,13 @@ class Row:
         return [self.figure, self.setting, self.ours, self.peer, f"{self.ratio:.2f}x", self.target, verdict]
 
 
+def _judged(ratio: float, target: float | None, quick: bool, what: str = "") -> tuple[str, bool | None]:
+    """The target column and the verdict of a ratio row (none in a quick run, or without a target)."""
+    if target is None:
+        return "", None
+    return f">= {target:g}x {what}".rstrip(), None if quick else ratio >= target
+
+
 def per_second(result: dict[str, Any]) -> float:
     return result["events"] / result["seconds"]
 
@@ -150,8 +157,7 @@ def cpu_throughput(quick: bool) -> list[Row]:
                 f"{per_second(ours):,.0f}",
                 f"{per_second(peer):,.0f} ({peer_name})",
                 ratio,
-                f">= {target:g}x" if target else "",
-                None if target is None or quick else ratio >= target,
+                *_judged(ratio, target, quick),
             )
         )
     return rows
@@ -175,8 +181,7 @@ def latency_hiding(quick: bool) -> list[Row]:
                 f"{ours['seconds']:.1f}",
                 f"{peer['seconds']:.1f} ({peer_name})",
                 ratio,
-                f">= {target:g}x faster" if target else "",
-                None if target is None or quick else ratio >= target,
+                *_judged(ratio, target, quick, "faster"),
             )
         )
     return rows
