@@ -9,6 +9,9 @@ HOOK_CLASS = "airflow_webflow_audit.hooks.webflow.WebflowHook"
 
 def get_provider_info() -> dict:
     """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``)."""
+    # Imported here, and free of Airflow imports: Airflow calls this while its own import is under way.
+    from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR, conn_fields
+
     return {
         "package-name": "airflow-webflow-audit",
         "name": "Webflow Audit Logs",
@@ -45,47 +48,11 @@ def get_provider_info() -> dict:
                 "hook-class-name": HOOK_CLASS,
                 "hook-name": "Webflow",
                 "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "login", "port"],
-                    "relabeling": {"password": "API token", "host": "Base URL"},
-                    "placeholders": {
-                        "password": "Workspace API token with scope workspace_activity:read",
-                        "host": "https://api.webflow.com (default)",
-                    },
+                    "hidden-fields": UI_FIELD_BEHAVIOUR["hidden_fields"],
+                    "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
+                    "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
                 },
-                "conn-fields": {
-                    "workspace": {
-                        "label": "Default workspace",
-                        "description": "Workspace id or slug used when a task does not name one.",
-                        "schema": {"type": ["string", "null"], "pattern": "^[^/?#%\\\\\\s]*$"},
-                    },
-                    "rate_limit_per_minute": {
-                        "label": "Rate limit per minute",
-                        "description": "Optional client-side ceiling on requests per minute for this token "
-                        "(60 on Starter/Basic, 120 on CMS/eCommerce/Business, custom on Enterprise).",
-                        "schema": {"type": ["number", "null"], "minimum": 1},
-                    },
-                    "rate_limit_window_seconds": {
-                        "label": "Rate-limit window (seconds)",
-                        "description": "How often the token's request budget renews. Default 60 (Webflow's "
-                        "limits are per minute); change it only if your plan's limit is per another period.",
-                        "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
-                    },
-                    "timeout": {
-                        "label": "Timeout (seconds)",
-                        "description": "Per-request timeout. Default 30.",
-                        "schema": {"type": ["number", "null"], "minimum": 1},
-                    },
-                    "max_retries": {
-                        "label": "Max retries",
-                        "description": "Retries of a request after 5xx, network errors or bad bodies. Default 5.",
-                        "schema": {"type": ["integer", "null"], "minimum": 0},
-                    },
-                    "max_concurrency": {
-                        "label": "Max concurrent requests",
-                        "description": "Pages of one pull in flight at once. Default 5.",
-                        "schema": {"type": ["integer", "null"], "minimum": 1},
-                    },
-                },
+                "conn-fields": conn_fields(),
             }
         ],
     }

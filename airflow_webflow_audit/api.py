@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 DEFAULT_BASE_URL = "https://api.webflow.com"
 API_MAX_LIMIT = 100
 SORT_ORDERS = ("asc", "desc")
+#: Characters that would change the meaning of the URL path if they were in a workspace slug.
+FORBIDDEN_WORKSPACE_CHARS = "/?#%\\"
 #: Event types the API documents today. Others are passed through with a warning, never dropped.
 KNOWN_EVENT_TYPES = (
     "user_access",

@@ -22,19 +22,24 @@ class WebflowConfigurationError(WebflowError, AirflowFailException, ValueError):
 
 
 class WebflowAPIError(WebflowError):
-    """Webflow answered with an error, or could not be reached."""
+    """Webflow answered with an error, or could not be reached.
+
+    ``http_status`` is Webflow's answer (401, 404, ...), not ``status_code``: Airflow's own
+    ``AirflowException.status_code`` is the status its API server answers with, and stays as it is.
+    Every argument but the message is optional, so the error pickles and copies like any exception.
+    """
 
     def __init__(
         self,
         message: str,
         *,
-        status_code: int | None = None,
+        http_status: int | None = None,
         code: str | None = None,
         api_message: str | None = None,
         hint: str | None = None,
     ) -> None:
         super().__init__(message)
-        self.status_code = status_code
+        self.http_status = http_status
         self.code = code
         self.api_message = api_message
         self.hint = hint
@@ -55,8 +60,8 @@ class WebflowNotFoundError(WebflowRequestRejectedError):
 class WebflowRetriesExhaustedError(WebflowAPIError):
     """A transient failure (429, 5xx, network, bad body) outlasted the retry budget."""
 
-    def __init__(self, message: str, *, attempts: int, last_error: str, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, message: str, *, attempts: int | None = None, last_error: str | None = None) -> None:
+        super().__init__(message)
         self.attempts = attempts
         self.last_error = last_error
 

@@ -62,8 +62,3 @@ class EventBatch(NamedTuple):
 
     events: list[dict[str, Any]]
     lines: list[bytes]
-
-    @classmethod
-    def of(cls, events: list[dict[str, Any]]) -> EventBatch:
-        """A batch of events from anywhere else (tests, other sources), serialized the stdlib way."""
-        return cls(events, [dump_line(event) for event in events])

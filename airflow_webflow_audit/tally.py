@@ -14,39 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_webflow_audit.api import KNOWN_EVENT_SUBTYPES, KNOWN_EVENT_TYPES, parse_timestamp
-from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.hooks._config import as_filter_list
+from airflow_webflow_audit.api import parse_timestamp
 
 if TYPE_CHECKING:
     from airflow_webflow_audit.hooks.webflow import WebflowHook
-
-ALL_KNOWN_SUBTYPES = sorted({subtype for subtypes in KNOWN_EVENT_SUBTYPES.values() for subtype in subtypes})
-
-
-def validate_event_subtypes(event_subtypes: object, event_types: list[str] | None = None) -> list[str] | None:
-    """None (every subtype) or a sorted list of subtypes that the chosen types can have.
-
-    Subtypes are matched client-side, so a typo would never match and a sensor would wait until it
-    times out: an unknown subtype is refused instead.
-    """
-    items = as_filter_list(event_subtypes, "event_subtypes")
-    if items is None:
-        return None
-    possible = sorted({s for t in (event_types or KNOWN_EVENT_TYPES) for s in KNOWN_EVENT_SUBTYPES.get(t, ())})
-    for item in items:
-        if not isinstance(item, str) or item not in possible:
-            scope = f" of event types {', '.join(event_types)}" if event_types else ""
-            raise WebflowConfigurationError(
-                f"Unknown event_subtype {item!r}{scope}; choose from {', '.join(possible)}."
-            )
-    return sorted(set(items))
-
-
-def validate_min_events(min_events: object) -> int:
-    if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 1:
-        raise WebflowConfigurationError(f"min_events must be a whole number >= 1, got {min_events!r}.")
-    return min_events
 
 
 @dataclass

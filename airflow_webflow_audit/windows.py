@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.hooks._config import validate_datetime
+from airflow_webflow_audit.validation import check_window_order, validate_datetime
 
 NO_DATA_INTERVAL_HINT = (
     "This run has no data interval: in Airflow 3 a manual run triggered without a logical date has none. "
@@ -44,8 +44,4 @@ def resolve_window(context: Mapping[str, Any], start: object = None, end: object
             "schedule=CronDataIntervalTimetable('0 0 * * *', timezone='UTC') (from airflow.sdk), "
             "or pass start= and end=."
         )
-    if start_utc >= end_utc:
-        raise WebflowConfigurationError(
-            f"The window is empty: start ({start_utc.isoformat()}) must be before end ({end_utc.isoformat()})."
-        )
-    return start_utc, end_utc
+    return check_window_order(start_utc, end_utc)

@@ -30,7 +30,7 @@ import os
 import pendulum
 from airflow.sdk import DAG, Asset
 
-from airflow_webflow_audit.landing import asset_uri
+from airflow_webflow_audit.landing.layout import asset_uri
 from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
 

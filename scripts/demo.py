@@ -93,7 +93,7 @@ def landed_summary(start: datetime, end: datetime) -> dict | None:
     """What the task landed for the window, read back from its manifest (the XCom holds the same)."""
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_webflow_audit.landing import manifest_path_for, window_object_path
+    from airflow_webflow_audit.landing.layout import manifest_path_for, window_object_path
 
     data = window_object_path(
         ObjectStoragePath(OUTPUT.as_uri()),

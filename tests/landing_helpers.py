@@ -6,6 +6,8 @@ import gzip
 import hashlib
 import json
 import random
+from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +15,8 @@ from airflow.sdk import ObjectStoragePath
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.jsonlines import EventBatch, dump_line
+from airflow_webflow_audit.landing.writer import LandedWindow, open_window
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 
 
@@ -61,3 +65,23 @@ def all_keys(root: ObjectStoragePath) -> list[str]:
 def snapshot(root: ObjectStoragePath) -> dict[str, bytes]:
     """Every object under ``root`` with its bytes."""
     return {key: (root / key).read_bytes() for key in all_keys(root)} if root.exists() else {}
+
+
+def batch_of(events: list[dict[str, Any]]) -> EventBatch:
+    """A batch of events from a test, serialized the stdlib way."""
+    return EventBatch(events, [dump_line(event) for event in events])
+
+
+def land_events(
+    path: ObjectStoragePath,
+    batches: Iterable[list[dict[str, Any]]],
+    *,
+    file_format: str = "jsonl.gz",
+    manifest: dict[str, Any] | None = None,
+) -> LandedWindow:
+    """Land batches of events at ``path`` as the operator does, with a stand-in manifest."""
+    with open_window(path, file_format) as out:
+        for events in batches:
+            out.write(batch_of(list(events)))
+        written = out.finish()
+        return out.commit({**(manifest or {}), "records": written.records, "object": asdict(written)})

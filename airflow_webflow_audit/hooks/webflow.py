@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -16,31 +18,25 @@ from airflow.sdk import BaseHook
 
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.api import API_MAX_LIMIT, format_api_time
+from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
 from airflow_webflow_audit.exceptions import WebflowError
-from airflow_webflow_audit.hooks._config import (
-    REQUEST_WINDOW_PADDING,
-    WebflowConnectionConfig,
-    config_from_connection,
+from airflow_webflow_audit.hooks.clock import Clock, SystemClock
+from airflow_webflow_audit.hooks.connection import WebflowConnectionConfig, config_from_connection
+from airflow_webflow_audit.hooks.pacing import RatePacer
+from airflow_webflow_audit.hooks.paging import REQUEST_WINDOW_PADDING, PageSchedule, PullProgress, WindowPull
+from airflow_webflow_audit.hooks.responses import Page
+from airflow_webflow_audit.hooks.retry import RequestAttempts, RetryPolicy
+from airflow_webflow_audit.jsonlines import EventBatch
+from airflow_webflow_audit.validation import (
     validate_event_type,
     validate_limit,
-    validate_offset,
     validate_sort_order,
+    validate_whole_number,
     validate_window,
     validate_workspace,
 )
-from airflow_webflow_audit.hooks._paging import DEFAULT_MAX_SNAPSHOT_ATTEMPTS, PageSchedule, PullProgress, WindowPull
-from airflow_webflow_audit.hooks._transport import (
-    Clock,
-    Page,
-    RatePacer,
-    RetryPolicy,
-    RetryState,
-    SystemClock,
-    Transient,
-    classify_response,
-    describe_transport_error,
-)
-from airflow_webflow_audit.jsonlines import EventBatch
+
+Item = TypeVar("Item")
 
 #: Log a progress line at most this often during a long pull.
 PROGRESS_LOG_INTERVAL_SECONDS = 30.0
@@ -58,6 +54,8 @@ class WebflowHook(BaseHook):
     :param rng: Random source for backoff jitter.
     :param transport: An httpx transport for the sync client (tests use ``httpx.MockTransport``).
     :param async_transport: The same for the async client.
+    :param retry_policy: How requests and pulls are retried; default: the connection's ``max_retries``
+        with :class:`~airflow_webflow_audit.hooks.retry.RetryPolicy`'s other defaults.
     """
 
     conn_name_attr = "webflow_conn_id"
@@ -67,12 +65,8 @@ class WebflowHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Form layout for Airflow 3.0/3.1; 3.2+ reads the same from the provider info's ``conn-fields``."""
-        return {
-            "hidden_fields": ["schema", "login", "port"],
-            "relabeling": {"password": "API token", "host": "Base URL"},
-            "placeholders": {"host": "https://api.webflow.com (default)", "extra": '{"workspace": "my-workspace"}'},
-        }
+        """Form layout for Airflow 3.0/3.1; 3.2+ reads the same from the provider info."""
+        return copy.deepcopy(UI_FIELD_BEHAVIOUR)
 
     def __init__(
         self,
@@ -82,7 +76,7 @@ class WebflowHook(BaseHook):
         rng: random.Random | None = None,
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
-        max_snapshot_attempts: int = DEFAULT_MAX_SNAPSHOT_ATTEMPTS,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         super().__init__()
         self.webflow_conn_id = webflow_conn_id
@@ -90,14 +84,9 @@ class WebflowHook(BaseHook):
         self.rng = rng or random.Random()
         self._transport = transport
         self._async_transport = async_transport
-        self.max_snapshot_attempts = max_snapshot_attempts
         self._config: WebflowConnectionConfig | None = None
+        self._retry_policy = retry_policy
         self.pacer = RatePacer()
-        self._counter_lock = threading.Lock()
-        self.retry_policy = RetryPolicy()
-        #: Counters of the most recent (or running) pull.
-        self.last_pull: PullProgress | None = None
-        self.requests_sent = 0
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(webflow_conn_id={self.webflow_conn_id!r})"
@@ -126,7 +115,13 @@ class WebflowHook(BaseHook):
         self._config = config
         self.pacer.ceiling_per_minute = config.rate_limit_per_minute
         self.pacer.window_seconds = config.rate_limit_window_seconds
-        self.retry_policy = RetryPolicy(max_retries=config.max_retries)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The policy given to the constructor, else the connection's ``max_retries`` with the other defaults."""
+        if self._retry_policy is not None:
+            return self._retry_policy
+        return RetryPolicy(max_retries=self.config.max_retries)
 
     def get_conn(self) -> httpx.Client:
         """A new httpx client for this connection; close it (or use it in a ``with`` block)."""
@@ -155,35 +150,6 @@ class WebflowHook(BaseHook):
 
     # -- requests -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _path(workspace: str) -> str:
-        return f"/v2/workspaces/{quote(workspace, safe='')}/audit_logs"
-
-    @staticmethod
-    def _params(
-        *,
-        limit: int,
-        offset: int,
-        sort_order: str,
-        event_type: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> dict[str, str | int]:
-        params: dict[str, str | int] = {"limit": limit, "offset": offset, "sortOrder": sort_order}
-        if event_type is not None:
-            params["eventType"] = event_type
-        if start is not None:
-            params["from"] = format_api_time(start)
-        if end is not None:
-            params["to"] = format_api_time(end)
-        return params
-
-    @staticmethod
-    def _url(config: WebflowConnectionConfig, path: str, params: dict[str, str | int]) -> httpx.URL:
-        # The same URL httpx builds from base_url, path and params, at a quarter of the cost: merging
-        # params takes httpx ~0.25 ms, a third of the CPU a whole page costs here otherwise.
-        return httpx.URL(f"{config.base_url.rstrip('/')}{path}?{urlencode(params)}")
-
     def _send(
         self,
         client: httpx.Client,
@@ -196,7 +162,7 @@ class WebflowHook(BaseHook):
         ``cancel`` stops a request sent from a worker thread: its waits end early and it raises
         :class:`_Cancelled` instead of trying again.
         """
-        with _Attempts(self, what) as attempts:
+        with self._attempts(what) as attempts:
             while True:
                 if (delay := attempts.pacing_delay()) > 0:
                     self._sleep(delay, cancel)
@@ -214,6 +180,17 @@ class WebflowHook(BaseHook):
                     return outcome
                 self._sleep(outcome, cancel)
 
+    def _attempts(self, what: str) -> RequestAttempts:
+        return RequestAttempts(
+            what=what,
+            token=self.config.token,
+            policy=self.retry_policy,
+            pacer=self.pacer,
+            clock=self.clock,
+            rng=self.rng,
+            log=self.log,
+        )
+
     def _sleep(self, seconds: float, cancel: threading.Event | None) -> None:
         if cancel is None:
             self.clock.sleep(seconds)
@@ -224,7 +201,7 @@ class WebflowHook(BaseHook):
 
     async def _asend(self, client: httpx.AsyncClient, url: httpx.URL, what: str) -> Page:
         """Async twin of :meth:`_send`."""
-        with _Attempts(self, what) as attempts:
+        with self._attempts(what) as attempts:
             while True:
                 if (delay := attempts.pacing_delay()) > 0:
                     await self.clock.asleep(delay)
@@ -296,15 +273,16 @@ class WebflowHook(BaseHook):
         ws = self._workspace(workspace, config)
         if start is not None and end is not None:
             start, end = validate_window(start, end)
-        params = self._params(
+        return audit_logs_url(
+            config.base_url,
+            ws,
             limit=validate_limit(limit),
-            offset=validate_offset(offset),
+            offset=validate_whole_number(offset, "offset", minimum=0),
             sort_order=validate_sort_order(sort_order),
             event_type=validate_event_type(event_type),
             start=start,
             end=end,
         )
-        return self._url(config, self._path(ws), params)
 
     # -- a whole window ---------------------------------------------------------------------------
 
@@ -314,16 +292,17 @@ class WebflowHook(BaseHook):
         start: datetime | str,
         end: datetime | str,
         event_type: str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> PullStream[dict[str, Any]]:
         """Every event with ``start <= timestamp < end``, once, ascending, exactly as the API sent it.
 
         Streams page by page: memory stays at a few pages whatever the window's size. All input is
         checked when this is called, before any request. Raises
         :class:`~airflow_webflow_audit.exceptions.WebflowWindowChangedError` if late events land inside
-        the part already streamed (start again), and the transport's errors otherwise.
+        the part already streamed (start again), and the transport's errors otherwise. The returned
+        stream's ``progress`` counts pages, events and re-reads as the pull goes.
         """
         batches = self.iter_audit_log_batches(workspace, start, end, event_type)
-        return (event for batch in batches for event in batch.events)
+        return PullStream((event for batch in batches for event in batch.events), batches.progress)
 
     def iter_audit_log_batches(
         self,
@@ -331,11 +310,11 @@ class WebflowHook(BaseHook):
         start: datetime | str,
         end: datetime | str,
         event_type: str | None = None,
-    ) -> Iterator[EventBatch]:
+    ) -> PullStream[EventBatch]:
         """:meth:`iter_audit_logs` a page at a time, each event with its JSON line (what landing writes)."""
         config = self.config
         run = self._prepare_pull(self._workspace(workspace, config), start, end, event_type)
-        return self._iter_pull(config, run)
+        return PullStream(self._iter_pull(config, run), run.pull.progress)
 
     def _iter_pull(self, config: WebflowConnectionConfig, run: _PullRun) -> Iterator[EventBatch]:
         with self._client(config) as client:
@@ -420,11 +399,18 @@ class WebflowHook(BaseHook):
         pull = WindowPull(
             start=start_utc,
             end=end_utc,
-            max_snapshot_attempts=self.max_snapshot_attempts,
+            max_snapshot_attempts=self.retry_policy.max_snapshot_attempts,
             on_unknown_event_type=self._warn_unknown_event_type,
         )
-        self.last_pull = pull.progress
-        return _PullRun(self, workspace, pull, validate_event_type(event_type))
+        return _PullRun(
+            workspace=workspace,
+            pull=pull,
+            event_type=validate_event_type(event_type),
+            base_url=self.config.base_url,
+            clock=self.clock,
+            pacer=self.pacer,
+            log=self.log,
+        )
 
     def _warn_unknown_event_type(self, event_type: str) -> None:
         self.log.warning(
@@ -470,19 +456,78 @@ async def _aget_connection(conn_id: str) -> Any:
     return await sync_to_async(BaseHook.get_connection)(conn_id)
 
 
-class _PullRun:
-    """One window pull in progress: request parameters, progress logs, the closing summary."""
+def audit_logs_url(
+    base_url: str,
+    workspace: str,
+    *,
+    limit: int,
+    offset: int,
+    sort_order: str,
+    event_type: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> httpx.URL:
+    """The URL of one audit-log page; the arguments must be checked already."""
+    params: dict[str, str | int] = {"limit": limit, "offset": offset, "sortOrder": sort_order}
+    if event_type is not None:
+        params["eventType"] = event_type
+    if start is not None:
+        params["from"] = format_api_time(start)
+    if end is not None:
+        params["to"] = format_api_time(end)
+    # The same URL httpx builds from base_url, path and params, at a quarter of the cost: merging
+    # params takes httpx ~0.25 ms, a third of the CPU a whole page costs here otherwise.
+    path = f"/v2/workspaces/{quote(workspace, safe='')}/audit_logs"
+    return httpx.URL(f"{base_url.rstrip('/')}{path}?{urlencode(params)}")
 
-    def __init__(self, hook: WebflowHook, workspace: str, pull: WindowPull, event_type: str | None) -> None:
-        self.hook = hook
+
+class PullStream(Generic[Item]):
+    """What a window pull hands out, in order, with the pull's own counters beside it.
+
+    ``progress`` is live: it counts pages, events and re-reads as the stream is consumed, and holds
+    the final figures once it is exhausted. ``close()`` stops the pull early.
+    """
+
+    def __init__(self, items: Iterator[Item], progress: PullProgress) -> None:
+        self._items = items
+        self.progress = progress
+
+    def __iter__(self) -> PullStream[Item]:
+        return self
+
+    def __next__(self) -> Item:
+        return next(self._items)
+
+    def close(self) -> None:
+        close = getattr(self._items, "close", None)
+        if close is not None:
+            close()
+
+
+class _PullRun:
+    """One window pull in progress: request URLs, progress logs, the closing summary."""
+
+    def __init__(
+        self,
+        *,
+        workspace: str,
+        pull: WindowPull,
+        event_type: str | None,
+        base_url: str,
+        clock: Clock,
+        pacer: RatePacer,
+        log: logging.Logger,
+    ) -> None:
         self.workspace = workspace
         self.pull = pull
         self.event_type = event_type
-        self.config = hook.config  # already resolved (sync or async) before a pull is prepared
-        self.path = hook._path(workspace)
-        self.started = hook.clock.monotonic()
+        self.base_url = base_url
+        self.clock = clock
+        self.pacer = pacer
+        self.log = log
+        self.started = clock.monotonic()
         self.next_progress_log = self.started + PROGRESS_LOG_INTERVAL_SECONDS
-        hook.log.info(
+        log.info(
             "Pulling Webflow audit logs of workspace %s for [%s, %s)%s.",
             workspace,
             pull.start.isoformat(),
@@ -491,7 +536,9 @@ class _PullRun:
         )
 
     def url(self, offset: int) -> httpx.URL:
-        params = self.hook._params(
+        return audit_logs_url(
+            self.base_url,
+            self.workspace,
             limit=API_MAX_LIMIT,
             offset=offset,
             sort_order="asc",
@@ -499,7 +546,6 @@ class _PullRun:
             start=self.pull.start - REQUEST_WINDOW_PADDING,
             end=self.pull.end + REQUEST_WINDOW_PADDING,
         )
-        return self.hook._url(self.config, self.path, params)
 
     def describe(self, offset: int) -> str:
         return f"{self.workspace} audit logs at offset {offset}"
@@ -509,12 +555,9 @@ class _PullRun:
         batch = self.pull.accept(page)
         if batch.events:
             yield batch
-        self.after_page()
-
-    def after_page(self) -> None:
-        if self.hook.clock.monotonic() >= self.next_progress_log:
+        if self.clock.monotonic() >= self.next_progress_log:
             self._log_progress(final=False)
-            self.next_progress_log = self.hook.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
+            self.next_progress_log = self.clock.monotonic() + PROGRESS_LOG_INTERVAL_SECONDS
 
     def finish(self) -> None:
         self.pull.finish()
@@ -522,15 +565,15 @@ class _PullRun:
 
     def _log_progress(self, *, final: bool) -> None:
         progress = self.pull.progress
-        self.hook.log.info(
+        self.log.info(
             "%s %d pages, %d events in the window (API total %s), %.1f s elapsed, %.1f s waiting on the rate "
             "limit, %d re-reads.",
             "Pulled" if final else "Pulling:",
             progress.pages,
             progress.records,
             self.pull.snapshot_total,
-            self.hook.clock.monotonic() - self.started,
-            self.hook.pacer.waited_seconds,
+            self.clock.monotonic() - self.started,
+            self.pacer.waited_seconds,
             progress.restarts,
         )
 
@@ -543,72 +586,3 @@ def _retrieve_outcome(task: asyncio.Task[Page]) -> None:
 
 class _Cancelled(Exception):
     """A request fetched ahead is no longer wanted (the pull failed, stopped early or finished)."""
-
-
-class _Attempts:
-    """The bookkeeping around one request's tries, shared by the sync and async senders."""
-
-    def __init__(self, hook: WebflowHook, what: str) -> None:
-        assert hook._config is not None
-        self.hook = hook
-        self.token = hook._config.token
-        self.what = what
-        self.retry = RetryState(hook.retry_policy, hook.rng, what)
-        self.number = 0
-
-    def pacing_delay(self) -> float:
-        """Seconds to wait before this try (rate-limit pacing); also counts the try as sent."""
-        hook = self.hook
-        with hook._counter_lock:
-            hook.requests_sent += 1
-        self.number, delay = hook.pacer.reserve(hook.clock.monotonic())
-        return delay
-
-    def __enter__(self) -> _Attempts:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # A try that ended without an answer (cancelled, or an error outside httpx) is no longer in
-        # flight; left in the pacer it would count against the budget for good.
-        self.hook.pacer.forget(self.number)
-
-    def recheck(self) -> float:
-        """Seconds more to wait now that this try's slot has come (others may have spent the window)."""
-        return self.hook.pacer.recheck(self.number, self.hook.clock.monotonic())
-
-    def answered(self, response: httpx.Response) -> Page | float:
-        """The page, or the seconds to wait before the next try."""
-        self.hook.pacer.observe(self.number, response.headers, self.hook.clock.monotonic())
-        outcome = classify_response(response, token=self.token, policy=self.retry.policy)
-        if isinstance(outcome, Page):
-            return outcome
-        return self._retry_after(outcome)
-
-    def failed(self, exc: httpx.RequestError) -> float:
-        self.hook.pacer.forget(self.number)
-        return self._retry_after(Transient(describe_transport_error(exc, self.token)))
-
-    def _retry_after(self, failure: Transient) -> float:
-        wait = self.retry.wait_after(failure)
-        log = self.hook.log
-        if failure.rate_limited:
-            self.hook.pacer.rate_limited(self.number, wait, self.hook.clock.monotonic())
-            self.hook.pacer.record_wait(wait)
-            log.warning(
-                "Rate limited on %s (%s); waiting %.1f s as asked (wait %d of %d).",
-                self.what,
-                failure.reason,
-                wait,
-                self.retry.rate_limit_waits,
-                self.retry.policy.max_rate_limit_waits,
-            )
-        else:
-            log.warning(
-                "Transient failure on %s (%s); retry %d of %d in %.1f s.",
-                self.what,
-                failure.reason,
-                self.retry.retries,
-                self.retry.policy.max_retries,
-                wait,
-            )
-        return wait

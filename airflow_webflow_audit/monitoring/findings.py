@@ -18,21 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
+from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.jsonlines import dump_line
-from airflow_webflow_audit.landing import (
-    LandedObject,
-    list_landed_windows,
-    read_landed_events,
-    write_object,
-)
+from airflow_webflow_audit.landing.reader import LandedObject, list_landed_windows, read_landed_events
+from airflow_webflow_audit.landing.writer import write_object
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
 
 log = logging.getLogger(__name__)
@@ -46,20 +41,6 @@ def baseline_path(destination: ObjectStoragePath, workspace: str) -> ObjectStora
 
 def findings_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
     return object_path.parent / (object_path.name.removesuffix(".jsonl.gz") + FINDINGS_SUFFIX)
-
-
-def parse_instant(value: datetime | str | None, name: str) -> datetime | None:
-    """An optional timezone-aware instant from a datetime or an ISO 8601 string (a rendered template)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        try:
-            value = parse_timestamp(value, assume_utc=False)
-        except ValueError:
-            raise WebflowConfigurationError(f"{name} must be an ISO 8601 date-time, got {value!r}.") from None
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise WebflowConfigurationError(f"{name} must be timezone-aware (e.g. 2026-10-01T00:00:00Z), got {value!r}.")
-    return value
 
 
 def load_baseline(path: ObjectStoragePath, workspace: str) -> Baseline:
@@ -156,7 +137,7 @@ def _learn_window(
     findings = scan.finish()
     candidate.applied_through = window.end
     findings_path = findings_path_for(window.path)
-    write_object(findings_path, b"".join(dump_line(finding.to_json()) for finding in findings))
+    write_object(findings_path, b"".join(dump_line(asdict(finding)) for finding in findings))
     # Not sort_keys: an actor's addresses are kept in the order last seen, which decides what is forgotten.
     body = (json.dumps(candidate.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
     write_object(path, body)

@@ -36,7 +36,7 @@ The rules (each can be switched off by name in :class:`RuleSettings`):
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -120,18 +120,6 @@ class ActorProfile:
     hours: list[int] = field(default_factory=lambda: [0] * 24)
     last_login: dict[str, str] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "type": self.type,
-            "email": self.email,
-            "logins": self.logins,
-            "events": self.events,
-            "ips": self.ips,
-            "locations": self.locations,
-            "hours": self.hours,
-            "last_login": self.last_login,
-        }
-
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ActorProfile:
         hours = data.get("hours") or [0] * 24
@@ -161,7 +149,7 @@ class Baseline:
             "format_version": BASELINE_FORMAT_VERSION,
             "workspace": self.workspace,
             "applied_through": None if self.applied_through is None else self.applied_through.isoformat(),
-            "actors": {actor_id: self.actors[actor_id].to_json() for actor_id in sorted(self.actors)},
+            "actors": {actor_id: asdict(self.actors[actor_id]) for actor_id in sorted(self.actors)},
         }
 
     @classmethod
@@ -187,17 +175,6 @@ class Finding:
     summary: str
     details: dict[str, Any]
     event: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "timestamp": self.timestamp,
-            "actor": self.actor,
-            "summary": self.summary,
-            "details": self.details,
-            "event": self.event,
-        }
 
 
 def _who(actor: dict[str, Any]) -> str:
@@ -362,11 +339,7 @@ class WindowScan:
                 previous_role=previous,
                 target=target,
             )
-        elif (
-            event_type == "workspace_invitation"
-            and subtype in ("invite_accepted", "access_request_accepted")
-            and elevated
-        ):
+        elif event_type == "workspace_invitation" and subtype in ACCEPTED_INVITATIONS and elevated:
             self._find(
                 "privilege_change",
                 "high",
@@ -393,11 +366,3 @@ class WindowScan:
         if isinstance(payload.get("location"), str):
             _remember(profile.locations, payload["location"], stamp)
             profile.last_login = {"timestamp": stamp, "location": payload["location"], "ip": payload.get("ipAddress")}
-
-
-def scan_window(events: list[dict[str, Any]], baseline: Baseline, settings: RuleSettings) -> list[Finding]:
-    """Every finding of one window's events (in timestamp order); ``baseline`` learns the events."""
-    scan = WindowScan(baseline, settings)
-    for event in events:
-        scan.add(event)
-    return scan.finish()

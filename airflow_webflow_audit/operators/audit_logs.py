@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowTaskTerminated
 
-from airflow_webflow_audit import __version__
-from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowWindowChangedError
-from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
-from airflow_webflow_audit.hooks._paging import PullProgress
+from airflow_webflow_audit.exceptions import WebflowWindowChangedError
+from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
-from airflow_webflow_audit.jsonlines import EventBatch
-from airflow_webflow_audit.landing import (
-    LandedWindow,
-    asset_uri,
-    check_destination,
-    check_destination_writable,
-    land_window,
-    resolve_destination,
-    validate_file_format,
-    window_object_path,
+from airflow_webflow_audit.landing.formats import validate_file_format
+from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
+from airflow_webflow_audit.landing.manifest import PullRecord, build_manifest
+from airflow_webflow_audit.landing.writer import LandedWindow, check_destination_writable, open_window
+from airflow_webflow_audit.validation import (
+    is_templated,
+    validate_event_types,
+    validate_whole_number,
+    validate_workspace,
 )
 from airflow_webflow_audit.windows import resolve_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-#: Whole-window re-pulls when late events land inside the part already written.
-DEFAULT_MAX_WINDOW_ATTEMPTS = 3
 
 
 class WebflowAuditLogsOperator(BaseOperator):
@@ -86,10 +80,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             validate_workspace(workspace)
         if not is_templated(event_types):
             validate_event_types(event_types)
-        if isinstance(max_window_attempts, bool) or not isinstance(max_window_attempts, int) or max_window_attempts < 1:
-            raise WebflowConfigurationError(
-                f"max_window_attempts must be a whole number >= 1, got {max_window_attempts!r}."
-            )
+        validate_whole_number(max_window_attempts, "max_window_attempts", minimum=1)
         outlets = list(kwargs.pop("outlets", None) or [])
         if not outlets and not is_templated(destination) and not is_templated(workspace):
             outlets = [Asset(uri=asset_uri(destination, workspace))]
@@ -170,16 +161,8 @@ class WebflowAuditLogsOperator(BaseOperator):
     ) -> LandedWindow:
         attempt = 1
         while True:
-            pulls: list[tuple[str | None, PullProgress]] = []
             try:
-                return land_window(
-                    object_path,
-                    file_format=self.file_format,
-                    batches=self._batches(workspace, start, end, event_types, pulls),
-                    manifest_fields=functools.partial(
-                        self._manifest_fields, context, workspace, start, end, event_types, pulls
-                    ),
-                )
+                return self._land_once(context, object_path, workspace, start, end, event_types)
             except WebflowWindowChangedError as exc:
                 if attempt >= self.max_window_attempts:
                     raise
@@ -192,57 +175,35 @@ class WebflowAuditLogsOperator(BaseOperator):
                     self.max_window_attempts,
                 )
 
-    def _batches(
-        self,
-        workspace: str,
-        start: datetime,
-        end: datetime,
-        event_types: list[str] | None,
-        pulls: list[tuple[str | None, PullProgress]],
-    ) -> Iterator[EventBatch]:
-        for event_type in event_types or [None]:
-            batches = self.hook.iter_audit_log_batches(workspace, start, end, event_type)
-            assert self.hook.last_pull is not None  # set when the pull is created, before any request
-            pulls.append((event_type, self.hook.last_pull))
-            yield from batches
-
-    def _manifest_fields(
+    def _land_once(
         self,
         context: Context,
+        object_path: ObjectStoragePath,
         workspace: str,
         start: datetime,
         end: datetime,
         event_types: list[str] | None,
-        pulls: list[tuple[str | None, PullProgress]],
-    ) -> dict[str, Any]:
-        ti = context.get("ti")
-        totals = [progress.api_total for _, progress in pulls]
-        return {
-            "workspace": workspace,
-            "window": {"start": start.isoformat(), "end": end.isoformat(), "end_exclusive": True},
-            "filters": {"event_types": event_types},
-            # pagination.total of the requests, which ask for 1 s more on each side than the window.
-            "api_total": None if None in totals else sum(t for t in totals if t is not None),
-            "pulls": [
-                {
-                    "event_type": event_type,
-                    "records": progress.records,
-                    "api_total": progress.api_total,
-                    "pages": progress.pages,
-                    "restarts": progress.restarts,
-                    "outside_window": progress.out_of_window,
-                }
-                for event_type, progress in pulls
-            ],
-            "provider": {"name": "airflow-webflow-audit", "version": __version__},
-            "airflow": {
-                "dag_id": getattr(ti, "dag_id", None),
-                "task_id": getattr(ti, "task_id", None),
-                "run_id": getattr(ti, "run_id", None),
-                "try_number": getattr(ti, "try_number", None),
-            },
-            "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+    ) -> LandedWindow:
+        """One pull per event type (one in all without a filter) into one object, then its manifest."""
+        pulls: list[PullRecord] = []
+        with open_window(object_path, self.file_format) as out:
+            for event_type in event_types or [None]:
+                batches = self.hook.iter_audit_log_batches(workspace, start, end, event_type)
+                pulls.append(PullRecord(event_type, batches.progress))
+                for batch in batches:
+                    out.write(batch)
+            written = out.finish()
+            manifest = build_manifest(
+                workspace=workspace,
+                start=start,
+                end=end,
+                event_types=event_types,
+                pulls=pulls,
+                written=written,
+                task_instance=context.get("ti"),
+                pulled_at=datetime.now(timezone.utc),
+            )
+            return out.commit(manifest)
 
     def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
         outlet_events = context.get("outlet_events")

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier, BaseOperator, ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, WebflowConfigurationError
-from airflow_webflow_audit.hooks._config import is_templated, validate_workspace
-from airflow_webflow_audit.landing import check_destination, resolve_destination
-from airflow_webflow_audit.monitoring.findings import catch_up, parse_instant, summarize
+from airflow_webflow_audit.landing.layout import check_destination, resolve_destination
+from airflow_webflow_audit.monitoring.findings import catch_up, summarize
 from airflow_webflow_audit.monitoring.rules import RuleSettings
 from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier
+from airflow_webflow_audit.validation import is_templated, validate_optional_datetime, validate_workspace
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -67,7 +68,7 @@ class WebflowAuditFindingsOperator(BaseOperator):
             validate_workspace(workspace)
         for name, value in (("baseline_start", baseline_start), ("through", through)):
             if not is_templated(value):
-                parse_instant(value, name)
+                validate_optional_datetime(value, name)
         self.settings = RuleSettings.from_mapping(rule_settings)
         notifiers = [WebflowFindingsLogNotifier()] if notifiers is None else list(notifiers)
         for notifier in notifiers:
@@ -85,8 +86,8 @@ class WebflowAuditFindingsOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         workspace = validate_workspace(self.workspace)
         destination = resolve_destination(self.destination)
-        baseline_start = parse_instant(self.baseline_start, "baseline_start")
-        through = parse_instant(self.through, "through")
+        baseline_start = validate_optional_datetime(self.baseline_start, "baseline_start")
+        through = validate_optional_datetime(self.through, "through")
         result = catch_up(destination, workspace, self.settings, baseline_start=baseline_start, through=through)
         summary = summarize(result, workspace=workspace, max_listed=MAX_FINDINGS_IN_XCOM)
         self.log.info(
@@ -97,7 +98,7 @@ class WebflowAuditFindingsOperator(BaseOperator):
             summary["applied_through"],
         )
         if result.findings:
-            notified = {**context, "webflow_findings": [f.to_json() for f in result.findings]}
+            notified = {**context, "webflow_findings": [asdict(f) for f in result.findings]}
             notified["webflow_findings_summary"] = summary
             for notifier in self.notifiers:
                 notifier(notified)

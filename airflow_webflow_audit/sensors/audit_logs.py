@@ -12,10 +12,16 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_webflow_audit.exceptions import WebflowError, WebflowRequestRejectedError
-from airflow_webflow_audit.hooks._config import is_templated, validate_event_types, validate_workspace
 from airflow_webflow_audit.hooks.webflow import WebflowHook
-from airflow_webflow_audit.tally import EventTally, tally_window, validate_event_subtypes, validate_min_events
+from airflow_webflow_audit.tally import EventTally, tally_window
 from airflow_webflow_audit.triggers.audit_logs import WebflowAuditLogsTrigger
+from airflow_webflow_audit.validation import (
+    is_templated,
+    validate_event_subtypes,
+    validate_event_types,
+    validate_whole_number,
+    validate_workspace,
+)
 from airflow_webflow_audit.windows import resolve_window
 
 if TYPE_CHECKING:
@@ -83,7 +89,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        validate_min_events(min_events)
+        validate_whole_number(min_events, "min_events", minimum=1)
         if not is_templated(workspace):
             validate_workspace(workspace)
         if not is_templated(event_types) and not is_templated(event_subtypes):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.landing import MANIFEST_SUFFIX
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from tests.conftest import DAY0
 from tests.e2e.conftest import airflow_env, run_airflow
 from tests.landing_helpers import read_events, read_manifest, sha256_of

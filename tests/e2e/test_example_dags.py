@@ -9,12 +9,11 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.jsonlines import EventBatch
-from airflow_webflow_audit.landing import MANIFEST_SUFFIX, land_window, window_object_path
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, window_object_path
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER, run_airflow
-from tests.landing_helpers import read_events, read_manifest, snapshot
+from tests.landing_helpers import land_events, read_events, read_manifest, snapshot
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -167,7 +166,7 @@ def test_findings_dag_learns_the_landed_windows_and_logs_what_it_found(airflow_h
     for start, end in days:
         path = window_object_path(root, workspace="hitchhikers-workspace", start=start, end=end, file_format="jsonl.gz")
         events = [e for e in travel if start <= parse_timestamp(e["timestamp"]) < end]
-        land_window(path, file_format="jsonl.gz", batches=[EventBatch.of(events)], manifest_fields=dict)
+        land_events(path, [events])
     result = run_airflow(
         airflow_home,
         "dags",

@@ -9,13 +9,12 @@ import pytest
 from airflow.sdk import BaseNotifier, ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, WebflowLandingError
-from airflow_webflow_audit.jsonlines import EventBatch
-from airflow_webflow_audit.landing import land_window, window_object_path
+from airflow_webflow_audit.landing.layout import window_object_path
 from airflow_webflow_audit.monitoring.findings import baseline_path, findings_path_for
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0
-from tests.landing_helpers import snapshot
+from tests.landing_helpers import land_events, snapshot
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = pytest.mark.integration
@@ -29,7 +28,7 @@ def land(root: ObjectStoragePath, window: tuple) -> ObjectStoragePath:
     start, end = window
     path = window_object_path(root, workspace=WORKSPACE, start=start, end=end, file_format="jsonl.gz")
     events = [e for e in EVENTS if start.strftime("%Y-%m-%d") == e["timestamp"][:10]]
-    land_window(path, file_format="jsonl.gz", batches=[EventBatch.of(events)], manifest_fields=dict)
+    land_events(path, [events])
     return path
 
 

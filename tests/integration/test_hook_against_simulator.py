@@ -83,10 +83,11 @@ def test_exact_under_errors_drops_and_truncation(simulator, seed):
     )
     clock = FakeClock()
     hook = hook_with(clock, seed)
-    events = list(hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(days=1)))
+    stream = hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(days=1))
+    events = list(stream)
     assert events == sim.events(DAY0, DAY0 + timedelta(days=1))
     faults = Counter(r.fault for r in sim.requests if r.fault)
-    assert sum(faults.values()) == hook.requests_sent - hook.last_pull.pages
+    assert sum(faults.values()) == len(sim.requests) - stream.progress.pages
     assert len(clock.sleeps) == sum(faults.values())  # every fault was retried after a backoff
 
 
@@ -130,12 +131,12 @@ def test_rate_limit_is_respected_on_a_shared_fake_clock(simulator):
     """Simulator and hook share one fake clock: pacing and Retry-After advance it, nothing sleeps."""
     clock = FakeClock()
     sim = simulator(days=1, config=SimulatorConfig(rate_limit=10, rate_window=60.0), clock=clock.monotonic)
-    hook = hook_with(clock)
-    events = list(hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(days=1)))
+    stream = hook_with(clock).iter_audit_logs(None, DAY0, DAY0 + timedelta(days=1))
+    events = list(stream)
     assert events == sim.events(DAY0, DAY0 + timedelta(days=1))
     statuses = Counter(r.status for r in sim.requests)
     pages = statuses[200]
-    assert pages == hook.last_pull.pages
+    assert pages == stream.progress.pages
     # The budget is 10 a minute: the pull cannot take less than (pages - 10) / 10 minutes...
     assert clock.now - 1000.0 >= (pages - 10) * 6.0
     # ...and pacing keeps 429s rare: at most one per rate window.
@@ -163,11 +164,11 @@ def test_a_late_event_near_the_end_of_the_window_is_included_once(simulator):
     start, end = DAY0, DAY0 + timedelta(hours=12)
     late = dict(sim.events(start, end)[-1], timestamp="2026-10-01T11:59:59.998Z", payload={"late": True})
     insert_on_request(sim, 3, late)
-    hook = hook_with()
-    events = list(hook.iter_audit_logs(None, start, end))
+    stream = hook_with().iter_audit_logs(None, start, end)
+    events = list(stream)
     assert events == sim.events(start, end)
     assert events.count(late) == 1
-    assert hook.last_pull.restarts == 1
+    assert stream.progress.restarts == 1
 
 
 def test_a_late_event_inside_the_streamed_part_is_reported(simulator):
@@ -239,12 +240,13 @@ def test_the_token_never_leaks_on_a_real_pull_with_retries(simulator, caplog, ca
         for logger in loggers:
             logger.setLevel(logging.DEBUG)
         hook = hook_with()
-        events = list(hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(hours=3)))
+        stream = hook.iter_audit_logs(None, DAY0, DAY0 + timedelta(hours=3))
+        events = list(stream)
         page = hook.get_audit_logs_page(limit=3)
     assert events == sim.events(DAY0, DAY0 + timedelta(hours=3))
     assert any(record.name.startswith("httpcore") for record in caplog.records)  # DEBUG really was on
     printed = capsys.readouterr()
-    for text in (caplog.text, printed.out, printed.err, repr(hook), repr(page), str(hook.last_pull)):
+    for text in (caplog.text, printed.out, printed.err, repr(hook), repr(page), str(stream.progress)):
         assert TOKEN not in text
 
 
@@ -273,9 +275,10 @@ def test_pages_are_fetched_concurrently_and_handed_out_in_order(simulator, concu
     sim = simulator(days=2, config=SimulatorConfig(latency=0.02), conn_extra={"max_concurrency": concurrency})
     hook = WebflowHook()
     window = (DAY0, DAY0 + timedelta(days=2))
-    assert list(hook.iter_audit_logs(None, *window)) == sim.events(*window)
+    stream = hook.iter_audit_logs(None, *window)
+    assert list(stream) == sim.events(*window)
     assert sim.max_in_flight == concurrency
-    assert hook.requests_sent == hook.last_pull.pages == -(-len(sim) // 100)  # no page fetched twice
+    assert len(sim.requests) == stream.progress.pages == -(-len(sim) // 100)  # no page fetched twice
 
 
 def test_the_async_pull_fetches_concurrently_too(simulator):

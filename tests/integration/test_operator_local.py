@@ -17,7 +17,7 @@ from airflow_webflow_audit.exceptions import (
     WebflowPagingError,
     WebflowRetriesExhaustedError,
 )
-from airflow_webflow_audit.landing import MANIFEST_SUFFIX
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.simulator import SimulatorConfig
 from tests.conftest import DAY0, TOKEN, insert_on_request
 from tests.landing_helpers import all_keys, make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
@@ -254,7 +254,7 @@ def test_parquet_holds_the_same_events_in_a_fixed_schema(simulator, clock, desti
     import pyarrow.parquet as pq  # the parquet extra is part of make test: a missing install must fail here
 
     from airflow_webflow_audit.api import parse_timestamp
-    from airflow_webflow_audit.landing import parquet_schema
+    from airflow_webflow_audit.landing.formats import parquet_schema
 
     sim = simulator()
     operator = make_operator(clock, destination=destination, file_format="parquet")

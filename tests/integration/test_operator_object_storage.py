@@ -8,7 +8,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowRetriesExhaustedError
-from airflow_webflow_audit.landing import MANIFEST_SUFFIX
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from tests.conftest import DAY0, TOKEN
 from tests.landing_helpers import make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
 from tests.storage_servers import AWS_CONN_ID

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_webflow_audit.exceptions import WebflowError
-from airflow_webflow_audit.hooks._transport import MalformedPageError, parse_page
+from airflow_webflow_audit.hooks.responses import MalformedPageError, parse_page
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from tests.conftest import DAY0, FakeClock, set_connection
 

@@ -10,7 +10,8 @@ import pytest
 
 from airflow_webflow_audit.api import DEFAULT_BASE_URL, format_api_time, normalise_for_fromisoformat, parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.hooks._config import config_from_connection, validate_window, validate_workspace
+from airflow_webflow_audit.hooks.connection import config_from_connection
+from airflow_webflow_audit.validation import validate_window, validate_workspace
 from tests.conftest import TOKEN, page_response
 
 UTC = timezone.utc

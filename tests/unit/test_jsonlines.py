@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from airflow_webflow_audit import jsonlines
-from airflow_webflow_audit.hooks._transport import parse_page
+from airflow_webflow_audit.hooks.responses import parse_page
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0
+from tests.landing_helpers import batch_of
 
 
 def json_values(floats: st.SearchStrategy) -> st.SearchStrategy:
@@ -86,5 +87,5 @@ def test_page_lines_are_each_items_line():
 
 
 def test_a_batch_of_other_events_uses_the_stdlib_form():
-    batch = jsonlines.EventBatch.of([{"b": 1, "a": "\u00e9"}])
+    batch = batch_of([{"b": 1, "a": "\u00e9"}])
     assert batch.lines == [b'{"b":1,"a":"\xc3\xa9"}\n']

@@ -9,20 +9,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from airflow.sdk import BaseHook, ObjectStoragePath
 
-from airflow_webflow_audit import landing
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
-from airflow_webflow_audit.jsonlines import EventBatch
-from airflow_webflow_audit.landing import (
+from airflow_webflow_audit.landing import writer
+from airflow_webflow_audit.landing.layout import (
     MANIFEST_SUFFIX,
     asset_uri,
     check_destination,
     format_key_time,
-    land_window,
     window_object_path,
 )
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 from tests.conftest import event
-from tests.landing_helpers import all_keys, snapshot
+from tests.landing_helpers import all_keys, land_events, snapshot
 
 UTC = timezone.utc
 
@@ -101,10 +99,9 @@ def test_object_key_layout_uses_the_utc_day_of_the_start():
         )
 
 
-def _land(root: ObjectStoragePath, events, **kwargs):
+def _land(root: ObjectStoragePath, events):
     path = root / "k" / "audit_logs.jsonl.gz"
-    batches = (EventBatch.of([item]) for item in events)
-    return path, land_window(path, file_format="jsonl.gz", batches=batches, manifest_fields=lambda: {"m": 1}, **kwargs)
+    return path, land_events(path, ([item] for item in events), manifest={"m": 1})
 
 
 def test_the_gzip_header_carries_no_time_or_name(tmp_path):
@@ -148,7 +145,7 @@ def test_a_failed_move_keeps_the_old_object_and_leaves_no_temporary(tmp_path, mo
     def broken_move(source, target):
         raise OSError("storage went away")
 
-    monkeypatch.setattr(landing, "_move", broken_move)
+    monkeypatch.setattr(writer, "_move", broken_move)
     with pytest.raises(WebflowLandingError, match="went away") as caught:
         _land(root, [event("2026-10-01T00:00:00.000Z"), event("2026-10-01T00:00:01.000Z")])
     assert "Nothing changed at the final key" in str(caught.value)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.monitoring.rules import Baseline, RuleSettings, scan_window
+from airflow_webflow_audit.monitoring.rules import Baseline, RuleSettings, WindowScan
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=timezone.utc)
 ALICE = {"id": "a1", "email": "alice@example.com", "type": "person"}
@@ -46,7 +46,10 @@ def event(minutes: float, event_type: str, subtype: str, actor=BOB, **payload) -
 
 def scan(events, baseline=None, **settings):
     baseline = baseline or Baseline(workspace="ws")
-    return scan_window(events, baseline, RuleSettings(**settings)), baseline
+    window = WindowScan(baseline, RuleSettings(**settings))
+    for item in events:
+        window.add(item)
+    return window.finish(), baseline
 
 
 def rules_of(findings) -> list[tuple[str, str]]:

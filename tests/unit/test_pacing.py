@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from airflow_webflow_audit.hooks._transport import RatePacer
+from airflow_webflow_audit.hooks.pacing import RatePacer
 
 
 @dataclass

@@ -74,9 +74,10 @@ def test_many_pages_come_out_once_and_in_order(mock_hook):
     events = spread(1050)
     log = FakeLog(events)
     hook, _ = mock_hook(log)
-    assert list(hook.iter_audit_logs(None, START, END)) == events
+    stream = hook.iter_audit_logs(None, START, END)
+    assert list(stream) == events
     assert log.requests == 11
-    assert hook.last_pull.pages == 11
+    assert stream.progress.pages == 11
 
 
 def test_a_server_that_caps_the_page_size_lower_still_yields_everything(mock_hook):
@@ -133,9 +134,10 @@ def test_a_late_event_after_the_streamed_part_is_included_once(mock_hook, caplog
     log.before_answer = lambda number, offset: log.insert(late) if number == 3 else None
     hook, _ = mock_hook(log)
     with caplog.at_level(logging.WARNING):
-        got = list(hook.iter_audit_logs(None, START, END))
+        stream = hook.iter_audit_logs(None, START, END)
+        got = list(stream)
     assert got == sorted([*events, late], key=lambda e: e["timestamp"])
-    assert hook.last_pull.restarts == 1
+    assert stream.progress.restarts == 1
     assert "pagination.total changed from 300 to 301" in caplog.text
 
 

@@ -74,7 +74,7 @@ def test_client_errors_fail_at_once_with_code_message_and_hint(mock_hook, clock,
     assert f"HTTP {status} {code}: Webflow says no" in text
     assert hint in text
     assert isinstance(info.value, AirflowFailException)  # Airflow must not retry the task either
-    assert (info.value.status_code, info.value.code) == (status, code)
+    assert (info.value.http_status, info.value.code) == (status, code)
     assert TOKEN not in text
     assert TOKEN not in repr(info.value)
 

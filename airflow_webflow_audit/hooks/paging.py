@@ -29,18 +29,22 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from airflow_webflow_audit.api import KNOWN_EVENT_TYPES
 from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
-from airflow_webflow_audit.hooks._transport import Page
+from airflow_webflow_audit.hooks.responses import Page
+from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_SNAPSHOT_ATTEMPTS
 from airflow_webflow_audit.jsonlines import EventBatch
 
 log = logging.getLogger(__name__)
 Handle = TypeVar("Handle")
 
-DEFAULT_MAX_SNAPSHOT_ATTEMPTS = 5
+#: How far each side of the window the request reaches, so the API's unknown edge rules
+#: (inclusive or exclusive ``from``/``to``, second or millisecond precision) can never drop an edge
+#: event; the exact ``[start, end)`` cut is made here.
+REQUEST_WINDOW_PADDING = timedelta(seconds=1)
 #: A suspicious page (empty early, repeated, out of order) is asked for again this many times.
 MAX_SUSPECT_REPEATS = 1
 

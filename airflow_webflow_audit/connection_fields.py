@@ -1,0 +1,103 @@
+"""The ``webflow`` connection's fields, declared once.
+
+:data:`EXTRA_FIELDS` is the one table of the connection's extras and their defaults: the hook's
+checks (:mod:`airflow_webflow_audit.hooks.connection`), the provider info's ``conn-fields`` (the UI
+form of Airflow 3.2+) and the form's placeholders all read it. No Airflow import here: Airflow calls
+``get_provider_info()`` while it is still starting up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from airflow_webflow_audit.api import DEFAULT_BASE_URL, FORBIDDEN_WORKSPACE_CHARS
+
+#: Webflow's rate limits are per token per minute.
+DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60.0
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_MAX_CONCURRENCY = 5
+
+
+@dataclass(frozen=True)
+class ExtraField:
+    """One extra of the connection: how it is checked, and how the UI form shows it."""
+
+    name: str
+    label: str
+    description: str
+    kind: Literal["workspace", "number", "integer"]
+    default: float | int | None = None
+    #: Numbers must be above this; integers at least this.
+    minimum: float = 0
+
+
+EXTRA_FIELDS: tuple[ExtraField, ...] = (
+    ExtraField(
+        "workspace", "Default workspace", "Workspace id or slug used when a task does not name one.", "workspace"
+    ),
+    ExtraField(
+        "rate_limit_per_minute",
+        "Rate limit per minute",
+        "Optional client-side ceiling on requests per minute for this token (60 on Starter/Basic, 120 on "
+        "CMS/eCommerce/Business, custom on Enterprise). Not needed to stay under Webflow's limit.",
+        "number",
+    ),
+    ExtraField(
+        "rate_limit_window_seconds",
+        "Rate-limit window (seconds)",
+        "How often the token's request budget renews. Default 60 (Webflow's limits are per minute); change it "
+        "only if your plan's limit is per another period.",
+        "number",
+        DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
+    ),
+    ExtraField("timeout", "Timeout (seconds)", "Per-request timeout. Default 30.", "number", DEFAULT_TIMEOUT_SECONDS),
+    ExtraField(
+        "max_retries",
+        "Max retries",
+        "Retries of a request after 5xx, network errors or bad bodies. Default 5.",
+        "integer",
+        DEFAULT_MAX_RETRIES,
+    ),
+    ExtraField(
+        "max_concurrency",
+        "Max concurrent requests",
+        "Pages of one pull in flight at once. Default 5; 1 pages sequentially.",
+        "integer",
+        DEFAULT_MAX_CONCURRENCY,
+        minimum=1,
+    ),
+)
+EXTRA_KEYS = tuple(extra.name for extra in EXTRA_FIELDS)
+
+#: The standard fields the form hides and renames, and its placeholders (all Airflow versions).
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden_fields": ["schema", "login", "port"],
+    "relabeling": {"password": "API token", "host": "Base URL"},
+    "placeholders": {
+        "password": "Workspace API token with scope workspace_activity:read",
+        "host": f"{DEFAULT_BASE_URL} (default)",
+        "extra": '{"workspace": "my-workspace"}',
+    },
+}
+
+
+def _json_schema(extra: ExtraField) -> dict[str, Any]:
+    if extra.kind == "workspace":
+        return {"type": ["string", "null"], "pattern": f"^[^{_regex_class(FORBIDDEN_WORKSPACE_CHARS)}\\s]*$"}
+    if extra.kind == "integer":
+        return {"type": ["integer", "null"], "minimum": int(extra.minimum)}
+    return {"type": ["number", "null"], "exclusiveMinimum": extra.minimum}
+
+
+def _regex_class(chars: str) -> str:
+    return "".join("\\" + ch if ch in "\\]^-" else ch for ch in chars)
+
+
+def conn_fields() -> dict[str, Any]:
+    """The provider info's ``conn-fields``: each extra with its label, help text and JSON schema."""
+    return {
+        extra.name: {"label": extra.label, "description": extra.description, "schema": _json_schema(extra)}
+        for extra in EXTRA_FIELDS
+    }

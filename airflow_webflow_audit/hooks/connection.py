@@ -1,0 +1,157 @@
+"""Turning a ``webflow`` connection into checked settings, by its one table of fields
+(:mod:`airflow_webflow_audit.connection_fields`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_webflow_audit.api import DEFAULT_BASE_URL, is_loopback_host
+from airflow_webflow_audit.connection_fields import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    EXTRA_FIELDS,
+    EXTRA_KEYS,
+    ExtraField,
+)
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.validation import validate_workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WebflowConnectionConfig:
+    """What a ``webflow`` connection says, checked. The token is kept out of ``repr``."""
+
+    base_url: str
+    token: str = field(repr=False)
+    workspace: str | None = None
+    rate_limit_per_minute: float | None = None
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    max_retries: int = DEFAULT_MAX_RETRIES
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    rate_limit_window_seconds: float = DEFAULT_RATE_LIMIT_WINDOW_SECONDS
+
+
+def config_from_connection(
+    conn_id: str,
+    *,
+    host: str | None,
+    port: int | None,
+    password: str | None,
+    extra: str | dict[str, Any] | None,
+) -> WebflowConnectionConfig:
+    """Check a connection's fields and extras and turn them into a :class:`WebflowConnectionConfig`."""
+    token = (password or "").strip()
+    if not token:
+        raise WebflowConfigurationError(
+            f"Connection {conn_id!r} has no API token. Put the Webflow workspace API token (scope "
+            "workspace_activity:read) in the connection's password field ('API token' in the UI)."
+        )
+    if any(ch.isspace() for ch in token):
+        raise WebflowConfigurationError(
+            f"The API token of connection {conn_id!r} contains whitespace; paste the token alone."
+        )
+    extras = _parse_extras(conn_id, extra)
+    settings = {extra.name: _check_extra(conn_id, extra, extras.get(extra.name)) for extra in EXTRA_FIELDS}
+    return WebflowConnectionConfig(base_url=build_base_url(conn_id, host, port), token=token, **settings)
+
+
+def _parse_extras(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, Any]:
+    if extra is None or extra == "":
+        return {}
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError as exc:
+            raise WebflowConfigurationError(
+                f"Connection {conn_id!r}: extra is not valid JSON ({exc.msg} at position {exc.pos}). "
+                'Use an object such as {"workspace": "my-workspace", "timeout": 30}.'
+            ) from None
+    if not isinstance(extra, dict):
+        raise WebflowConfigurationError(
+            f"Connection {conn_id!r}: extra must be a JSON object, got {type(extra).__name__}."
+        )
+    unknown = sorted(set(extra) - set(EXTRA_KEYS))
+    if unknown:
+        log.warning(
+            "Connection %r: ignoring unknown extra field(s) %s; known fields are %s.",
+            conn_id,
+            ", ".join(unknown),
+            ", ".join(EXTRA_KEYS),
+        )
+    return extra
+
+
+def _check_extra(conn_id: str, extra: ExtraField, value: Any) -> Any:
+    """The extra's checked value, or its default when unset (the UI stores empty fields as "")."""
+    if value is None or value == "":
+        return extra.default
+    where = f"Connection {conn_id!r}: extra {extra.name!r}"
+    if extra.kind == "workspace":
+        if not isinstance(value, str):
+            raise WebflowConfigurationError(f"{where} must be a string (the workspace id or slug).")
+        return validate_workspace(value)
+    number = _number(where, value)
+    if extra.kind == "integer":
+        if number != int(number) or number < extra.minimum:
+            raise WebflowConfigurationError(f"{where} must be a whole number >= {int(extra.minimum)}, got {value!r}.")
+        return int(number)
+    if number <= extra.minimum or math.isinf(number):
+        raise WebflowConfigurationError(f"{where} must be a positive number, got {value!r}.")
+    return number
+
+
+def _number(where: str, value: Any) -> float:
+    # The UI may store numbers as strings; bool is an int subclass but never a sensible number here.
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise WebflowConfigurationError(f"{where} must be a number, got {value!r}.") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise WebflowConfigurationError(f"{where} must be a number, got {value!r}.")
+    return float(value)
+
+
+def build_base_url(conn_id: str, host: str | None, port: int | None) -> str:
+    """Base URL from the connection's host (a bare host name or a full URL) and port."""
+    raw = (host or "").strip()
+    if not raw:
+        return DEFAULT_BASE_URL
+    if "://" not in raw:
+        raw = f"https://{raw}"
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise WebflowConfigurationError(
+            f"Connection {conn_id!r}: base URL scheme {scheme!r} is not supported; use https://."
+        )
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise WebflowConfigurationError(
+            f"Connection {conn_id!r}: the base URL must not carry credentials, a query or a fragment; "
+            "put the token in the password field."
+        )
+    hostname = parts.hostname or ""
+    if not hostname:
+        raise WebflowConfigurationError(f"Connection {conn_id!r}: the base URL has no host.")
+    if scheme == "http" and not is_loopback_host(hostname):
+        raise WebflowConfigurationError(
+            f"Connection {conn_id!r}: plain http:// is only allowed for loopback hosts (localhost, "
+            f"127.0.0.0/8, ::1), not {hostname!r}: the API token would travel unencrypted. Use https://."
+        )
+    try:
+        url_port = parts.port
+    except ValueError:
+        raise WebflowConfigurationError(f"Connection {conn_id!r}: the base URL has an invalid port.") from None
+    netloc = parts.netloc
+    if port and url_port is None:
+        netloc = f"{netloc}:{int(port)}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"

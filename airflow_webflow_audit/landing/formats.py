@@ -1,0 +1,171 @@
+"""File formats of a landed window: each encoder turns batches of events into the bytes of one object.
+
+To add a format: write an encoder (``write(batch)``, ``close()``, ``records``) over a
+:class:`HashingSink`, and add it to :data:`ENCODERS`; the writer, the manifest and the operator's
+``file_format`` check pick it up from there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Callable
+from typing import IO, Any, Protocol
+
+from airflow_webflow_audit.api import parse_timestamp
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.jsonlines import EventBatch
+
+# zlib's own default: most of level 9's ratio at a fraction of its CPU. Fixed, so reruns are byte-identical.
+GZIP_LEVEL = 6
+PARQUET_ROW_GROUP_EVENTS = 10_000
+
+
+class HashingSink:
+    """A write-only file object that hashes and counts the bytes it forwards."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.sha256.update(data)
+        self.size += len(data)
+        self.raw.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def tell(self) -> int:
+        return self.size
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:  # the caller closes the underlying file
+        pass
+
+
+class WindowEncoder(Protocol):
+    records: int
+
+    def write(self, batch: EventBatch) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlGzipEncoder:
+    """Gzip JSON Lines, one event per line as the API sent it (compact JSON, keys in the API's order).
+
+    The lines come ready-made from the pull (see :mod:`airflow_webflow_audit.jsonlines`), so nothing is
+    serialized twice. The gzip header carries no time and no file name, so the same events always give
+    the same bytes.
+    """
+
+    def __init__(self, sink: HashingSink) -> None:
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=GZIP_LEVEL, mtime=0)  # type: ignore[arg-type]
+        self.records = 0
+
+    def write(self, batch: EventBatch) -> None:
+        if batch.lines:
+            self._gzip.write(b"".join(batch.lines))
+            self.records += len(batch.lines)
+
+    def close(self) -> None:
+        self._gzip.close()
+
+
+def parquet_schema() -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            pa.field("timestamp", pa.timestamp("us", tz="UTC"), nullable=False),
+            pa.field("event_type", pa.string()),
+            pa.field("event_sub_type", pa.string()),
+            pa.field("actor_id", pa.string()),
+            pa.field("actor_type", pa.string()),
+            pa.field("actor_email", pa.string()),
+            pa.field("workspace_id", pa.string()),
+            pa.field("workspace_slug", pa.string()),
+            pa.field("payload", pa.string(), metadata={"format": "json"}),
+        ]
+    )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _parquet_row(event: dict[str, Any]) -> dict[str, Any]:
+    actor = event.get("actor") if isinstance(event.get("actor"), dict) else {}
+    workspace = event.get("workspace") if isinstance(event.get("workspace"), dict) else {}
+    payload = event.get("payload")
+    return {
+        "timestamp": parse_timestamp(event["timestamp"]),
+        "event_type": _text(event.get("eventType")),
+        "event_sub_type": _text(event.get("eventSubType")),
+        "actor_id": _text(actor.get("id")),
+        "actor_type": _text(actor.get("type")),
+        "actor_email": _text(actor.get("email")),
+        "workspace_id": _text(workspace.get("id")),
+        "workspace_slug": _text(workspace.get("slug")),
+        "payload": None if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")),
+    }
+
+
+class ParquetEncoder:
+    """Parquet with a fixed schema (see :func:`parquet_schema`); ``payload`` stays a JSON string."""
+
+    def __init__(self, sink: HashingSink) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:  # pragma: no cover - depends on the install
+            raise WebflowConfigurationError(
+                "file_format='parquet' needs pyarrow: pip install 'airflow-webflow-audit[parquet]'."
+            ) from None
+        self._pa = pa
+        self._schema = parquet_schema()
+        self._writer = pq.ParquetWriter(sink, self._schema, compression="zstd")
+        self._rows: list[dict[str, Any]] = []
+        self.records = 0
+
+    def write(self, batch: EventBatch) -> None:
+        self._rows.extend(_parquet_row(event) for event in batch.events)
+        self.records += len(batch.events)
+        # Row groups of exactly PARQUET_ROW_GROUP_EVENTS, whatever the page sizes: same events, same bytes.
+        while len(self._rows) >= PARQUET_ROW_GROUP_EVENTS:
+            self._flush(PARQUET_ROW_GROUP_EVENTS)
+
+    def _flush(self, count: int | None = None) -> None:
+        rows, self._rows = self._rows[:count], self._rows[len(self._rows) if count is None else count :]
+        if rows:
+            self._writer.write_table(self._pa.Table.from_pylist(rows, schema=self._schema))
+
+    def close(self) -> None:
+        self._flush()
+        self._writer.close()
+
+
+ENCODERS: dict[str, Callable[[HashingSink], WindowEncoder]] = {
+    "jsonl.gz": JsonlGzipEncoder,
+    "parquet": ParquetEncoder,
+}
+
+
+#: File formats in the order the docs list them.
+FILE_FORMATS = tuple(ENCODERS)
+
+
+def validate_file_format(file_format: object) -> str:
+    if not isinstance(file_format, str) or file_format not in ENCODERS:
+        raise WebflowConfigurationError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}.")
+    return file_format

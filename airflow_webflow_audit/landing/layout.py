@@ -1,0 +1,139 @@
+"""Where things go: destination URLs, checked offline, and the deterministic keys of a landed window.
+
+One window becomes one data object, then a manifest beside it::
+
+    {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz
+    {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz.manifest.json
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.validation import validate_workspace
+
+#: URL schemes a destination may use, with what each needs installed.
+SUPPORTED_SCHEMES: dict[str, str] = {
+    "s3": "apache-airflow-providers-amazon[s3fs] (extra 'amazon')",
+    "gs": "apache-airflow-providers-google (extra 'google')",
+    "gcs": "apache-airflow-providers-google (extra 'google')",
+    "file": "nothing extra",
+}
+MANIFEST_SUFFIX = ".manifest.json"
+DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
+_KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
+#: The name of a landed gzip JSON Lines window: its start and end.
+LANDED_JSONL_NAME = re.compile(rf"^audit_logs_({_KEY_TIME})_({_KEY_TIME})\.jsonl\.gz$")
+
+
+def check_destination_url(destination: str) -> tuple[str, str]:
+    """``(scheme, location)`` of a destination URL, checked without touching storage or connections.
+
+    ``location`` is the part after ``scheme://`` without any ``conn_id@``, e.g. ``bucket/prefix``.
+    """
+    text = destination.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        raise WebflowConfigurationError(
+            f"destination={destination!r} has no URL scheme; write it as {DESTINATION_EXAMPLES}."
+        )
+    scheme = scheme.lower()
+    if scheme not in SUPPORTED_SCHEMES:
+        raise WebflowConfigurationError(
+            f"destination scheme {scheme!r} is not supported; use one of "
+            f"{', '.join(s + '://' for s in SUPPORTED_SCHEMES)} (e.g. {DESTINATION_EXAMPLES})."
+        )
+    if scheme == "file":
+        if not rest.startswith("/"):
+            raise WebflowConfigurationError(
+                f"destination={destination!r} is not an absolute path; write file:///absolute/path (three slashes)."
+            )
+        return scheme, rest
+    netloc, slash, path = rest.partition("/")
+    bucket = netloc.rpartition("@")[2]
+    if not bucket:
+        raise WebflowConfigurationError(
+            f"destination={destination!r} names no bucket; write it as {DESTINATION_EXAMPLES}."
+        )
+    return scheme, bucket + slash + path
+
+
+def protocol_of(path: ObjectStoragePath) -> str:
+    """The path's protocol (``file``, ``s3``, ``gs``...), whichever form fsspec gives it in."""
+    return path.protocol if isinstance(path.protocol, str) else path.protocol[0]
+
+
+def check_destination(destination: object) -> tuple[str, str]:
+    """``(scheme, location)`` of a destination URL string or ObjectStoragePath, checked offline."""
+    if isinstance(destination, ObjectStoragePath):
+        protocol = protocol_of(destination)
+        if protocol not in SUPPORTED_SCHEMES:
+            raise WebflowConfigurationError(
+                f"destination protocol {protocol!r} is not supported; use one of {', '.join(SUPPORTED_SCHEMES)}."
+            )
+        return protocol, destination.path
+    if isinstance(destination, str) and destination.strip():
+        return check_destination_url(destination)
+    raise WebflowConfigurationError(
+        f"destination must be an ObjectStoragePath or a URL string such as {DESTINATION_EXAMPLES}, got {destination!r}."
+    )
+
+
+def resolve_destination(destination: object) -> ObjectStoragePath:
+    """The destination as an ObjectStoragePath (which attaches its filesystem: call it at run time)."""
+    check_destination(destination)
+    if isinstance(destination, ObjectStoragePath):
+        return destination
+    return ObjectStoragePath(str(destination).strip())
+
+
+def asset_uri(destination: object, workspace: str) -> str:
+    """A stable asset URI for one workspace's landed logs: the destination without its connection id."""
+    scheme, location = check_destination(destination)
+    if scheme == "file":
+        return f"file://{location.rstrip('/')}/workspace={workspace}"
+    return f"{scheme}://{location.strip('/')}/workspace={workspace}"
+
+
+def format_key_time(moment: datetime) -> str:
+    """UTC basic ISO 8601 for object keys: ``20261001T000000Z`` (microseconds only when present)."""
+    utc = moment.astimezone(timezone.utc)
+    fraction = f".{utc.microsecond:06d}" if utc.microsecond else ""
+    return utc.strftime("%Y%m%dT%H%M%S") + fraction + "Z"
+
+
+def parse_key_time(text: str) -> datetime:
+    """The inverse of :func:`format_key_time`."""
+    layout = "%Y%m%dT%H%M%S.%fZ" if "." in text else "%Y%m%dT%H%M%SZ"
+    return datetime.strptime(text, layout).replace(tzinfo=timezone.utc)
+
+
+def workspace_root(destination: ObjectStoragePath, workspace: str) -> ObjectStoragePath:
+    """Where every window of ``workspace`` lands."""
+    return destination / f"workspace={validate_workspace(workspace)}"
+
+
+def window_object_path(
+    destination: ObjectStoragePath, *, workspace: str, start: datetime, end: datetime, file_format: str
+) -> ObjectStoragePath:
+    """The deterministic key of one window's data object."""
+    day = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    name = f"audit_logs_{format_key_time(start)}_{format_key_time(end)}.{file_format}"
+    return workspace_root(destination, workspace) / f"dt={day}" / name
+
+
+def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
+    return object_path.parent / (object_path.name + MANIFEST_SUFFIX)
+
+
+def temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
+    """A fresh temporary key beside ``path``.
+
+    Hidden (leading dot) and suffixed, so globbing readers, Hive/Spark/Athena included, skip it.
+    """
+    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"

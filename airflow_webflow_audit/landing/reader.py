@@ -1,0 +1,103 @@
+"""Reading landed windows back, checked against their manifests: the one way monitoring, audits and
+reconciles see what was landed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.landing.layout import (
+    LANDED_JSONL_NAME,
+    MANIFEST_SUFFIX,
+    manifest_path_for,
+    parse_key_time,
+    workspace_root,
+)
+
+
+@dataclass(frozen=True)
+class LandedObject:
+    """A window's data object found in storage, with its manifest beside it."""
+
+    start: datetime
+    end: datetime
+    path: ObjectStoragePath
+
+    @property
+    def manifest_path(self) -> ObjectStoragePath:
+        return manifest_path_for(self.path)
+
+
+def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
+    """Every gzip JSONL window of ``workspace`` that has a manifest, ordered by start.
+
+    Objects without a manifest are left out: a manifest is written last, so the window is either
+    still landing or its landing failed after the move, and either way it is not verified.
+    """
+    root = workspace_root(destination, workspace)
+    if not root.exists():
+        return []
+    names = {path.rsplit("/", 1)[-1]: path for path in root.fs.find(root.path)}
+    found = []
+    for name, key in names.items():
+        match = LANDED_JSONL_NAME.match(name)
+        if match and name + MANIFEST_SUFFIX in names:
+            start, end = parse_key_time(match[1]), parse_key_time(match[2])
+            found.append(LandedObject(start, end, root / key[len(root.path.rstrip("/")) + 1 :]))
+    return sorted(found, key=lambda landed: (landed.start, landed.end))
+
+
+class _HashingReader:
+    """A read-only file object that hashes the bytes it passes on."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.sha256.update(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+
+def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """Stream a landed window's events into ``on_event``, then check them against the manifest.
+
+    Returns the manifest. Raises :class:`WebflowLandingError` if the object's sha256 or record count
+    disagrees with its manifest: whatever ``on_event`` did with the events must then be thrown away.
+    """
+    try:
+        manifest = json.loads(landed.manifest_path.read_bytes())
+        records = 0
+        with landed.path.open("rb") as raw:
+            reader = _HashingReader(raw)
+            with gzip.GzipFile(fileobj=reader, mode="rb") as lines:  # type: ignore[arg-type]
+                for line in lines:
+                    on_event(json.loads(line))
+                    records += 1
+            reader.read()  # anything after the gzip stream still counts for the hash
+    except (OSError, EOFError, ValueError, zlib.error) as exc:  # gzip truncated or corrupt, JSON broken
+        raise WebflowLandingError(
+            f"Reading the landed window {landed.path} failed ({type(exc).__name__}: {exc})."
+        ) from exc
+    expected = manifest.get("object", {}).get("sha256")
+    if reader.sha256.hexdigest() != expected or manifest.get("records") != records:
+        raise WebflowLandingError(
+            f"The landed window {landed.path} does not match its manifest (sha256 {reader.sha256.hexdigest()} vs "
+            f"{expected}, {records} vs {manifest.get('records')} records): it was changed after landing. Land the "
+            "window again (rerun its landing task), then rerun this task."
+        )
+    return manifest

@@ -1,0 +1,160 @@
+"""Argument checks shared by the hook, operators, sensor, triggers and monitoring.
+
+Each check takes a value as a user wrote it (or as a template rendered it) and returns it normalised,
+or raises :class:`~airflow_webflow_audit.exceptions.WebflowConfigurationError` with a message that
+names the fix. Nothing here talks to Webflow, storage or Airflow's metadata: the checks run when a
+DAG is parsed and again before the first request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_webflow_audit.api import (
+    API_MAX_LIMIT,
+    FORBIDDEN_WORKSPACE_CHARS,
+    KNOWN_EVENT_SUBTYPES,
+    KNOWN_EVENT_TYPES,
+    SORT_ORDERS,
+)
+from airflow_webflow_audit.api import parse_timestamp as _parse_timestamp
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+
+
+def is_templated(value: object) -> bool:
+    """True if ``value`` (or an item of it) is a Jinja template: only the run can check it."""
+    if isinstance(value, (list, tuple)):
+        return any(is_templated(item) for item in value)
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def validate_whole_number(value: object, name: str, *, minimum: int) -> int:
+    """``value`` if it is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise WebflowConfigurationError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
+    return value
+
+
+def validate_workspace(workspace: object) -> str:
+    """Check a workspace id or slug so it can only ever name one path segment."""
+    if not isinstance(workspace, str) or not workspace:
+        raise WebflowConfigurationError(
+            "No workspace given: pass workspace='<workspace id or slug>' or set 'Default workspace' "
+            "(extra 'workspace') on the Webflow connection."
+        )
+    bad = sorted({ch for ch in workspace if ch in FORBIDDEN_WORKSPACE_CHARS})
+    if bad or ".." in workspace or any(ch.isspace() or not ch.isprintable() for ch in workspace):
+        shown = ", ".join(repr(ch) for ch in bad) or "'..', whitespace or control characters"
+        raise WebflowConfigurationError(
+            f"Workspace {workspace!r} contains {shown}; give the workspace id or slug exactly as Webflow "
+            "shows it (for example 'hitchhikers-workspace'), not a path or an encoded string."
+        )
+    return workspace
+
+
+def validate_datetime(value: object, name: str) -> datetime:
+    """An aware datetime, in UTC, from a datetime or an ISO 8601 string with an offset."""
+    if isinstance(value, str):
+        try:
+            value = _parse_timestamp(value, assume_utc=False)
+        except ValueError:
+            raise WebflowConfigurationError(
+                f"{name}={value!r} is not an ISO 8601 date-time; use e.g. '2026-10-01T00:00:00Z'."
+            ) from None
+        if value.tzinfo is None:
+            raise WebflowConfigurationError(f"{name} has no UTC offset; add one, e.g. '2026-10-01T00:00:00Z'.")
+    if not isinstance(value, datetime):
+        raise WebflowConfigurationError(f"{name} must be a datetime, got {type(value).__name__}.")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise WebflowConfigurationError(
+            f"{name}={value.isoformat()} is a naive datetime; pass a timezone-aware one, e.g. "
+            "pendulum.datetime(2026, 10, 1, tz='UTC') or datetime(..., tzinfo=timezone.utc)."
+        )
+    return value.astimezone(timezone.utc)
+
+
+def validate_optional_datetime(value: object, name: str) -> datetime | None:
+    """None for ``None`` or ``""`` (a template over a missing value), else :func:`validate_datetime`."""
+    if value is None or value == "":
+        return None
+    return validate_datetime(value, name)
+
+
+def check_window_order(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """``(start, end)`` if ``start`` comes first; the window ``[start, end)`` may not be empty."""
+    if start >= end:
+        raise WebflowConfigurationError(
+            f"The window is empty: start ({start.isoformat()}) must be before end ({end.isoformat()})."
+        )
+    return start, end
+
+
+def validate_window(start: object, end: object) -> tuple[datetime, datetime]:
+    """The checked ``[start, end)`` window, in UTC."""
+    return check_window_order(validate_datetime(start, "start"), validate_datetime(end, "end"))
+
+
+def as_filter_list(value: object, name: str) -> list[Any] | None:
+    """None, or the items of a non-empty list (a comma-separated string as rendered by a template counts)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",")]
+    if not isinstance(value, (list, tuple, set, frozenset)) or not value:
+        raise WebflowConfigurationError(f"{name} must be None or a non-empty list, got {value!r}.")
+    return list(value)
+
+
+def validate_event_type(event_type: object) -> str | None:
+    if event_type is None:
+        return None
+    if not isinstance(event_type, str) or not event_type:
+        raise WebflowConfigurationError(f"event_type must be one of {', '.join(KNOWN_EVENT_TYPES)} or None.")
+    if event_type not in KNOWN_EVENT_TYPES:
+        # The API rejects unknown filter values with a 400; say so before spending a request.
+        raise WebflowConfigurationError(
+            f"Unknown event_type {event_type!r}; the API accepts {', '.join(KNOWN_EVENT_TYPES)}. "
+            "Leave event_type unset to receive every type, new ones included."
+        )
+    return event_type
+
+
+def validate_event_types(event_types: object) -> list[str] | None:
+    """None (every type) or a sorted, de-duplicated list of known types; a comma-separated string is accepted."""
+    items = as_filter_list(event_types, "event_types")
+    if items is None:
+        return None
+    # Sorted, so the same set of types always gives the same requests (and the same landed bytes).
+    return sorted({checked for item in items if (checked := validate_event_type(item)) is not None})
+
+
+def validate_event_subtypes(event_subtypes: object, event_types: list[str] | None = None) -> list[str] | None:
+    """None (every subtype) or a sorted list of subtypes that the chosen types can have.
+
+    Subtypes are matched client-side, so a typo would never match and a sensor would wait until it
+    times out: an unknown subtype is refused instead.
+    """
+    items = as_filter_list(event_subtypes, "event_subtypes")
+    if items is None:
+        return None
+    possible = sorted({s for t in (event_types or KNOWN_EVENT_TYPES) for s in KNOWN_EVENT_SUBTYPES.get(t, ())})
+    for item in items:
+        if not isinstance(item, str) or item not in possible:
+            scope = f" of event types {', '.join(event_types)}" if event_types else ""
+            raise WebflowConfigurationError(
+                f"Unknown event_subtype {item!r}{scope}; choose from {', '.join(possible)}."
+            )
+    return sorted(set(items))
+
+
+def validate_limit(limit: object) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= API_MAX_LIMIT:
+        raise WebflowConfigurationError(f"limit must be a whole number from 1 to {API_MAX_LIMIT}, got {limit!r}.")
+    return limit
+
+
+def validate_sort_order(sort_order: object) -> str:
+    if not isinstance(sort_order, str) or sort_order not in SORT_ORDERS:
+        raise WebflowConfigurationError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}.")
+    return sort_order
