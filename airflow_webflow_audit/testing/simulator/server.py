@@ -1,251 +1,38 @@
-"""A simulator of Webflow's workspace audit-log API: real HTTP on loopback, no Enterprise plan needed.
-
-It follows the endpoint's OpenAPI description (``GET /v2/workspaces/{id_or_slug}/audit_logs`` with
-``limit``/``offset``/``sortOrder``/``eventType``/``from``/``to``, Bearer auth, the documented error
-bodies, ``X-RateLimit-*`` headers and 429 with ``Retry-After``), and makes the behaviours the docs
-leave open switchable, so code can be proven right whichever way they fall: inclusive or exclusive
-``from``/``to``, the default sort order and limit. Faults can be switched on by rate (seeded) or
-queued one by one: 5xx, HTML 502 pages, dropped connections, truncated bodies, stalls, latency, and
-late-arriving events inserted while a client is paging.
-
-Use it from Python::
-
-    with WebflowSimulator(events=generate_events(seed=1, start=..., end=...)) as sim:
-        ...  # sim.url, sim.token, sim.workspace_slug, sim.events(start, end)
-
-or from a shell (``--help`` lists every switch)::
-
-    python -m airflow_webflow_audit.testing.simulator --port 8081 --days 7
-
-Control endpoints, for tests of your own DAGs: ``GET /_simulator/events?from=&to=&eventType=``
-(ground truth of ``[from, to)``), ``POST /_simulator/config`` (JSON patch of
-:class:`SimulatorConfig`), ``POST /_simulator/faults`` (JSON list of fault names to queue),
-``GET /_simulator/stats`` (requests, answers by status, most in flight at once) and
-``POST /_simulator/stats/reset``.
-"""
+"""The simulator's HTTP server: the audit-log endpoint as the OpenAPI excerpt describes it, its
+undocumented behaviours switchable, faults on demand, and control endpoints for tests."""
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import contextlib
 import json
 import math
 import random
-import signal
 import socket
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from airflow_webflow_audit.api import (
-    KNOWN_EVENT_SUBTYPES,
-    KNOWN_EVENT_TYPES,
-    format_api_time,
-    is_loopback_host,
-    parse_timestamp,
+from airflow_webflow_audit.api import KNOWN_EVENT_TYPES, is_loopback_host, parse_timestamp
+from airflow_webflow_audit.testing.simulator.generator import (
+    DEFAULT_WORKSPACE_ID,
+    DEFAULT_WORKSPACE_SLUG,
+    late_arrival,
+    to_micros,
 )
 
 DEFAULT_TOKEN = "sim-token-0123456789abcdef"
-DEFAULT_WORKSPACE_SLUG = "hitchhikers-workspace"
-DEFAULT_WORKSPACE_ID = "6621ccb459b561c69f29d57c"
 MAX_LIMIT = 100
 #: Fault names accepted by :meth:`WebflowSimulator.queue_faults` and ``POST /_simulator/faults``.
 FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert", "repeat")
 #: SimulatorConfig fields that are chances per request; each is a ``--<name>`` switch of the CLI.
 FAULT_RATE_FIELDS = ("error_rate", "html_502_rate", "drop_rate", "truncate_rate", "stall_rate", "late_insert_rate")
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-
-SUBTYPES = KNOWN_EVENT_SUBTYPES
-#: Rough shares of a real workspace's log: mostly logins.
-TYPE_WEIGHTS = {
-    "user_access": 70,
-    "custom_role": 3,
-    "workspace_membership": 7,
-    "site_membership": 10,
-    "workspace_invitation": 8,
-    "workspace_setting": 2,
-}
-LOCATIONS = (
-    ("Ashburn US", "54.165.18."),
-    ("Dublin IE", "34.240.11."),
-    ("Sydney AU", "13.54.201."),
-    ("Sao Paulo BR", "18.231.44."),
-    ("Frankfurt DE", "3.120.77."),
-)
-ROLES = ("Admin", "Member", "Guest", "Edit - Cannot publish", "Reviewer", "Security Auditor")
-
-
-def to_micros(value: datetime) -> int:
-    delta = value.astimezone(timezone.utc) - EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def _object_id(rng: random.Random) -> str:
-    return f"{rng.getrandbits(96):024x}"
-
-
-# -- synthetic data -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Actor:
-    id: str
-    email: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        if self.email is None:
-            return {"id": self.id, "type": "token"}
-        return {"id": self.id, "email": self.email, "type": "person"}
-
-
-def _payload(event_type: str, subtype: str, rng: random.Random, people: list[_Actor]) -> dict[str, Any]:
-    def user() -> dict[str, Any]:
-        person = rng.choice(people)
-        return {"id": person.id, "email": person.email}
-
-    user_type = rng.choice(("member", "guest", "reviewer", "client"))
-    if event_type == "user_access":
-        location, prefix = rng.choice(LOCATIONS)
-        return {
-            "method": rng.choice(("dashboard", "sso", "api", "google")),
-            "location": location,
-            "ipAddress": f"{prefix}{rng.randint(1, 254)}",
-        }
-    if event_type == "custom_role":
-        payload = {"roleName": rng.choice(ROLES)}
-        if subtype == "role_updated":
-            payload["previousRoleName"] = rng.choice(ROLES)
-        return payload
-    if event_type == "workspace_membership":
-        payload = {
-            "targetUser": user(),
-            "method": rng.choice(("sso", "dashboard", "admin", "access_request")),
-            "userType": user_type,
-            "roleName": rng.choice(ROLES),
-        }
-        if subtype == "user_role_updated":
-            payload["previousRoleName"] = rng.choice(ROLES)
-        return payload
-    if event_type == "site_membership":
-        payload = {
-            "site": {"id": _object_id(rng), "slug": rng.choice(("marketing-site", "docs", "store", "careers"))},
-            "targetUser": user(),
-            "method": rng.choice(("sso", "invite", "scim", "dashboard", "admin", "access_request")),
-            "userType": user_type,
-            "roleName": rng.choice(ROLES),
-        }
-        if subtype == "user_role_updated":
-            payload["previousRoleName"] = rng.choice(ROLES)
-        if subtype == "user_granular_access_updated":
-            payload["granularAccess"] = {
-                "id": _object_id(rng),
-                "name": rng.choice(("Blog Posts", "Products", "Team Members")),
-                "type": "cms",
-                "restricted": rng.random() < 0.5,
-            }
-        return payload
-    if event_type == "workspace_invitation":
-        payload = {
-            "targetUser": user(),
-            "method": rng.choice(("sso", "dashboard", "admin")),
-            "userType": user_type,
-            "roleName": rng.choice(ROLES),
-        }
-        if subtype == "invite_updated":
-            payload["previousRoleName"] = rng.choice(ROLES)
-        if subtype == "invite_sent" and rng.random() < 0.2:
-            payload["targetUsers"] = [user() for _ in range(rng.randint(2, 4))]
-        return payload
-    if event_type == "workspace_setting":
-        previous = rng.choice(("true", "false"))
-        return {
-            "setting": "ai_toggle",
-            "previousValue": previous,
-            "value": "false" if previous == "true" else "true",
-            "method": rng.choice(("dashboard", "admin")),
-        }
-    return {"detail": "an event type this client has never seen", "method": "dashboard"}
-
-
-def generate_events(
-    *,
-    seed: int = 1,
-    start: datetime,
-    end: datetime,
-    events_per_day: int = 2000,
-    workspace_id: str = DEFAULT_WORKSPACE_ID,
-    workspace_slug: str = DEFAULT_WORKSPACE_SLUG,
-    include_unknown_types: bool = False,
-    burst_share: float = 0.05,
-    edge_events: bool = True,
-) -> list[dict[str, Any]]:
-    """Deterministic synthetic events in ``[start, end)``, ascending by timestamp.
-
-    Besides uniformly spread events of every type and subtype (person and token actors), it adds
-    what breaks naive pagers: bursts of events sharing one millisecond (some longer than a page),
-    and events exactly on every hour edge and one millisecond either side of it.
-    """
-    rng = random.Random(seed)
-    people = [_Actor(_object_id(rng), f"user{i}@example.com") for i in range(24)]
-    tokens = [_Actor(_object_id(rng), None) for _ in range(3)]
-    types = list(TYPE_WEIGHTS)
-    if include_unknown_types:
-        types.append("site_publishing")
-    weights = [TYPE_WEIGHTS.get(t, 2) for t in types]
-    start_us, end_us = to_micros(start), to_micros(end)
-    start_ms, end_ms = -(-start_us // 1000), -(-end_us // 1000)
-    if end_ms <= start_ms:
-        return []
-    days = (end_us - start_us) / 86_400_000_000
-    count = max(0, round(events_per_day * days))
-    workspace = {"id": workspace_id, "slug": workspace_slug}
-
-    def event(ms: int, event_type: str | None = None) -> tuple[int, dict[str, Any]]:
-        event_type = event_type or rng.choices(types, weights)[0]
-        subtype = rng.choice(SUBTYPES.get(event_type, ("something_happened",)))
-        actor = rng.choice(tokens) if event_type == "user_access" and rng.random() < 0.08 else rng.choice(people)
-        stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-        return ms, {
-            "timestamp": format_api_time(stamp),
-            "eventType": event_type,
-            "eventSubType": subtype,
-            "actor": actor.as_json(),
-            "workspace": dict(workspace),
-            "payload": _payload(event_type, subtype, rng, people),
-        }
-
-    out: list[tuple[int, dict[str, Any]]] = []
-    made = 0
-    while made < count:
-        ms = rng.randrange(start_ms, end_ms)
-        if rng.random() < burst_share:
-            size = rng.choice((3, 8, 40, 120)) if rng.random() < 0.9 else 250
-            size = min(size, count - made)
-            out.extend(event(ms) for _ in range(size))
-            made += size
-        else:
-            out.append(event(ms))
-            made += 1
-    if edge_events:
-        hour_ms = 3_600_000
-        edge = -(-start_ms // hour_ms) * hour_ms
-        while edge < end_ms:
-            for ms in (edge - 1, edge, edge, edge + 1):
-                if start_ms <= ms < end_ms:
-                    out.append(event(ms))
-            edge += hour_ms
-    out.sort(key=lambda pair: pair[0])
-    return [item for _, item in out]
-
-
-# -- the server -------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -626,18 +413,7 @@ class WebflowSimulator:
         high = query["to"] if query["to"] is not None else low + 3_600_000_000
         rng = random.Random(self._fault_rng.random())
         ms = rng.randrange(low // 1000, max(low // 1000 + 1, high // 1000))
-        person = _Actor(_object_id(rng), "late.arrival@example.com")
-        location, prefix = rng.choice(LOCATIONS)
-        self.insert_event(
-            {
-                "timestamp": format_api_time(EPOCH + timedelta(milliseconds=ms)),
-                "eventType": "user_access",
-                "eventSubType": "login",
-                "actor": person.as_json(),
-                "workspace": {"id": self.workspace_id, "slug": self.workspace_slug},
-                "payload": {"method": "sso", "location": location, "ipAddress": f"{prefix}{rng.randint(1, 254)}"},
-            }
-        )
+        self.insert_event(late_arrival(rng, ms, workspace_id=self.workspace_id, workspace_slug=self.workspace_slug))
 
     def handle_audit_logs(self, handler: _Handler, workspace: str, params: dict[str, str]) -> None:
         with self._lock:
@@ -777,78 +553,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.reply(400, json.dumps({"message": str(exc)}).encode(), "application/json", {})
             return
         self.reply(200, body, "application/json", {})
-
-
-# -- command line -----------------------------------------------------------------------------------
-
-
-def _parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m airflow_webflow_audit.testing.simulator",
-        description="Serve a simulated Webflow workspace audit-log API on loopback.",
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8081, help="port (0 picks a free one; default 8081)")
-    parser.add_argument("--token", default=DEFAULT_TOKEN, help="the valid API token")
-    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE_SLUG, help="workspace slug")
-    parser.add_argument("--workspace-id", default=DEFAULT_WORKSPACE_ID, help="workspace id")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic events")
-    parser.add_argument("--start", default="2026-10-01", help="first day of events (UTC, YYYY-MM-DD)")
-    parser.add_argument("--days", type=float, default=7, help="days of events")
-    parser.add_argument("--events-per-day", type=int, default=2000)
-    parser.add_argument("--unknown-types", action="store_true", help="mix in an event type the docs lack")
-    parser.add_argument("--rate-limit", type=int, default=None, help="requests per window per token")
-    parser.add_argument("--rate-window", type=float, default=60.0, help="rate-limit window in seconds")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
-    for name in FAULT_RATE_FIELDS:
-        flag = name.replace("_", "-").replace("-rate", "")
-        parser.add_argument(f"--{flag}-rate", type=float, default=0.0, help=f"chance of a {flag} fault")
-    parser.add_argument("--fault-seed", type=int, default=0)
-    parser.add_argument("--from-exclusive", action="store_true", help="treat 'from' as exclusive")
-    parser.add_argument("--to-inclusive", action="store_true", help="treat 'to' as inclusive")
-    parser.add_argument("--default-sort", choices=("asc", "desc"), default="desc")
-    return parser.parse_args(argv)
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = _parse_args(argv)
-    start = datetime.fromisoformat(args.start).replace(tzinfo=timezone.utc)
-    events = generate_events(
-        seed=args.seed,
-        start=start,
-        end=start + timedelta(days=args.days),
-        events_per_day=args.events_per_day,
-        workspace_id=args.workspace_id,
-        workspace_slug=args.workspace,
-        include_unknown_types=args.unknown_types,
-    )
-    config = SimulatorConfig(
-        from_inclusive=not args.from_exclusive,
-        to_inclusive=args.to_inclusive,
-        default_sort=args.default_sort,
-        rate_limit=args.rate_limit,
-        rate_window=args.rate_window,
-        latency=args.latency,
-        fault_seed=args.fault_seed,
-        **{name: getattr(args, name) for name in FAULT_RATE_FIELDS},
-    )
-    sim = WebflowSimulator(
-        events,
-        token=args.token,
-        workspace_slug=args.workspace,
-        workspace_id=args.workspace_id,
-        config=config,
-        host=args.host,
-        port=args.port,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with sim:
-        print(json.dumps({"url": sim.url, "events": len(sim), "token": sim.token}), flush=True)
-        print(f"export AIRFLOW_CONN_WEBFLOW_DEFAULT='{sim.connection_json()}'", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-
-
-if __name__ == "__main__":
-    main()
