@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.validation import check_window_order, validate_datetime
+from airflow_webflow_audit.validation import (
+    check_window_order,
+    validate_datetime,
+    validate_event_types,
+    validate_workspace,
+)
 
 NO_DATA_INTERVAL_HINT = (
     "This run has no data interval: in Airflow 3 a manual run triggered without a logical date has none. "
@@ -45,3 +50,22 @@ def resolve_window(context: Mapping[str, Any], start: object = None, end: object
             "or pass start= and end=."
         )
     return check_window_order(start_utc, end_utc)
+
+
+class WindowQuery(NamedTuple):
+    """What a task asks of one workspace's log: a checked window and the event types (None: all)."""
+
+    workspace: str
+    start: datetime
+    end: datetime
+    event_types: list[str] | None
+    #: Matched client-side, by the sensor only.
+    event_subtypes: list[str] | None = None
+
+
+def resolve_query(
+    context: Mapping[str, Any], *, workspace: object, event_types: object, start: object, end: object
+) -> WindowQuery:
+    """The task's rendered arguments, checked, with the window from :func:`resolve_window`."""
+    window_start, window_end = resolve_window(context, start, end)
+    return WindowQuery(validate_workspace(workspace), window_start, window_end, validate_event_types(event_types))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 import random
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -19,7 +18,7 @@ from airflow.sdk import BaseHook
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.api import API_MAX_LIMIT, format_api_time
 from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
-from airflow_webflow_audit.exceptions import WebflowError
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError
 from airflow_webflow_audit.hooks.clock import Clock, SystemClock
 from airflow_webflow_audit.hooks.connection import WebflowConnectionConfig, config_from_connection
 from airflow_webflow_audit.hooks.pacing import RatePacer
@@ -36,7 +35,22 @@ from airflow_webflow_audit.validation import (
     validate_workspace,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 Item = TypeVar("Item")
+
+
+class PageQuery(TypedDict, total=False):
+    """The optional arguments of one raw page request (see :meth:`WebflowHook.get_audit_logs_page`)."""
+
+    limit: int
+    offset: int
+    sort_order: str
+    event_type: str | None
+    start: datetime | None
+    end: datetime | None
+
 
 #: Log a progress line at most this often during a long pull.
 PROGRESS_LOG_INTERVAL_SECONDS = 30.0
@@ -219,70 +233,53 @@ class WebflowHook(BaseHook):
 
     # -- one page -------------------------------------------------------------------------------
 
-    def get_audit_logs_page(
-        self,
-        workspace: str | None = None,
-        *,
-        limit: int = API_MAX_LIMIT,
-        offset: int = 0,
-        sort_order: str = "asc",
-        event_type: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> dict[str, Any]:
+    def get_audit_logs_page(self, workspace: str | None = None, **query: Unpack[PageQuery]) -> dict[str, Any]:
         """One raw page: ``{"items": [...], "pagination": {"limit", "offset", "total"}}``.
 
-        ``start``/``end`` are passed to the API's ``from``/``to`` as they are; whether the API treats
-        them as inclusive is not documented. For a whole window, use :meth:`iter_audit_logs`.
+        ``query`` takes ``limit`` (1..100, default 100), ``offset`` (default 0), ``sort_order``
+        (``"asc"``, the default, or ``"desc"``), ``event_type``, ``start`` and ``end``. ``start``/``end``
+        are passed to the API's ``from``/``to`` as they are; whether the API treats them as inclusive is
+        not documented. For a whole window, use :meth:`iter_audit_logs`.
         """
         config = self.config
-        url = self._page_request(workspace, config, limit, offset, sort_order, event_type, start, end)
+        url, what = self._page_request(workspace, config, query)
         with self._client(config) as client:
-            page = self._send(client, url, f"audit logs page at offset {offset}")
+            page = self._send(client, url, what)
         return _page_dict(page)
 
-    async def aget_audit_logs_page(
-        self,
-        workspace: str | None = None,
-        *,
-        limit: int = API_MAX_LIMIT,
-        offset: int = 0,
-        sort_order: str = "asc",
-        event_type: str | None = None,
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> dict[str, Any]:
+    async def aget_audit_logs_page(self, workspace: str | None = None, **query: Unpack[PageQuery]) -> dict[str, Any]:
         """Async twin of :meth:`get_audit_logs_page`."""
         config = await self.aconfig()
-        url = self._page_request(workspace, config, limit, offset, sort_order, event_type, start, end)
+        url, what = self._page_request(workspace, config, query)
         async with self._async_client(config) as client:
-            page = await self._asend(client, url, f"audit logs page at offset {offset}")
+            page = await self._asend(client, url, what)
         return _page_dict(page)
 
     def _page_request(
-        self,
-        workspace: str | None,
-        config: WebflowConnectionConfig,
-        limit: int,
-        offset: int,
-        sort_order: str,
-        event_type: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> httpx.URL:
+        self, workspace: str | None, config: WebflowConnectionConfig, query: PageQuery
+    ) -> tuple[httpx.URL, str]:
+        """The checked URL of one page, and how the logs name the request."""
+        unknown = set(query) - set(PageQuery.__annotations__)
+        if unknown:
+            raise WebflowConfigurationError(
+                f"Unknown page argument(s) {', '.join(sorted(unknown))}; use {', '.join(PageQuery.__annotations__)}."
+            )
         ws = self._workspace(workspace, config)
+        start, end = query.get("start"), query.get("end")
         if start is not None and end is not None:
             start, end = validate_window(start, end)
-        return audit_logs_url(
+        offset = validate_whole_number(query.get("offset", 0), "offset", minimum=0)
+        url = audit_logs_url(
             config.base_url,
             ws,
-            limit=validate_limit(limit),
-            offset=validate_whole_number(offset, "offset", minimum=0),
-            sort_order=validate_sort_order(sort_order),
-            event_type=validate_event_type(event_type),
+            limit=validate_limit(query.get("limit", API_MAX_LIMIT)),
+            offset=offset,
+            sort_order=validate_sort_order(query.get("sort_order", "asc")),
+            event_type=validate_event_type(query.get("event_type")),
             start=start,
             end=end,
         )
+        return url, f"audit logs page at offset {offset}"
 
     # -- a whole window ---------------------------------------------------------------------------
 
@@ -402,15 +399,7 @@ class WebflowHook(BaseHook):
             max_snapshot_attempts=self.retry_policy.max_snapshot_attempts,
             on_unknown_event_type=self._warn_unknown_event_type,
         )
-        return _PullRun(
-            workspace=workspace,
-            pull=pull,
-            event_type=validate_event_type(event_type),
-            base_url=self.config.base_url,
-            clock=self.clock,
-            pacer=self.pacer,
-            log=self.log,
-        )
+        return _PullRun(self, workspace, pull, validate_event_type(event_type))
 
     def _warn_unknown_event_type(self, event_type: str) -> None:
         self.log.warning(
@@ -507,27 +496,18 @@ class PullStream(Generic[Item]):
 class _PullRun:
     """One window pull in progress: request URLs, progress logs, the closing summary."""
 
-    def __init__(
-        self,
-        *,
-        workspace: str,
-        pull: WindowPull,
-        event_type: str | None,
-        base_url: str,
-        clock: Clock,
-        pacer: RatePacer,
-        log: logging.Logger,
-    ) -> None:
+    def __init__(self, hook: WebflowHook, workspace: str, pull: WindowPull, event_type: str | None) -> None:
+        # Only the hook's public parts: its checked connection, clock, pacer and logger.
         self.workspace = workspace
         self.pull = pull
         self.event_type = event_type
-        self.base_url = base_url
-        self.clock = clock
-        self.pacer = pacer
-        self.log = log
-        self.started = clock.monotonic()
+        self.base_url = hook.config.base_url
+        self.clock = hook.clock
+        self.pacer = hook.pacer
+        self.log = hook.log
+        self.started = self.clock.monotonic()
         self.next_progress_log = self.started + PROGRESS_LOG_INTERVAL_SECONDS
-        log.info(
+        self.log.info(
             "Pulling Webflow audit logs of workspace %s for [%s, %s)%s.",
             workspace,
             pull.start.isoformat(),

@@ -23,7 +23,7 @@ from airflow_webflow_audit.validation import (
     validate_whole_number,
     validate_workspace,
 )
-from airflow_webflow_audit.windows import resolve_window
+from airflow_webflow_audit.windows import WindowQuery, resolve_query
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -101,9 +101,10 @@ class WebflowAuditLogsOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         # Every check before the first request.
-        start, end = resolve_window(context, self.start, self.end)
-        workspace = validate_workspace(self.workspace)
-        event_types = validate_event_types(self.event_types)
+        query = resolve_query(
+            context, workspace=self.workspace, event_types=self.event_types, start=self.start, end=self.end
+        )
+        workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         destination = resolve_destination(self.destination)
         object_path = window_object_path(
             destination, workspace=workspace, start=start, end=end, file_format=self.file_format
@@ -120,7 +121,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         )
         self._landing = True
         try:
-            landed = self._land(context, object_path, workspace, start, end, event_types)
+            landed = self._land(context, query, object_path)
         finally:
             self._landing = False
         self.log.info(
@@ -150,19 +151,11 @@ class WebflowAuditLogsOperator(BaseOperator):
                 "Received SIGTERM while landing the window; stopped. Nothing was written at the final key."
             )
 
-    def _land(
-        self,
-        context: Context,
-        object_path: ObjectStoragePath,
-        workspace: str,
-        start: datetime,
-        end: datetime,
-        event_types: list[str] | None,
-    ) -> LandedWindow:
+    def _land(self, context: Context, query: WindowQuery, object_path: ObjectStoragePath) -> LandedWindow:
         attempt = 1
         while True:
             try:
-                return self._land_once(context, object_path, workspace, start, end, event_types)
+                return self._land_once(context, query, object_path)
             except WebflowWindowChangedError as exc:
                 if attempt >= self.max_window_attempts:
                     raise
@@ -175,16 +168,9 @@ class WebflowAuditLogsOperator(BaseOperator):
                     self.max_window_attempts,
                 )
 
-    def _land_once(
-        self,
-        context: Context,
-        object_path: ObjectStoragePath,
-        workspace: str,
-        start: datetime,
-        end: datetime,
-        event_types: list[str] | None,
-    ) -> LandedWindow:
+    def _land_once(self, context: Context, query: WindowQuery, object_path: ObjectStoragePath) -> LandedWindow:
         """One pull per event type (one in all without a filter) into one object, then its manifest."""
+        workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         pulls: list[PullRecord] = []
         with open_window(object_path, self.file_format) as out:
             for event_type in event_types or [None]:

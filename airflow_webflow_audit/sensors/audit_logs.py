@@ -6,7 +6,7 @@ import contextlib
 import functools
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
@@ -22,18 +22,10 @@ from airflow_webflow_audit.validation import (
     validate_whole_number,
     validate_workspace,
 )
-from airflow_webflow_audit.windows import resolve_window
+from airflow_webflow_audit.windows import WindowQuery, resolve_query
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-
-class _WindowQuery(NamedTuple):
-    workspace: str
-    start: datetime
-    end: datetime
-    event_types: list[str] | None
-    event_subtypes: list[str] | None
 
 
 class WebflowAuditLogsSensor(BaseSensorOperator):
@@ -108,22 +100,17 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     def hook(self) -> WebflowHook:
         return WebflowHook(webflow_conn_id=self.webflow_conn_id)
 
-    def _query(self, context: Context) -> _WindowQuery:
+    def _query(self, context: Context) -> WindowQuery:
         """Everything a poke needs, checked before any request."""
-        start, end = resolve_window(context, self.start, self.end)
-        event_types = validate_event_types(self.event_types)
-        return _WindowQuery(
-            validate_workspace(self.workspace),
-            start,
-            end,
-            event_types,
-            validate_event_subtypes(self.event_subtypes, event_types),
+        query = resolve_query(
+            context, workspace=self.workspace, event_types=self.event_types, start=self.start, end=self.end
         )
+        return query._replace(event_subtypes=validate_event_subtypes(self.event_subtypes, query.event_types))
 
     def poke(self, context: Context) -> PokeReturnValue:
         return self._count(self._query(context))
 
-    def _count(self, query: _WindowQuery) -> PokeReturnValue:
+    def _count(self, query: WindowQuery) -> PokeReturnValue:
         tally = EventTally.for_filters(self.min_events, query.event_types, query.event_subtypes)
         complete = tally_window(self.hook, tally, query.workspace, query.start, query.end, query.event_types)
         self.log.info(
