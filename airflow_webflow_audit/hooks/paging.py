@@ -14,12 +14,15 @@ The API promises little (see the design notes), so the pull checks instead of tr
   appeared inside the part already streamed, which cannot be taken back:
   :class:`WebflowWindowChangedError` tells the caller to start over.
 * Offsets advance by the number of items received, so a server that caps ``limit`` lower is fine.
-* A page identical to the previous one (a server ignoring ``offset``) or out of timestamp order
-  across pages (a server ignoring ``sortOrder``) stops the pull with a clear error instead of
-  producing duplicates. Both are re-asked once first, in case it was a glitch.
-* An empty page before ``total`` is reached is re-asked once; if it is empty again with the same
-  total, the pull ends there with a warning naming the numbers (a ``total`` that overcounts must not
-  loop forever nor fail every run).
+* A page identical to the previous one (a server ignoring ``offset``), or out of timestamp order
+  within itself or across pages (a server ignoring ``sortOrder``), stops the pull with a clear error
+  instead of producing duplicates or gaps: the window's end is judged by order, so a misordered page
+  is never reordered and trusted. Each is re-asked once first, in case it was a glitch.
+* A pass never ends on ``total`` alone, which may undercount: past it, a full page means the next
+  offset is asked, and only a short or empty page ends the pass. An empty page before ``total`` is
+  reached is re-asked once; if it is empty again with the same total, the pull ends there (a
+  ``total`` that overcounts must not loop forever nor fail every run). Either disagreement between
+  ``total`` and the items served is logged, and the manifest records both.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from airflow_webflow_audit.api import KNOWN_EVENT_TYPES
+from airflow_webflow_audit.api import API_MAX_LIMIT, KNOWN_EVENT_TYPES
 from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowWindowChangedError
 from airflow_webflow_audit.hooks.responses import Page
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_SNAPSHOT_ATTEMPTS
@@ -60,6 +63,8 @@ class PullProgress:
     #: ``pagination.total`` of the pass that completed (of the padded request window, so it can
     #: exceed ``records``); None until the first page.
     api_total: int | None = None
+    #: Items the API served in the pass that completed, in and out of the window.
+    served: int = 0
 
 
 class WindowPull:
@@ -141,11 +146,10 @@ class WindowPull:
             return EventBatch([], [])
         items, lines, timestamps = page.items, page.lines, page.timestamps
         if any(later < earlier for earlier, later in itertools.pairwise(timestamps)):
-            log.warning("A page at offset %d was not in timestamp order; ordering it locally.", self.offset)
-            order = sorted(range(len(items)), key=timestamps.__getitem__)
-            items = [items[i] for i in order]
-            lines = [lines[i] for i in order]
-            timestamps = [timestamps[i] for i in order]
+            # Ordering it here would not help: the window's end is judged by order, and a server that
+            # misorders a page may misorder what lies across pages too, so events could be dropped.
+            self._suspect(f"the page at offset {self.offset} is not in timestamp order although sortOrder=asc was sent")
+            return EventBatch([], [])
         if self._last_timestamp is not None and timestamps[0] < self._last_timestamp:
             self._suspect(
                 f"the page at offset {self.offset} starts at {items[0].get('timestamp')}, before the previous "
@@ -157,8 +161,11 @@ class WindowPull:
         self._previous_lines = page.lines
         self._last_timestamp = timestamps[-1]
         self.offset += len(page.items)
-        if self.offset >= self._total:
-            self.done = True
+        self.progress.served = self.offset
+        # Not on total alone (it may undercount): past it, only a short page ends the pass; a full
+        # page means there may be more, so the next offset is asked (an empty answer ends it).
+        if self.offset >= self._total and len(page.items) < _page_limit(page):
+            self._end_of_log()
         return self._take(items, lines, timestamps)
 
     def finish(self) -> None:
@@ -229,7 +236,7 @@ class WindowPull:
     def _on_empty_page(self) -> None:
         assert self._total is not None
         if self.offset >= self._total:
-            self.done = True
+            self._end_of_log()
             return
         if self._suspect_offset == self.offset:
             log.warning(
@@ -238,10 +245,23 @@ class WindowPull:
                 self._total,
                 self.offset,
             )
-            self.done = True
+            self._end_of_log()
             return
         self._suspect_offset, self._suspect_repeats = self.offset, 1
         log.warning("Empty page at offset %d although total is %d; asking again.", self.offset, self._total)
+
+    def _end_of_log(self) -> None:
+        """The pass read everything the API serves for the padded window."""
+        self.done = True
+        if self.offset != self._total:
+            log.warning(
+                "pagination.total said %s events for the requested window (the window padded by %s on each side), "
+                "but the API served %d; the pull went by the events served. The manifest records both "
+                "(pulls[].api_total and pulls[].served).",
+                self._total,
+                REQUEST_WINDOW_PADDING,
+                self.offset,
+            )
 
     def _note_unknown_type(self, event_type: object) -> None:
         key = repr(event_type)
@@ -253,6 +273,13 @@ class WindowPull:
 
     def _window(self) -> str:
         return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+def _page_limit(page: Page) -> int:
+    """Items in a full page: the ``limit`` the server reports, if sane, else the one the hook asks for."""
+    if page.limit is not None and 1 <= page.limit <= API_MAX_LIMIT:
+        return page.limit
+    return API_MAX_LIMIT
 
 
 class PageSchedule(Generic[Handle]):

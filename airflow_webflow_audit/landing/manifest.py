@@ -64,6 +64,7 @@ def build_manifest(
                 "event_type": pull.event_type,
                 "records": pull.progress.records,
                 "api_total": pull.progress.api_total,
+                "served": pull.progress.served,
                 "pages": pull.progress.pages,
                 "restarts": pull.progress.restarts,
                 "outside_window": pull.progress.out_of_window,

@@ -47,6 +47,10 @@ SCENARIOS = {
     ),
     "late events inserted during the pull": Scenario(faults=("ok", "ok", "late_insert", "ok", "late_insert")),
     "a total that lies (250 more than exist)": Scenario(config={"total_inflation": 250}),
+    "a total that undercounts (150 fewer than exist)": Scenario(config={"total_inflation": -150}),
+    "pages served newest first although sortOrder=asc was sent": Scenario(
+        config={"reverse_pages": True}, fails_with=WebflowPagingError, message="not in timestamp order"
+    ),
     "one page that repeats the previous page": Scenario(faults=("ok", "ok", "repeat")),
     "every page repeats (the API ignores offset)": Scenario(
         config={"ignore_offset": True}, fails_with=WebflowPagingError, message="ignore 'offset'"
@@ -106,3 +110,14 @@ def test_after_an_outage_the_next_try_lands_what_a_clean_run_lands(simulator, cl
     retried, _ = run_window(make_operator(clock, destination=destination), *WINDOW)
     clean, _ = run_window(make_operator(clock, destination=f"file://{tmp_path}/clean"), *WINDOW)
     assert ObjectStoragePath(retried["uri"]).read_bytes() == ObjectStoragePath(clean["uri"]).read_bytes()
+
+
+def test_an_undercounted_total_is_recorded_in_the_manifest(simulator, clock, tmp_path):
+    sim = simulator(config=SimulatorConfig(total_inflation=-150))
+    xcom, _ = run_window(make_operator(clock, destination=f"file://{tmp_path}/landing"), *WINDOW)
+    truth = sim.events(*WINDOW)
+    manifest = read_manifest(xcom["manifest_uri"])
+    (pull,) = manifest["pulls"]
+    assert manifest["records"] == pull["records"] == len(truth)
+    assert pull["served"] == pull["api_total"] + 150  # the padded window's events, all of them served
+    assert manifest["api_total"] == pull["api_total"] < manifest["records"]

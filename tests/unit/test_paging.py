@@ -216,10 +216,52 @@ def test_pages_out_of_order_across_offsets_are_refused(mock_hook):
         list(hook.iter_audit_logs(None, START, END))
 
 
-def test_a_page_out_of_order_within_itself_is_ordered_locally(mock_hook):
+def test_a_misordered_page_holding_an_event_past_the_end_is_refused_not_trusted(mock_hook):
+    """Ordered locally, page 1 would end the window at its padding event and drop 151 of 250 events."""
+    events = spread(250)
+    past_end = at(3600.5)
+    first = [*events[:49], past_end, *events[49:99]]  # the padding event in the middle of page 1
+    pages = {0: first, 100: events[99:199], 200: events[199:]}
+
+    def hostile(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return page_response(pages.get(offset, []), total=251, offset=offset)
+
+    hook, seen = mock_hook(hostile, extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
+    with pytest.raises(WebflowPagingError, match="page at offset 0 is not in timestamp order"):
+        list(hook.iter_audit_logs(None, START, END))
+    assert len(seen) == 2  # asked once more, in case it was a glitch
+
+
+def test_a_page_out_of_order_once_is_asked_again(mock_hook):
     events = spread(50)
-    hook, _ = mock_hook(lambda request: page_response(events[::-1], total=50))
+    answers = iter([events[::-1]])
+    hook, seen = mock_hook(lambda request: page_response(next(answers, events), total=50))
     assert list(hook.iter_audit_logs(None, START, END)) == events
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize("reported_total", [150, 0, 249])
+def test_a_total_that_undercounts_does_not_end_the_pull(mock_hook, caplog, reported_total):
+    events = spread(250)
+
+    def undercounting(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        return page_response(events[offset : offset + 100], total=reported_total, offset=offset)
+
+    hook, _ = mock_hook(undercounting, extra={"workspace": "hitchhikers-workspace", "max_concurrency": 3})
+    with caplog.at_level(logging.WARNING):
+        stream = hook.iter_audit_logs(None, START, END)
+        assert list(stream) == events
+    assert (stream.progress.api_total, stream.progress.served) == (reported_total, 250)
+    assert f"pagination.total said {reported_total} events" in caplog.text
+
+
+def test_a_full_last_page_at_the_total_asks_once_more(mock_hook):
+    events = spread(200)
+    hook, seen = mock_hook(FakeLog(events), extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
+    assert list(hook.iter_audit_logs(None, START, END)) == events
+    assert [request.url.params["offset"] for request in seen] == ["0", "100", "200"]
 
 
 def test_a_total_that_overcounts_ends_with_a_warning(mock_hook, caplog):

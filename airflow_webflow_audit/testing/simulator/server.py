@@ -60,8 +60,10 @@ class SimulatorConfig:
     stall_seconds: float = 2.0
     #: ``Retry-After`` seconds on an injected 429.
     retry_after_seconds: int = 1
-    #: A lying ``pagination.total``: this many more than the events that exist.
+    #: A lying ``pagination.total``: this many more than the events that exist (fewer if negative).
     total_inflation: int = 0
+    #: Serve each page's items newest first although ``sortOrder=asc`` was asked.
+    reverse_pages: bool = False
     #: Serve every page as if ``offset`` were 0, as a server that ignores it would.
     ignore_offset: bool = False
     fault_seed: int = 0
@@ -403,7 +405,9 @@ class WebflowSimulator:
             else:
                 top = hi - offset
                 chosen = index.raws[max(lo, top - limit) : top][::-1] if offset < total else []
-        reported_total = total + cfg.total_inflation
+        if cfg.reverse_pages:
+            chosen = chosen[::-1]
+        reported_total = max(0, total + cfg.total_inflation)
         pagination = b'{"limit":%d,"offset":%d,"total":%d}' % (limit, query["offset"], reported_total)
         return b'{"items":[' + b",".join(chosen) + b'],"pagination":' + pagination + b"}"
 
