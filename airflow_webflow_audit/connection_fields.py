@@ -29,8 +29,10 @@ class ExtraField:
     description: str
     kind: Literal["workspace", "number", "integer"]
     default: float | int | None = None
-    #: Numbers must be above this; integers at least this.
+    #: The valid range, both ends included (numbers and integers only). Bounded on both sides, so an
+    #: absurd value is refused with the range instead of overflowing a timer or a thread pool.
     minimum: float = 0
+    maximum: float = 0
 
 
 EXTRA_FIELDS: tuple[ExtraField, ...] = (
@@ -43,6 +45,8 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "Optional client-side ceiling on requests per minute for this token (60 on Starter/Basic, 120 on "
         "CMS/eCommerce/Business, custom on Enterprise). Not needed to stay under Webflow's limit.",
         "number",
+        minimum=1,
+        maximum=100_000,
     ),
     ExtraField(
         "rate_limit_window_seconds",
@@ -51,14 +55,26 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "only if your plan's limit is per another period.",
         "number",
         DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
+        minimum=1,
+        maximum=86_400,
     ),
-    ExtraField("timeout", "Timeout (seconds)", "Per-request timeout. Default 30.", "number", DEFAULT_TIMEOUT_SECONDS),
+    ExtraField(
+        "timeout",
+        "Timeout (seconds)",
+        "Per-request timeout. Default 30.",
+        "number",
+        DEFAULT_TIMEOUT_SECONDS,
+        minimum=0.1,
+        maximum=3_600,
+    ),
     ExtraField(
         "max_retries",
         "Max retries",
         "Retries of a request after 5xx, network errors or bad bodies. Default 5.",
         "integer",
         DEFAULT_MAX_RETRIES,
+        minimum=0,
+        maximum=100,
     ),
     ExtraField(
         "max_concurrency",
@@ -67,6 +83,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         "integer",
         DEFAULT_MAX_CONCURRENCY,
         minimum=1,
+        maximum=32,
     ),
 )
 EXTRA_KEYS = tuple(extra.name for extra in EXTRA_FIELDS)
@@ -87,8 +104,8 @@ def _json_schema(extra: ExtraField) -> dict[str, Any]:
     if extra.kind == "workspace":
         return {"type": ["string", "null"], "pattern": f"^[^{_regex_class(FORBIDDEN_WORKSPACE_CHARS)}\\s]*$"}
     if extra.kind == "integer":
-        return {"type": ["integer", "null"], "minimum": int(extra.minimum)}
-    return {"type": ["number", "null"], "exclusiveMinimum": extra.minimum}
+        return {"type": ["integer", "null"], "minimum": int(extra.minimum), "maximum": int(extra.maximum)}
+    return {"type": ["number", "null"], "minimum": extra.minimum, "maximum": extra.maximum}
 
 
 def _regex_class(chars: str) -> str:

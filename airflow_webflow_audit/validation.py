@@ -21,6 +21,9 @@ from airflow_webflow_audit.api import (
 from airflow_webflow_audit.api import parse_timestamp as _parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 
+#: Longer than any workspace id (24 hex digits) or slug Webflow gives; a longer one is a mistake.
+MAX_WORKSPACE_LENGTH = 256
+
 
 def is_templated(value: object) -> bool:
     """True if ``value`` (or an item of it) is a Jinja template: only the run can check it."""
@@ -42,6 +45,16 @@ def validate_workspace(workspace: object) -> str:
         raise WebflowConfigurationError(
             "No workspace given: pass workspace='<workspace id or slug>' or set 'Default workspace' "
             "(extra 'workspace') on the Webflow connection."
+        )
+    if len(workspace) > MAX_WORKSPACE_LENGTH:
+        raise WebflowConfigurationError(
+            f"Workspace {workspace[:40]!r}... is {len(workspace)} characters long; a workspace id or slug has at "
+            f"most {MAX_WORKSPACE_LENGTH}. Give the workspace id or slug exactly as Webflow shows it."
+        )
+    if workspace.strip(".") == "":
+        raise WebflowConfigurationError(
+            f"Workspace {workspace!r} is not a workspace id or slug: in a URL path it names another endpoint. "
+            "Give the workspace id or slug exactly as Webflow shows it (for example 'hitchhikers-workspace')."
         )
     bad = sorted({ch for ch in workspace if ch in FORBIDDEN_WORKSPACE_CHARS})
     if bad or ".." in workspace or any(ch.isspace() or not ch.isprintable() for ch in workspace):

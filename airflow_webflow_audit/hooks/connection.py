@@ -100,12 +100,17 @@ def _check_extra(conn_id: str, extra: ExtraField, value: Any) -> Any:
             raise WebflowConfigurationError(f"{where} must be a string (the workspace id or slug).")
         return validate_workspace(value)
     number = _number(where, value)
+    # The range check comes first: int() of an infinite float overflows.
     if extra.kind == "integer":
-        if number != int(number) or number < extra.minimum:
-            raise WebflowConfigurationError(f"{where} must be a whole number >= {int(extra.minimum)}, got {value!r}.")
+        if not extra.minimum <= number <= extra.maximum or not number.is_integer():
+            raise WebflowConfigurationError(
+                f"{where} must be a whole number from {int(extra.minimum)} to {int(extra.maximum)}, got {value!r}."
+            )
         return int(number)
-    if number <= extra.minimum or math.isinf(number):
-        raise WebflowConfigurationError(f"{where} must be a positive number, got {value!r}.")
+    if not extra.minimum <= number <= extra.maximum:
+        raise WebflowConfigurationError(
+            f"{where} must be a number from {extra.minimum:g} to {extra.maximum:g}, got {value!r}."
+        )
     return number
 
 

@@ -6,6 +6,7 @@ and answers how long to wait; the hook does the waiting.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +15,10 @@ import httpx
 
 from airflow_webflow_audit.connection_fields import DEFAULT_RATE_LIMIT_WINDOW_SECONDS
 
+log = logging.getLogger(__name__)
+
+#: Larger rate-limit header values are not believed (Webflow's plans allow 60 to a few thousand a minute).
+MAX_RATE_LIMIT_HEADER = 1_000_000
 #: Weight of the newest sample in the moving average of other clients' requests on the token.
 OTHERS_SMOOTHING = 0.2
 #: Other clients' rate starts as none over this share of a window (a prior against one noisy sample).
@@ -99,8 +104,8 @@ class RatePacer:
 
     def observe(self, number: int, headers: httpx.Headers, now: float) -> None:
         """Learn from the answer to request ``number`` (from :meth:`reserve`)."""
-        limit = _header_int(headers.get("x-ratelimit-limit"))
-        remaining = _header_int(headers.get("x-ratelimit-remaining"))
+        limit = _header_count("X-RateLimit-Limit", headers.get("x-ratelimit-limit"))
+        remaining = _header_count("X-RateLimit-Remaining", headers.get("x-ratelimit-remaining"))
         with self._lock:
             sent_at = self._send_times.pop(number, now)
             if limit is not None and limit > 0:
@@ -174,10 +179,21 @@ class RatePacer:
         return self._others_requests / self._others_seconds if self._others_seconds else 0.0
 
 
-def _header_int(value: str | None) -> int | None:
+def _header_count(name: str, value: str | None) -> int | None:
+    """A request count from a rate-limit header; None (ignored, with a warning) unless it is a sane count.
+
+    ``inf``, ``1e400``, negative or absurdly large values would overflow or stall the pacer (a budget
+    of one request a minute); without the header the hook still honours 429s and their Retry-After.
+    """
     if value is None:
         return None
     try:
-        return int(float(value))
+        number = float(value)
     except ValueError:
+        number = math.nan
+    if not 0 <= number <= MAX_RATE_LIMIT_HEADER:  # NaN fails this too
+        log.warning(
+            "Ignoring the header %s: %r is not a request count from 0 to %d.", name, value[:40], MAX_RATE_LIMIT_HEADER
+        )
         return None
+    return int(number)

@@ -43,7 +43,11 @@ CASES: dict[str, tuple[dict, dict, str]] = {
     "missing token": ({}, {"password": None}, "has no API token"),
     "extra that is not JSON": ({}, {"extra": "{workspace: 1"}, "not valid JSON"),
     "extra with a wrong type": ({}, {"extra": {"timeout": "fast"}}, "'timeout' must be a number"),
-    "extra with a negative number": ({}, {"extra": {"max_retries": -1}}, "'max_retries' must be a whole number >= 0"),
+    "extra with a negative number": (
+        {},
+        {"extra": {"max_retries": -1}},
+        "'max_retries' must be a whole number from 0 to 100",
+    ),
     "destination without a scheme": ({"destination": "my-bucket/audit"}, {}, "has no URL scheme"),
     "destination with an unsupported scheme": ({"destination": "ftp://files.example/audit"}, {}, "not supported"),
 }

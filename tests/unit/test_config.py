@@ -102,13 +102,18 @@ def test_extras_are_read_and_numbers_from_strings_accepted():
         ("[1, 2]", "must be a JSON object"),
         ({"timeout": "soon"}, "'timeout' must be a number"),
         ({"timeout": True}, "'timeout' must be a number"),
-        ({"timeout": -1}, "'timeout' must be a positive number"),
-        ({"timeout": 0}, "'timeout' must be a positive number"),
-        ({"rate_limit_per_minute": -60}, "positive number"),
-        ({"rate_limit_window_seconds": 0}, "'rate_limit_window_seconds' must be a positive number"),
-        ({"max_retries": -1}, "'max_retries' must be a whole number >= 0"),
+        ({"timeout": -1}, "'timeout' must be a number from 0.1 to 3600"),
+        ({"timeout": 0}, "'timeout' must be a number from 0.1 to 3600"),
+        ({"timeout": 1e10}, "'timeout' must be a number from 0.1 to 3600, got 10000000000.0"),
+        ({"timeout": "inf"}, "'timeout' must be a number from 0.1 to 3600"),
+        ({"rate_limit_per_minute": -60}, "'rate_limit_per_minute' must be a number from 1 to 100000"),
+        ({"rate_limit_per_minute": 1e-9}, "'rate_limit_per_minute' must be a number from 1 to 100000"),
+        ({"rate_limit_window_seconds": 0}, "'rate_limit_window_seconds' must be a number from 1 to 86400"),
+        ({"max_retries": -1}, "'max_retries' must be a whole number from 0 to 100"),
         ({"max_retries": 1.5}, "whole number"),
-        ({"max_concurrency": 0}, "'max_concurrency' must be a whole number >= 1"),
+        ({"max_retries": "1e400"}, "'max_retries' must be a whole number from 0 to 100"),
+        ({"max_concurrency": 0}, "'max_concurrency' must be a whole number from 1 to 32"),
+        ({"max_concurrency": 1e9}, "'max_concurrency' must be a whole number from 1 to 32"),
         ({"workspace": 12}, "'workspace' must be a string"),
         ({"workspace": "../other"}, "workspace id or slug"),
     ],
@@ -125,11 +130,19 @@ def test_unknown_extra_keys_are_warned_about(caplog):
 
 
 @pytest.mark.parametrize(
-    "workspace", ["", "a/b", "a?b", "a#b", "a%2Fb", "..", "../admin", "a b", "ws\n", "a\\b", None, 42]
+    "workspace",
+    ["", "a/b", "a?b", "a#b", "a%2Fb", ".", "..", "../admin", "a b", "ws\n", "a\\b", "a" * 257, None, 42],
 )
 def test_bad_workspaces(workspace):
     with pytest.raises(WebflowConfigurationError):
         validate_workspace(workspace)
+
+
+def test_a_dot_workspace_never_reaches_the_api(mock_hook):
+    hook, seen = mock_hook(lambda request: page_response([]))
+    with pytest.raises(WebflowConfigurationError, match="names another endpoint"):
+        hook.get_audit_logs_page(".")
+    assert seen == []
 
 
 @pytest.mark.parametrize("workspace", ["hitchhikers-workspace", "6621ccb459b561c69f29d57c", "a.b_c-d"])

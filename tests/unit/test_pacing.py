@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 from dataclasses import dataclass, field
 
@@ -133,6 +134,19 @@ def test_without_rate_limit_headers_nothing_waits():
         number, delay = pacer.reserve(5.0)
         assert delay == 0
         pacer.observe(number, httpx.Headers(), 5.0)
+
+
+@pytest.mark.parametrize(
+    ("limit", "remaining"), [("1e400", "inf"), ("inf", "5"), ("-120", "-3"), ("120", "nan"), ("1e12", "1e12")]
+)
+def test_absurd_rate_limit_headers_are_ignored_with_a_warning(caplog, limit, remaining):
+    pacer = RatePacer()
+    with caplog.at_level(logging.WARNING):
+        for _ in range(50):
+            number, delay = pacer.reserve(5.0)
+            assert delay == 0
+            pacer.observe(number, httpx.Headers({"X-RateLimit-Limit": limit, "X-RateLimit-Remaining": remaining}), 5.0)
+    assert "Ignoring the header X-RateLimit-" in caplog.text
 
 
 def test_the_connections_ceiling_is_a_floor_on_spacing():
