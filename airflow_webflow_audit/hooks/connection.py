@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,13 +56,34 @@ def config_from_connection(
             f"Connection {conn_id!r} has no API token. Put the Webflow workspace API token (scope "
             "workspace_activity:read) in the connection's password field ('API token' in the UI)."
         )
-    if any(ch.isspace() for ch in token):
-        raise WebflowConfigurationError(
-            f"The API token of connection {conn_id!r} contains whitespace; paste the token alone."
-        )
+    check_token_characters(conn_id, token)
     extras = _parse_extras(conn_id, extra)
     settings = {extra.name: _check_extra(conn_id, extra, extras.get(extra.name)) for extra in EXTRA_FIELDS}
     return WebflowConnectionConfig(base_url=build_base_url(conn_id, host, port), token=token, **settings)
+
+
+def check_token_characters(conn_id: str, token: str) -> None:
+    """Refuse a token with anything but printable ASCII, naming the character by its position only.
+
+    A pasted token may carry a zero-width space, a BOM or a control character: invisible in the UI,
+    fatal in an HTTP header, and a reason to show the token in an error if not caught here. The
+    message names the kind of character and where it is, never the token or its neighbours.
+    """
+    for position, char in enumerate(token, start=1):
+        if "!" <= char <= "~":
+            continue
+        if char.isspace():
+            kind = "whitespace"
+        elif unicodedata.category(char) in ("Cc", "Cf"):
+            name = unicodedata.name(char, "control character")
+            kind = f"an invisible character (U+{ord(char):04X} {name})"
+        else:
+            kind = "a character outside printable ASCII"
+        raise WebflowConfigurationError(
+            f"The API token of connection {conn_id!r} contains {kind} at position {position} of {len(token)}; "
+            "copy the token again and paste it alone into the password field (a copy from a rich-text page "
+            "can bring invisible characters with it)."
+        )
 
 
 def _parse_extras(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str, Any]:

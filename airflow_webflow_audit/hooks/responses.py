@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -53,7 +54,28 @@ class MalformedPageError(ValueError):
 
 
 def redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
+    """``text`` with the secret replaced by ``***``, also where it appears escaped.
+
+    An error body or a transport error may quote the token as ``repr`` or JSON writes it (``\\x00``,
+    ``\\u0000``) or percent-encoded: each of those spellings is removed too.
+    """
+    if not secret:
+        return text
+    for form in _spellings(secret):
+        text = text.replace(form, "***")
+    return text
+
+
+def _spellings(secret: str) -> list[str]:
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        quote(secret, safe=""),
+    }
+    # Longest first, so a longer spelling is not half-replaced by a shorter one inside it.
+    return sorted(forms, key=len, reverse=True)
 
 
 def parse_page(content: bytes) -> Page:
@@ -146,6 +168,8 @@ def classify_response(response: httpx.Response, *, token: str) -> Page | Transie
         except MalformedPageError as exc:
             return Transient(f"200 with a bad body: {redact(str(exc), token)}")
     code, message = _error_body(response)
+    if code is not None:
+        code = redact(code, token)[:MAX_ERROR_TEXT]
     detail = f"HTTP {status}" + (f" {code}" if code else "")
     if message:
         detail += f": {redact(message, token)[:MAX_ERROR_TEXT]}"

@@ -75,6 +75,33 @@ def test_token_with_whitespace_is_refused_without_echoing_it():
     assert "secret" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("hidden", "kind"),
+    [
+        ("\u200b", "U+200B ZERO WIDTH SPACE"),
+        ("\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+        ("\x00", "U+0000"),
+        ("\x7f", "U+007F"),
+        ("\u2060", "U+2060 WORD JOINER"),
+        ("\u00e9", "outside printable ASCII"),
+    ],
+)
+def test_token_with_an_invisible_or_control_character_is_refused_without_showing_it(hidden, kind):
+    token = "left-half-SECRET" + hidden + "TAIL-right-half"
+    with pytest.raises(WebflowConfigurationError) as info:
+        config(password=token)
+    text = str(info.value)
+    assert kind in text
+    assert "position 17 of 32" in text
+    for fragment in ("left", "SECRET", "TAIL", "right", hidden):
+        assert fragment not in text, fragment
+
+
+def test_a_bom_pasted_before_the_token_is_refused():
+    with pytest.raises(WebflowConfigurationError, match=r"U\+FEFF .* at position 1 of"):
+        config(password="\ufeff" + TOKEN)
+
+
 def test_token_is_not_in_the_repr():
     assert TOKEN not in repr(config())
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime, timedelta, timezone
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from airflow_webflow_audit.exceptions import (
     WebflowRequestRejectedError,
     WebflowRetriesExhaustedError,
 )
+from airflow_webflow_audit.hooks.responses import redact
 from tests.conftest import TOKEN, event, page_response
 
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
@@ -85,6 +88,30 @@ def test_an_error_message_that_echoes_the_token_is_redacted(mock_hook):
         hook.get_audit_logs_page()
     assert TOKEN not in str(info.value)
     assert "token *** is revoked" in str(info.value)
+
+
+def test_an_error_code_that_echoes_the_token_is_redacted(mock_hook):
+    hook, _ = mock_hook(lambda request: error(401, f"bad_token_{TOKEN}", "revoked"))
+    with pytest.raises(WebflowAuthError) as info:
+        hook.get_audit_logs_page()
+    assert TOKEN not in str(info.value)
+    assert TOKEN not in (info.value.code or "")
+    assert info.value.code == "bad_token_***"
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        pytest.param(lambda secret: secret, id="plain"),
+        pytest.param(lambda secret: repr(secret), id="repr"),
+        pytest.param(lambda secret: json.dumps(secret), id="json"),
+        pytest.param(lambda secret: quote(secret, safe=""), id="percent-encoded"),
+    ],
+)
+def test_every_spelling_of_a_secret_is_redacted(spelling):
+    secret = 'tok\x00en"with\\odd/chars\u200b+='
+    redacted = redact(f"server said: {spelling(secret)} (end)", secret)
+    assert redacted.replace("'", "").replace('"', "") == "server said: *** (end)"
 
 
 @pytest.mark.parametrize(
