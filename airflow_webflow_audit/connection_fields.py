@@ -18,6 +18,8 @@ DEFAULT_RATE_LIMIT_WINDOW_SECONDS = 60.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_TIMEOUT_SECONDS = 30.0
 DEFAULT_MAX_CONCURRENCY = 5
+#: A page of 100 events is ~100 KiB; a body far past that is a broken or hostile server.
+DEFAULT_MAX_RESPONSE_MIB = 16
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
         "timeout",
         "Timeout (seconds)",
-        "Per-request timeout. Default 30.",
+        "Deadline of one request, from sending it to the last byte of its answer. Default 30.",
         "number",
         DEFAULT_TIMEOUT_SECONDS,
         minimum=0.1,
@@ -84,6 +86,15 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         DEFAULT_MAX_CONCURRENCY,
         minimum=1,
         maximum=32,
+    ),
+    ExtraField(
+        "max_response_mib",
+        "Max response size (MiB)",
+        "An answer larger than this is refused before it is parsed, so memory stays bounded. Default 16.",
+        "integer",
+        DEFAULT_MAX_RESPONSE_MIB,
+        minimum=1,
+        maximum=1_024,
     ),
 )
 EXTRA_KEYS = tuple(extra.name for extra in EXTRA_FIELDS)

@@ -57,6 +57,14 @@ class WebflowNotFoundError(WebflowRequestRejectedError):
     """404: the workspace id or slug does not exist for this token."""
 
 
+class WebflowResponseError(WebflowAPIError, AirflowFailException):
+    """Webflow answered with something this provider refuses to land, and asking again will not help.
+
+    A body past the size cap (``max_response_mib``), or an event nested deeper than JSON Lines can
+    carry here: landing it would mean changing or dropping it, so the task fails instead.
+    """
+
+
 class WebflowRetriesExhaustedError(WebflowAPIError):
     """A transient failure (429, 5xx, network, bad body) outlasted the retry budget."""
 

@@ -29,6 +29,25 @@ _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_INTEGER = b"0" * 19
 
 
+#: The deepest nesting (objects and arrays) an event may have: orjson writes no deeper than this, so
+#: the stdlib path holds events to the same limit and both land the same events.
+MAX_EVENT_DEPTH = 254
+
+
+def depth_exceeds(value: Any, limit: int = MAX_EVENT_DEPTH) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` deep (iterative: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
 def loads(content: bytes) -> tuple[Any, bool]:
     """Parse a JSON document; also say whether orjson read it (and so may serialize its parts)."""
     if _LONG_INTEGER not in content.translate(_DIGITS_AS_ZERO):

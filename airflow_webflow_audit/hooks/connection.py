@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from airflow_webflow_audit.api import DEFAULT_BASE_URL, is_loopback_host
 from airflow_webflow_audit.connection_fields import (
     DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_MAX_RESPONSE_MIB,
     DEFAULT_MAX_RETRIES,
     DEFAULT_RATE_LIMIT_WINDOW_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
@@ -39,6 +40,7 @@ class WebflowConnectionConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     rate_limit_window_seconds: float = DEFAULT_RATE_LIMIT_WINDOW_SECONDS
+    max_response_mib: int = DEFAULT_MAX_RESPONSE_MIB
 
 
 def config_from_connection(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,7 @@ from airflow_webflow_audit.exceptions import (
     WebflowAuthError,
     WebflowNotFoundError,
     WebflowRequestRejectedError,
+    WebflowResponseError,
 )
 
 #: Error texts from the API are cut to this many characters in messages.
@@ -51,6 +53,65 @@ class Transient:
 
 class MalformedPageError(ValueError):
     """A 200 whose body is not the documented page shape."""
+
+
+class BodyReader:
+    """Collects one answer's body within a size cap and a deadline for the whole request.
+
+    httpx's ``timeout`` bounds each read, so a server that drips a byte at a time would hold a
+    request open for ever; the deadline (checked as each chunk arrives) bounds the whole of it.
+    The cap is checked on the declared ``Content-Length`` first and on the bytes as they come, so
+    an oversized body is refused before it is parsed and memory stays near the cap.
+    """
+
+    def __init__(self, response: httpx.Response, *, max_bytes: int, deadline: float, timeout: float) -> None:
+        self.response = response
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+        self.timeout = timeout
+        self.size = 0
+        self.chunks: list[bytes] = []
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise self._too_large(f"declares {int(declared):,} bytes")
+        self._check_deadline()
+
+    def add(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.max_bytes:
+            raise self._too_large(f"sent more than {self.size:,} bytes")
+        self.chunks.append(chunk)
+        self._check_deadline()
+
+    def finish(self) -> httpx.Response:
+        """The answer with its whole body read (already decoded, so without its content encoding)."""
+        headers = [
+            (name, value)
+            for name, value in self.response.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            self.response.status_code,
+            headers=headers,
+            content=b"".join(self.chunks),
+            request=self.response.request,
+        )
+
+    def _check_deadline(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise httpx.ReadTimeout(
+                f"the whole answer did not arrive within the {self.timeout:g} s timeout ({self.size:,} bytes "
+                "of the body so far)",
+                request=self.response.request,
+            )
+
+    def _too_large(self, what: str) -> WebflowResponseError:
+        request = self.response.request
+        return WebflowResponseError(
+            f"Webflow's answer to GET {request.url.path} {what}, past the cap of {self.max_bytes:,} bytes; "
+            "it was not read further. A page of 100 audit events is far smaller, so this is a broken proxy "
+            "or server. If the events really are this large, raise 'max_response_mib' in the connection extra."
+        )
 
 
 def redact(text: str, secret: str) -> str:
@@ -85,7 +146,10 @@ def parse_page(content: bytes) -> Page:
     except ValueError as exc:
         raise MalformedPageError(f"invalid JSON ({exc}); {len(content)} bytes received") from None
     except RecursionError:
-        raise MalformedPageError(f"JSON nested too deeply; {len(content)} bytes received") from None
+        raise WebflowResponseError(
+            f"Webflow sent a page nested too deeply to read ({len(content)} bytes). Asking again will not help; "
+            "report it to Webflow support with the window."
+        ) from None
     if not isinstance(body, dict):
         raise MalformedPageError(f"expected a JSON object, got {type(body).__name__}")
     items = body.get("items")
@@ -109,14 +173,30 @@ def parse_page(content: bytes) -> Page:
         except ValueError:
             raise MalformedPageError(f"item {index} has an unreadable timestamp {stamp[:40]!r}") from None
     limit, offset = pagination.get("limit"), pagination.get("offset")
-    dump = jsonlines.dump_line_fast if fast else jsonlines.dump_line
     return Page(
         items=items,
-        lines=[dump(item) for item in items],
+        lines=_lines(items, fast=fast, offset=offset),
         timestamps=timestamps,
         total=total,
         limit=limit if isinstance(limit, int) else None,
         offset=offset if isinstance(offset, int) else None,
+    )
+
+
+def _lines(items: list[dict[str, Any]], *, fast: bool, offset: object) -> list[bytes]:
+    """Each item's JSON line; an event nested too deep to write faithfully fails the task."""
+    if fast:
+        try:
+            return [jsonlines.dump_line_fast(item) for item in items]
+        except TypeError:  # orjson refuses to write past its nesting limit
+            pass
+    index = next((i for i, item in enumerate(items) if jsonlines.depth_exceeds(item)), None)
+    if index is None:
+        return [jsonlines.dump_line(item) for item in items]
+    raise WebflowResponseError(
+        f"Event {index} of the page at offset {offset} is nested more than {jsonlines.MAX_EVENT_DEPTH} levels "
+        "deep, past what JSON Lines landing can write faithfully. Asking again will not help: no audit event "
+        "of the documented shape nests like this, so report it to Webflow support with the window."
     )
 
 

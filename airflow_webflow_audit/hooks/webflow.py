@@ -6,6 +6,7 @@ import asyncio
 import copy
 import random
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
@@ -23,7 +24,7 @@ from airflow_webflow_audit.hooks.clock import Clock, SystemClock
 from airflow_webflow_audit.hooks.connection import WebflowConnectionConfig, config_from_connection
 from airflow_webflow_audit.hooks.pacing import RatePacer
 from airflow_webflow_audit.hooks.paging import REQUEST_WINDOW_PADDING, PageSchedule, PullProgress, WindowPull
-from airflow_webflow_audit.hooks.responses import Page
+from airflow_webflow_audit.hooks.responses import BodyReader, Page
 from airflow_webflow_audit.hooks.retry import RequestAttempts, RetryPolicy
 from airflow_webflow_audit.jsonlines import EventBatch
 from airflow_webflow_audit.validation import (
@@ -183,7 +184,7 @@ class WebflowHook(BaseHook):
                 while (delay := attempts.recheck()) > 0:
                     self._sleep(delay, cancel)
                 try:
-                    response = client.get(url)
+                    response = self._get(client, url)
                 except httpx.RequestError as exc:
                     if cancel is not None and cancel.is_set():
                         raise _Cancelled from None
@@ -193,6 +194,33 @@ class WebflowHook(BaseHook):
                 if isinstance(outcome, Page):
                     return outcome
                 self._sleep(outcome, cancel)
+
+    def _body_reader(self, response: httpx.Response, sent_at: float) -> BodyReader:
+        config = self.config
+        return BodyReader(
+            response,
+            max_bytes=config.max_response_mib * 2**20,
+            deadline=sent_at + config.timeout,
+            timeout=config.timeout,
+        )
+
+    def _get(self, client: httpx.Client, url: httpx.URL) -> httpx.Response:
+        """One GET, its body read within the size cap and the whole-request deadline."""
+        sent_at = time.monotonic()
+        with client.stream("GET", url) as response:
+            body = self._body_reader(response, sent_at)
+            for chunk in response.iter_bytes():
+                body.add(chunk)
+            return body.finish()
+
+    async def _aget(self, client: httpx.AsyncClient, url: httpx.URL) -> httpx.Response:
+        """Async twin of :meth:`_get`."""
+        sent_at = time.monotonic()
+        async with client.stream("GET", url) as response:
+            body = self._body_reader(response, sent_at)
+            async for chunk in response.aiter_bytes():
+                body.add(chunk)
+            return body.finish()
 
     def _attempts(self, what: str) -> RequestAttempts:
         return RequestAttempts(
@@ -222,7 +250,7 @@ class WebflowHook(BaseHook):
                 while (delay := attempts.recheck()) > 0:
                     await self.clock.asleep(delay)
                 try:
-                    response = await client.get(url)
+                    response = await self._aget(client, url)
                 except httpx.RequestError as exc:
                     outcome = attempts.failed(exc)
                 else:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowRetriesExhaustedError
+from airflow_webflow_audit.exceptions import WebflowPagingError, WebflowResponseError, WebflowRetriesExhaustedError
 from airflow_webflow_audit.testing.simulator import SimulatorConfig
 from tests.conftest import DAY0
 from tests.landing_helpers import make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
@@ -54,6 +54,12 @@ SCENARIOS = {
     "one page that repeats the previous page": Scenario(faults=("ok", "ok", "repeat")),
     "every page repeats (the API ignores offset)": Scenario(
         config={"ignore_offset": True}, fails_with=WebflowPagingError, message="ignore 'offset'"
+    ),
+    "a 200 body far past the size cap (64 MiB, chunked, against a 1 MiB cap)": Scenario(
+        faults=("ok", "huge"),
+        conn_extra={"max_response_mib": 1},
+        fails_with=WebflowResponseError,
+        message="past the cap of 1,048,576 bytes",
     ),
     "an outage longer than the retry budget": Scenario(
         faults=("ok",) * 2 + ("503",) * 40,
@@ -121,3 +127,12 @@ def test_an_undercounted_total_is_recorded_in_the_manifest(simulator, clock, tmp
     assert manifest["records"] == pull["records"] == len(truth)
     assert pull["served"] == pull["api_total"] + 150  # the padded window's events, all of them served
     assert manifest["api_total"] == pull["api_total"] < manifest["records"]
+
+
+def test_a_body_dripped_a_byte_at_a_time_is_cut_at_the_timeout_and_asked_again(simulator, clock, tmp_path, capsys):
+    # Each byte comes well within the read timeout, so only a deadline on the whole request ends it.
+    sim = simulator(config=SimulatorConfig(drip_interval=0.05, drip_seconds=30), conn_extra={"timeout": 1})
+    sim.queue_faults("ok", "drip")
+    xcom, _ = run_window(make_operator(clock, destination=f"file://{tmp_path}/landing"), *WINDOW)
+    assert read_events(xcom["uri"]) == sim.events(*WINDOW)
+    assert "did not arrive within the 1 s timeout" in capsys.readouterr().out  # Airflow's task log

@@ -14,8 +14,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_webflow_audit.exceptions import (
     WebflowAuthError,
+    WebflowConfigurationError,
     WebflowNotFoundError,
     WebflowRequestRejectedError,
+    WebflowResponseError,
     WebflowRetriesExhaustedError,
 )
 from airflow_webflow_audit.hooks.responses import redact
@@ -325,3 +327,66 @@ def test_long_pulls_log_progress(mock_hook, clock, capsys):
         "Pulled 4 pages, 4 events in the window (API total 4), 180.0 s elapsed, 180.0 s waiting on the rate limit"
         in out
     )
+
+
+def nested(depth: int) -> dict:
+    """An object ``depth`` levels deep, the event itself counting as the first."""
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"x": value}
+    return value
+
+
+@pytest.mark.parametrize("stdlib_path", [False, True], ids=["orjson", "stdlib (a 19-digit integer on the page)"])
+def test_an_event_nested_past_254_levels_fails_at_once_with_a_named_error(mock_hook, clock, stdlib_path):
+    deep = event("2026-10-01T00:10:00.000Z", payload=nested(300))
+    extra = {"big": 10**20} if stdlib_path else {}
+    items = [event("2026-10-01T00:05:00.000Z", **extra), deep]
+    hook, seen = mock_hook(lambda request: page_response(items))
+    with pytest.raises(WebflowResponseError, match="Event 1 of the page at offset 0 is nested more than 254") as info:
+        list(hook.iter_audit_logs(None, START, END))
+    assert isinstance(info.value, AirflowFailException)  # asking again would get the same event
+    assert len(seen) == 1
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("stdlib_path", [False, True], ids=["orjson", "stdlib"])
+def test_an_event_254_levels_deep_is_landed_unchanged(mock_hook, stdlib_path):
+    # The event (depth 1) holds "payload" (2), which holds 252 more levels: 254 in all.
+    deep = event("2026-10-01T00:10:00.000Z", payload=nested(253), **({"big": 10**20} if stdlib_path else {}))
+    hook, _ = mock_hook(lambda request: page_response([deep]))
+    assert list(hook.iter_audit_logs(None, START, END)) == [deep]
+
+
+def test_a_page_nested_too_deep_to_parse_fails_at_once(mock_hook):
+    body = b'{"items":[{"timestamp":"2026-10-01T00:10:00.000Z","p":' + b"[" * 5000 + b"]" * 5000 + b"}]}"
+    hook, seen = mock_hook(lambda request: httpx.Response(200, content=body))
+    with pytest.raises(WebflowResponseError, match="nested too deeply to read"):
+        list(hook.iter_audit_logs(None, START, END))
+    assert len(seen) == 1
+
+
+def test_a_body_declared_past_the_size_cap_is_refused_before_it_is_read(mock_hook):
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Length": str(2 * 2**20)}, stream=NeverRead())
+
+    hook, seen = mock_hook(handler, extra={"workspace": "hitchhikers-workspace", "max_response_mib": 1})
+    with pytest.raises(WebflowResponseError, match=r"declares 2,097,152 bytes, past the cap of 1,048,576") as info:
+        hook.get_audit_logs_page()
+    assert "max_response_mib" in str(info.value)
+    assert len(seen) == 1
+
+
+class NeverRead(httpx.SyncByteStream):
+    """A body that fails the test if anyone reads it."""
+
+    def __iter__(self):
+        raise AssertionError("the body was read")
+        yield b""  # pragma: no cover
+
+
+def test_an_absurd_max_response_size_is_refused_with_its_range(mock_hook):
+    hook, seen = mock_hook(page_response, extra={"workspace": "w", "max_response_mib": 1e9})
+    with pytest.raises(WebflowConfigurationError, match="max_response_mib' must be a whole number from 1 to 1024"):
+        hook.get_audit_logs_page()
+    assert seen == []

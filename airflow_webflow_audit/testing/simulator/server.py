@@ -30,7 +30,7 @@ from airflow_webflow_audit.testing.simulator.generator import (
 DEFAULT_TOKEN = "sim-token-0123456789abcdef"
 MAX_LIMIT = 100
 #: Fault names accepted by :meth:`WebflowSimulator.queue_faults` and ``POST /_simulator/faults``.
-FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert", "repeat")
+FAULTS = ("500", "503", "html502", "drop", "truncate", "stall", "429", "late_insert", "repeat", "drip", "huge")
 #: SimulatorConfig fields that are chances per request; each is a ``--<name>`` switch of the CLI.
 FAULT_RATE_FIELDS = ("error_rate", "html_502_rate", "drop_rate", "truncate_rate", "stall_rate", "late_insert_rate")
 
@@ -58,6 +58,11 @@ class SimulatorConfig:
     late_insert_rate: float = 0.0
     #: How long a stalled answer sleeps before it is sent.
     stall_seconds: float = 2.0
+    #: A dripped answer sends one byte of its body this often, for at most ``drip_seconds``, then hangs up.
+    drip_interval: float = 0.25
+    drip_seconds: float = 20.0
+    #: A huge answer is a valid page padded with whitespace to this many MiB, sent chunked.
+    huge_body_mib: int = 64
     #: ``Retry-After`` seconds on an injected 429.
     retry_after_seconds: int = 1
     #: A lying ``pagination.total``: this many more than the events that exist (fewer if negative).
@@ -474,6 +479,10 @@ class WebflowSimulator:
             self.requests.append(RecordedRequest(handler.path.split("?")[0], params, recorded_status, fault))
         if fault == "drop":
             handler.drop()
+        elif fault == "drip" and status == 200:
+            handler.drip(body, headers, interval=self.config.drip_interval, seconds=self.config.drip_seconds)
+        elif fault == "huge" and status == 200:
+            handler.reply_chunked(body, headers, padding_bytes=self.config.huge_body_mib * 2**20)
         else:
             handler.reply(status, body, content_type, headers)
 
@@ -500,6 +509,42 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def drip(self, body: bytes, headers: dict[str, str], *, interval: float, seconds: float) -> None:
+        """Headers at once, then the body a byte at a time: every read is quick, the whole never ends."""
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.flush()
+            for byte in body[: max(1, int(seconds / interval))]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(interval)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.drop()
+
+    def reply_chunked(self, body: bytes, headers: dict[str, str], *, padding_bytes: int) -> None:
+        """A valid page with ``padding_bytes`` of whitespace inside, sent chunked (no Content-Length)."""
+        head, tail = body[:1], body[1:]
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            block = b" " * 2**16
+            chunks = [head] + [block] * (padding_bytes // len(block)) + [tail]
+            for chunk in chunks:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
