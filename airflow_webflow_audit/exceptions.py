@@ -86,6 +86,14 @@ class WebflowWindowChangedError(WebflowPagingError):
     """
 
 
+class WebflowFormatError(WebflowError, AirflowFailException):
+    """The window's events cannot be written in the chosen ``file_format`` (e.g. text Parquet cannot hold).
+
+    Retrying cannot help: the same events come back. Land the window as ``jsonl.gz``, which keeps
+    every event exactly as the API sent it.
+    """
+
+
 class WebflowLandingError(WebflowError):
     """The destination could not be written (missing bucket, no permission, storage unreachable).
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import IO, Any, Protocol
 
 from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowFormatError
 from airflow_webflow_audit.jsonlines import EventBatch
 
 # zlib's own default: most of level 9's ratio at a fraction of its CPU. Fixed, so reruns are byte-identical.
@@ -121,6 +121,37 @@ def _parquet_row(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _encodable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows whose text Parquet can store, for a row group that held a lone surrogate (rare: looked for
+    only after pyarrow refused the group).
+
+    ``payload`` is JSON, so it is rewritten with ``\\u`` escapes: the same value, now plain ASCII. A
+    lone surrogate in a column of its own has no faithful UTF-8 form, so the landing fails.
+    """
+    fixed = []
+    for row in rows:
+        payload = row["payload"]
+        if payload is not None and not _utf8(payload):
+            row = {**row, "payload": json.dumps(json.loads(payload), separators=(",", ":"))}
+        for column, value in row.items():
+            if isinstance(value, str) and not _utf8(value):
+                raise WebflowFormatError(
+                    f"The event at {row['timestamp'].isoformat()} cannot be encoded as Parquet: its "
+                    f"{column!r} holds a lone UTF-16 surrogate, which is not valid text in UTF-8. Land this "
+                    "window with file_format='jsonl.gz', which keeps it exactly as the API sent it."
+                )
+        fixed.append(row)
+    return fixed
+
+
 class ParquetEncoder:
     """Parquet with a fixed schema (see :func:`parquet_schema`); ``payload`` stays a JSON string."""
 
@@ -148,11 +179,18 @@ class ParquetEncoder:
     def _flush(self, count: int | None = None) -> None:
         rows, self._rows = self._rows[:count], self._rows[len(self._rows) if count is None else count :]
         if rows:
-            self._writer.write_table(self._pa.Table.from_pylist(rows, schema=self._schema))
+            try:
+                table = self._pa.Table.from_pylist(rows, schema=self._schema)
+            except UnicodeEncodeError:
+                table = self._pa.Table.from_pylist(_encodable(rows), schema=self._schema)
+            self._writer.write_table(table)
 
     def close(self) -> None:
-        self._flush()
-        self._writer.close()
+        try:
+            self._flush()
+        finally:
+            # Closed even when the last group failed, or pyarrow's finalizer writes to a closed file later.
+            self._writer.close()
 
 
 ENCODERS: dict[str, Callable[[HashingSink], WindowEncoder]] = {

@@ -14,6 +14,7 @@ from airflow_webflow_audit import __version__
 from airflow_webflow_audit.exceptions import (
     WebflowAuthError,
     WebflowConfigurationError,
+    WebflowFormatError,
     WebflowPagingError,
     WebflowRetriesExhaustedError,
 )
@@ -277,3 +278,44 @@ def test_parquet_holds_the_same_events_in_a_fixed_schema(simulator, clock, desti
     assert read_manifest(xcom["manifest_uri"])["object"]["sha256"] == sha256_of(xcom["uri"])
     rerun, _ = run_window(operator, DAY0, DAY1)
     assert ObjectStoragePath(rerun["uri"]).read_bytes() == first_bytes
+
+
+def lone_surrogate_event(**fields):
+    base = {
+        "timestamp": "2026-10-01T12:00:00.000Z",
+        "eventType": "user_access",
+        "eventSubType": "login",
+        "actor": {"id": "a" * 24, "type": "person", "email": "marvin@example.com"},
+        "workspace": {"id": "w" * 24, "slug": "hitchhikers-workspace"},
+        "payload": {"method": "sso", "location": "Dublin IE", "ipAddress": "34.240.11.7"},
+    }
+    return {**base, **fields}
+
+
+def test_parquet_keeps_a_lone_surrogate_in_the_payload_as_an_escape(simulator, clock, destination):
+    import pyarrow.parquet as pq
+
+    sim = simulator()
+    odd = lone_surrogate_event(payload={"note": "half a pair: \ud800 here", "location": "Dublin IE"})
+    sim.insert_event(odd)
+    xcom, _ = run_window(make_operator(clock, destination=destination, file_format="parquet"), DAY0, DAY1)
+    with ObjectStoragePath(xcom["uri"]).open("rb") as handle:
+        rows = pq.read_table(handle).to_pylist()
+    assert len(rows) == len(sim.events(DAY0, DAY1))
+    assert [json.loads(row["payload"]) for row in rows if "note" in row["payload"]] == [odd["payload"]]
+
+
+def test_a_lone_surrogate_parquet_cannot_hold_fails_naming_the_format_not_the_storage(simulator, clock, destination):
+    sim = simulator()
+    sim.insert_event(lone_surrogate_event(actor={"id": "a" * 24, "type": "person", "email": "m\udc80@example.com"}))
+    with pytest.raises(WebflowFormatError) as info:
+        run_window(make_operator(clock, destination=destination, file_format="parquet"), DAY0, DAY1)
+    text = str(info.value)
+    assert "cannot be encoded as Parquet" in text
+    assert "'actor_email'" in text
+    assert "file_format='jsonl.gz'" in text
+    assert "storage" not in text
+    assert snapshot(ObjectStoragePath(destination)) == {}
+    # The same window lands whole as JSON Lines, the odd event exactly as the API sent it.
+    xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    assert read_events(xcom["uri"]) == sim.events(DAY0, DAY1)

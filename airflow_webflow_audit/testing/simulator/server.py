@@ -162,7 +162,10 @@ class WebflowSimulator:
     def insert_event(self, item: dict[str, Any]) -> None:
         """Add one event (late arrivals included); it is served in timestamp order from now on."""
         stamp = to_micros(parse_timestamp(item["timestamp"]))
-        raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        try:
+            raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate: only a JSON escape can carry it
+            raw = json.dumps(item, separators=(",", ":")).encode()
         with self._lock:
             self._all.insert(stamp, raw)
             self._by_type.setdefault(str(item.get("eventType")), _Index()).insert(stamp, raw)
