@@ -4,13 +4,18 @@ One window becomes one data object, then a manifest beside it::
 
     {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz
     {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz.manifest.json
+
+A window landed with an event-type filter says so in its name, so it never takes the place of the
+whole window: ``audit_logs_{start}_{end}.event_types=custom_role,site_membership.jsonl.gz``.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from typing import NamedTuple
 
 from airflow.sdk import ObjectStoragePath
 
@@ -27,8 +32,11 @@ SUPPORTED_SCHEMES: dict[str, str] = {
 MANIFEST_SUFFIX = ".manifest.json"
 DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
 _KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
-#: The name of a landed gzip JSON Lines window: its start and end.
-LANDED_JSONL_NAME = re.compile(rf"^audit_logs_({_KEY_TIME})_({_KEY_TIME})\.jsonl\.gz$")
+#: The name of a landed window's data object: start, end, the event-type filter if any, the format.
+LANDED_NAME = re.compile(
+    rf"^audit_logs_(?P<start>{_KEY_TIME})_(?P<end>{_KEY_TIME})"
+    r"(?:\.event_types=(?P<event_types>[a-z_]+(?:,[a-z_]+)*))?\.(?P<file_format>jsonl\.gz|parquet)$"
+)
 
 
 def check_destination_url(destination: str) -> tuple[str, str]:
@@ -92,12 +100,20 @@ def resolve_destination(destination: object) -> ObjectStoragePath:
     return ObjectStoragePath(str(destination).strip())
 
 
-def asset_uri(destination: object, workspace: str) -> str:
-    """A stable asset URI for one workspace's landed logs: the destination without its connection id."""
+def asset_uri(destination: object, workspace: str, event_types: Sequence[str] | None = None) -> str:
+    """A stable asset URI for one workspace's landed logs: the destination without its connection id.
+
+    Windows landed with an event-type filter are another asset (``.../workspace=ws/event_types=a,b``),
+    so a DAG scheduled on the whole log is not started by a partial one.
+    """
     scheme, location = check_destination(destination)
-    if scheme == "file":
-        return f"file://{location.rstrip('/')}/workspace={workspace}"
-    return f"{scheme}://{location.strip('/')}/workspace={workspace}"
+    root = f"file://{location.rstrip('/')}" if scheme == "file" else f"{scheme}://{location.strip('/')}"
+    return f"{root}/workspace={workspace}" + (f"/{filter_label(event_types)}" if event_types else "")
+
+
+def filter_label(event_types: Sequence[str]) -> str:
+    """``event_types=a,b``: the filter as object names and asset URIs spell it (sorted, de-duplicated)."""
+    return "event_types=" + ",".join(sorted(set(event_types)))
 
 
 def format_key_time(moment: datetime) -> str:
@@ -119,12 +135,42 @@ def workspace_root(destination: ObjectStoragePath, workspace: str) -> ObjectStor
 
 
 def window_object_path(
-    destination: ObjectStoragePath, *, workspace: str, start: datetime, end: datetime, file_format: str
+    destination: ObjectStoragePath,
+    *,
+    workspace: str,
+    start: datetime,
+    end: datetime,
+    file_format: str,
+    event_types: Sequence[str] | None = None,
 ) -> ObjectStoragePath:
-    """The deterministic key of one window's data object."""
+    """The deterministic key of one window's data object; a filtered window's name carries its filter."""
     day = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
-    name = f"audit_logs_{format_key_time(start)}_{format_key_time(end)}.{file_format}"
+    label = f".{filter_label(event_types)}" if event_types else ""
+    name = f"audit_logs_{format_key_time(start)}_{format_key_time(end)}{label}.{file_format}"
     return workspace_root(destination, workspace) / f"dt={day}" / name
+
+
+class ObjectName(NamedTuple):
+    """What a data object's name says: its window, its event-type filter (None: every event), its format."""
+
+    start: datetime
+    end: datetime
+    event_types: tuple[str, ...] | None
+    file_format: str
+
+
+def parse_object_name(name: str) -> ObjectName | None:
+    """The inverse of :func:`window_object_path`'s name; None for any other name (manifests included)."""
+    match = LANDED_NAME.match(name)
+    if match is None:
+        return None
+    types = match["event_types"]
+    return ObjectName(
+        parse_key_time(match["start"]),
+        parse_key_time(match["end"]),
+        tuple(types.split(",")) if types else None,
+        match["file_format"],
+    )
 
 
 def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:

@@ -17,10 +17,9 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.landing.layout import (
-    LANDED_JSONL_NAME,
     MANIFEST_SUFFIX,
     manifest_path_for,
-    parse_key_time,
+    parse_object_name,
     workspace_root,
 )
 
@@ -32,14 +31,17 @@ class LandedObject:
     start: datetime
     end: datetime
     path: ObjectStoragePath
+    #: The event-type filter it was landed with; None: every event of the window.
+    event_types: tuple[str, ...] | None = None
+    file_format: str = "jsonl.gz"
 
     @property
     def manifest_path(self) -> ObjectStoragePath:
         return manifest_path_for(self.path)
 
 
-def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
-    """Every gzip JSONL window of ``workspace`` that has a manifest, ordered by start.
+def list_landed_objects(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
+    """Every data object of ``workspace`` that has a manifest, any format or filter, ordered by start.
 
     Objects without a manifest are left out: a manifest is written last, so the window is either
     still landing or its landing failed after the move, and either way it is not verified.
@@ -50,11 +52,20 @@ def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[
     names = {path.rsplit("/", 1)[-1]: path for path in root.fs.find(root.path)}
     found = []
     for name, key in names.items():
-        match = LANDED_JSONL_NAME.match(name)
-        if match and name + MANIFEST_SUFFIX in names:
-            start, end = parse_key_time(match[1]), parse_key_time(match[2])
-            found.append(LandedObject(start, end, root / key[len(root.path.rstrip("/")) + 1 :]))
-    return sorted(found, key=lambda landed: (landed.start, landed.end))
+        parsed = parse_object_name(name)
+        if parsed is not None and name + MANIFEST_SUFFIX in names:
+            path = root / key[len(root.path.rstrip("/")) + 1 :]
+            found.append(LandedObject(parsed.start, parsed.end, path, parsed.event_types, parsed.file_format))
+    return sorted(found, key=lambda landed: (landed.start, landed.end, landed.path.name))
+
+
+def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
+    """The whole windows (no event-type filter) of ``workspace`` landed as gzip JSONL, with manifests."""
+    return [
+        landed
+        for landed in list_landed_objects(destination, workspace)
+        if landed.event_types is None and landed.file_format == "jsonl.gz"
+    ]
 
 
 class _HashingReader:

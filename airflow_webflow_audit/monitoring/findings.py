@@ -24,9 +24,14 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
 from airflow_webflow_audit.jsonlines import dump_line
-from airflow_webflow_audit.landing.reader import LandedObject, list_landed_windows, read_landed_events
+from airflow_webflow_audit.landing.reader import (
+    LandedObject,
+    list_landed_objects,
+    list_landed_windows,
+    read_landed_events,
+)
 from airflow_webflow_audit.landing.writer import write_object
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
 
@@ -97,6 +102,7 @@ def catch_up(
     baseline = load_baseline(path, workspace)
     landed = list_landed_windows(destination, workspace)
     if not landed:
+        _refuse_filtered_only(destination, workspace)
         log.warning(
             "No gzip JSONL window with a manifest under %s for workspace %s yet (windows landed as Parquet are "
             "not read by the monitoring rules).",
@@ -125,6 +131,19 @@ def catch_up(
         result.windows.append(learned)
         result.applied_through = cursor = window.end
     return result
+
+
+def _refuse_filtered_only(destination: ObjectStoragePath, workspace: str) -> None:
+    """A destination holding only event-type-filtered windows would look like a quiet log: refuse it."""
+    filtered = {o.event_types for o in list_landed_objects(destination, workspace) if o.event_types is not None}
+    if filtered:
+        kinds = "; ".join(",".join(types) for types in sorted(filtered))
+        raise WebflowConfigurationError(
+            f"Only windows filtered by event type ({kinds}) are landed under {destination} for workspace "
+            f"{workspace}. The monitoring rules judge the whole log, so they read only windows landed without "
+            "event_types: add a WebflowAuditLogsOperator without event_types for the same destination, land "
+            "its windows, then run this task again."
+        )
 
 
 def _learn_window(

@@ -42,7 +42,9 @@ class WebflowAuditLogsOperator(BaseOperator):
         ``s3://<aws_conn_id>@bucket/prefix``, ``gs://[<gcp_conn_id>@]bucket/prefix`` or
         ``file:///absolute/path``. (templated)
     :param event_types: only these event types (one pull per type, all in one object); None for
-        every type, including ones this provider does not know yet. (templated)
+        every type, including ones this provider does not know yet. A filtered window lands at its own
+        key (``audit_logs_<start>_<end>.event_types=<types>.<format>``) and asset, never in place of
+        the whole window. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
     :param file_format: ``"jsonl.gz"`` (default) or ``"parquet"`` (needs the ``parquet`` extra).
     :param start: window start overriding the data interval; aware datetime or ISO 8601. (templated)
@@ -78,12 +80,11 @@ class WebflowAuditLogsOperator(BaseOperator):
             check_destination(destination)  # offline: no connection lookup while the DAG is parsed
         if not is_templated(workspace):
             validate_workspace(workspace)
-        if not is_templated(event_types):
-            validate_event_types(event_types)
+        checked_types = None if is_templated(event_types) else validate_event_types(event_types)
         validate_whole_number(max_window_attempts, "max_window_attempts", minimum=1)
         outlets = list(kwargs.pop("outlets", None) or [])
-        if not outlets and not is_templated(destination) and not is_templated(workspace):
-            outlets = [Asset(uri=asset_uri(destination, workspace))]
+        if not outlets and not any(is_templated(value) for value in (destination, workspace, event_types)):
+            outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace
         self.destination = destination
@@ -107,7 +108,12 @@ class WebflowAuditLogsOperator(BaseOperator):
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         destination = resolve_destination(self.destination)
         object_path = window_object_path(
-            destination, workspace=workspace, start=start, end=end, file_format=self.file_format
+            destination,
+            workspace=workspace,
+            start=start,
+            end=end,
+            file_format=self.file_format,
+            event_types=event_types,
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
         check_destination_writable(destination)
@@ -139,7 +145,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             "start": start.isoformat(),
             "end": end.isoformat(),
         }
-        self._emit_asset_event(context, {**summary, "workspace": workspace})
+        self._emit_asset_event(context, {**summary, "workspace": workspace, "event_types": event_types})
         return summary
 
     def on_kill(self) -> None:

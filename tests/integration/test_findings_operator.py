@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from airflow.sdk import BaseNotifier, ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, WebflowLandingError
+from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, WebflowConfigurationError, WebflowLandingError
 from airflow_webflow_audit.landing.layout import window_object_path
 from airflow_webflow_audit.monitoring.findings import baseline_path, findings_path_for
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
@@ -150,3 +150,37 @@ def test_notifiers_get_the_findings_and_can_template_the_summary(root):
     assert {"rule", "severity", "timestamp", "actor", "summary", "details", "event"} <= set(
         notifier.calls[0]["findings"][0]
     )
+
+
+def land_filtered(root: ObjectStoragePath, window: tuple, event_type: str) -> ObjectStoragePath:
+    start, end = window
+    path = window_object_path(
+        root, workspace=WORKSPACE, start=start, end=end, file_format="jsonl.gz", event_types=[event_type]
+    )
+    events = [e for e in EVENTS if start.strftime("%Y-%m-%d") == e["timestamp"][:10] and e["eventType"] == event_type]
+    land_events(path, [events])
+    return path
+
+
+def test_a_destination_with_only_filtered_windows_is_refused_with_the_fix(root):
+    for window in WINDOWS[:2]:
+        land_filtered(root, window, "custom_role")
+    with pytest.raises(WebflowConfigurationError) as info:
+        findings_operator(root).execute({})
+    text = str(info.value)
+    assert "Only windows filtered by event type (custom_role)" in text
+    assert "without event_types" in text
+    assert monitoring_files(root) == {}
+
+
+def test_filtered_windows_beside_whole_ones_are_not_read(root, tmp_path):
+    whole_only = ObjectStoragePath(f"file://{tmp_path}/whole-only")
+    for window in WINDOWS[:2]:
+        land(root, window)
+        land(whole_only, window)
+        land_filtered(root, window, "user_access")
+    mixed = findings_operator(root).execute({})
+    alone = findings_operator(whole_only).execute({})
+    assert [w["records"] for w in mixed["windows"]] == [w["records"] for w in alone["windows"]]
+    assert mixed["by_rule"] == alone["by_rule"]
+    assert mixed["applied_through"] == WINDOWS[1][1].isoformat()

@@ -62,7 +62,7 @@ def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, d
     # The asset event carries the window's uri and count.
     (asset,) = list(outlet_events)
     assert asset.uri == f"file://{tmp_path}/landing/workspace=hitchhikers-workspace"
-    assert outlet_events[asset].extra == {**xcom, "workspace": "hitchhikers-workspace"}
+    assert outlet_events[asset].extra == {**xcom, "workspace": "hitchhikers-workspace", "event_types": None}
 
 
 def test_the_token_is_in_no_xcom_manifest_or_object(simulator, clock, destination, caplog, capsys):
@@ -103,6 +103,28 @@ def test_event_types_pull_each_type_into_one_object(simulator, clock, destinatio
         ("user_access", len(sim.events(DAY0, DAY1, "user_access"))),
     ]
     assert {r.params.get("eventType") for r in sim.requests} == {"custom_role", "user_access"}
+    assert xcom["uri"].endswith(
+        "audit_logs_20261001T000000Z_20261002T000000Z.event_types=custom_role,user_access.jsonl.gz"
+    )
+
+
+@pytest.mark.parametrize("filtered_first", [False, True], ids=["whole-then-filtered", "filtered-then-whole"])
+def test_a_filtered_window_never_replaces_the_whole_window(simulator, clock, destination, filtered_first):
+    sim = simulator()
+    whole = make_operator(clock, destination=destination)
+    filtered = make_operator(clock, destination=destination, event_types=["custom_role"])
+    runs = [(filtered, "filtered"), (whole, "whole")] if filtered_first else [(whole, "whole"), (filtered, "filtered")]
+    xcoms = {name: run_window(operator, DAY0, DAY1)[0] for operator, name in runs}
+
+    assert xcoms["whole"]["uri"] != xcoms["filtered"]["uri"]
+    assert read_events(xcoms["whole"]["uri"]) == sim.events(DAY0, DAY1)
+    assert read_events(xcoms["filtered"]["uri"]) == sim.events(DAY0, DAY1, "custom_role")
+    assert 0 < xcoms["filtered"]["records"] < xcoms["whole"]["records"]
+    assert read_manifest(xcoms["whole"]["manifest_uri"])["filters"] == {"event_types": None}
+    assert read_manifest(xcoms["filtered"]["manifest_uri"])["filters"] == {"event_types": ["custom_role"]}
+    assert len(snapshot(ObjectStoragePath(destination))) == 4  # two objects, two manifests
+    (whole_asset,), (filtered_asset,) = whole.outlets, filtered.outlets
+    assert filtered_asset.uri == whole_asset.uri + "/event_types=custom_role"
 
 
 def test_an_empty_window_still_lands_an_empty_object_and_a_manifest(simulator, clock, destination):

@@ -16,6 +16,7 @@ from airflow_webflow_audit.landing.layout import (
     asset_uri,
     check_destination,
     format_key_time,
+    parse_object_name,
     window_object_path,
 )
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
@@ -76,6 +77,43 @@ def test_building_the_operator_looks_up_no_connection(monkeypatch):
 def test_asset_uris_drop_the_connection_id():
     assert asset_uri("gs://conn@b/p/", "ws") == "gs://b/p/workspace=ws"
     assert asset_uri("file:///srv/audit/", "ws") == "file:///srv/audit/workspace=ws"
+
+
+def test_a_filtered_asset_is_another_asset():
+    assert asset_uri("s3://c@b/p", "ws", ["user_access", "custom_role"]) == (
+        "s3://b/p/workspace=ws/event_types=custom_role,user_access"
+    )
+    assert asset_uri("s3://c@b/p", "ws", None) == "s3://b/p/workspace=ws"
+
+
+@pytest.mark.parametrize(
+    ("event_types", "file_format", "name"),
+    [
+        (None, "jsonl.gz", "audit_logs_20261001T230000Z_20261002T000000Z.jsonl.gz"),
+        (["custom_role"], "jsonl.gz", "audit_logs_20261001T230000Z_20261002T000000Z.event_types=custom_role.jsonl.gz"),
+        (
+            ["user_access", "custom_role", "user_access"],
+            "parquet",
+            "audit_logs_20261001T230000Z_20261002T000000Z.event_types=custom_role,user_access.parquet",
+        ),
+    ],
+)
+def test_an_object_name_says_what_it_holds_and_reads_back(event_types, file_format, name):
+    start = datetime(2026, 10, 1, 23, tzinfo=UTC)
+    end = start + timedelta(hours=1)
+    path = window_object_path(
+        ObjectStoragePath("file:///srv/a"),
+        workspace="ws",
+        start=start,
+        end=end,
+        file_format=file_format,
+        event_types=event_types,
+    )
+    assert path.name == name
+    expected_types = None if event_types is None else tuple(sorted(set(event_types)))
+    assert parse_object_name(name) == (start, end, expected_types, file_format)
+    assert parse_object_name(name + MANIFEST_SUFFIX) is None
+    assert parse_object_name("." + name + ".0123456789ab.partial") is None
 
 
 def test_key_times_are_utc_basic_iso():
