@@ -94,6 +94,14 @@ class WebflowFormatError(WebflowError, AirflowFailException):
     """
 
 
+class WebflowWindowShrankError(WebflowError):
+    """A pull found fewer events than the window's landed object already holds.
+
+    An audit log only grows, so the API has lost events (retention, or an incident on its side).
+    The landed object is kept; retrying is allowed, in case the API was briefly serving less.
+    """
+
+
 class WebflowLandingError(WebflowError):
     """The destination could not be written (missing bucket, no permission, storage unreachable).
 

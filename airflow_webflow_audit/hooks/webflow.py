@@ -17,7 +17,7 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_webflow_audit import __version__
-from airflow_webflow_audit.api import API_MAX_LIMIT, format_api_time
+from airflow_webflow_audit.api import API_MAX_LIMIT, format_api_time, parse_timestamp
 from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError
 from airflow_webflow_audit.hooks.clock import Clock, SystemClock
@@ -282,6 +282,17 @@ class WebflowHook(BaseHook):
         async with self._async_client(config) as client:
             page = await self._asend(client, url, what)
         return _page_dict(page)
+
+    def get_earliest_available(self, workspace: str | None = None) -> datetime | None:
+        """The timestamp of the oldest event the API still serves for the workspace; None if it serves none.
+
+        One request (``sortOrder=asc&limit=1``, no ``from``/``to``, no type filter). Webflow does not
+        document how far back audit logs go: this is the one way to see the horizon, and a window
+        that ends before it cannot be shown to be complete.
+        """
+        page = self.get_audit_logs_page(workspace, limit=1, sort_order="asc")
+        items = page["items"]
+        return parse_timestamp(items[0]["timestamp"]) if items else None
 
     def _page_request(
         self, workspace: str | None, config: WebflowConnectionConfig, query: PageQuery

@@ -16,7 +16,25 @@ from typing import Any
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.hooks.paging import PullProgress
 
-MANIFEST_FORMAT_VERSION = 1
+#: 2 added ``earliest_available`` and ``coverage``.
+MANIFEST_FORMAT_VERSION = 2
+
+#: ``coverage`` values: how far the API's retention lets the manifest vouch for its window.
+COVERAGE_COMPLETE = "complete"
+COVERAGE_PARTLY_BEFORE = "partly_before_earliest_available"
+COVERAGE_BEFORE = "before_earliest_available"
+
+
+def coverage_of(start: datetime, end: datetime, earliest_available: datetime | None) -> str:
+    """Whether the window lies where the API still serves events.
+
+    The oldest event served is all that can be seen of the retention horizon: a window that ends at
+    or before it may have lost every event, one that straddles it the part before it. Nothing served
+    at all says nothing about retention, so it counts as complete.
+    """
+    if earliest_available is None or start >= earliest_available:
+        return COVERAGE_COMPLETE
+    return COVERAGE_BEFORE if end <= earliest_available else COVERAGE_PARTLY_BEFORE
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,7 @@ def build_manifest(
     written: WrittenObject,
     task_instance: object | None,
     pulled_at: datetime,
+    earliest_available: datetime | None,
 ) -> dict[str, Any]:
     """The manifest of one landed window (see the README for each field)."""
     totals = [pull.progress.api_total for pull in pulls]
@@ -57,6 +76,8 @@ def build_manifest(
         "window": {"start": start.isoformat(), "end": end.isoformat(), "end_exclusive": True},
         "filters": {"event_types": None if event_types is None else list(event_types)},
         "records": written.records,
+        "earliest_available": None if earliest_available is None else earliest_available.isoformat(),
+        "coverage": coverage_of(start, end, earliest_available),
         # pagination.total of the requests, which ask for 1 s more on each side than the window.
         "api_total": None if None in totals else sum(t for t in totals if t is not None),
         "pulls": [

@@ -68,6 +68,20 @@ def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[
     ]
 
 
+def read_manifest_at(path: ObjectStoragePath) -> dict[str, Any] | None:
+    """The manifest at ``path``; None if there is none or it is not a JSON object."""
+    try:
+        manifest = json.loads(path.read_bytes())
+    except (FileNotFoundError, ValueError):
+        return None
+    except Exception as exc:
+        raise WebflowLandingError(
+            f"Reading {path} failed ({type(exc).__name__}: {exc}). Nothing changed at the final key; the task can "
+            "be retried once the storage is reachable."
+        ) from exc
+    return manifest if isinstance(manifest, dict) else None
+
+
 class _HashingReader:
     """A read-only file object that hashes the bytes it passes on."""
 

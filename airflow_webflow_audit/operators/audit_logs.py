@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowTaskTerminated
 
-from airflow_webflow_audit.exceptions import WebflowWindowChangedError
+from airflow_webflow_audit.exceptions import WebflowWindowChangedError, WebflowWindowShrankError
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
-from airflow_webflow_audit.landing.manifest import PullRecord, build_manifest
+from airflow_webflow_audit.landing.manifest import COVERAGE_BEFORE, COVERAGE_COMPLETE, PullRecord, build_manifest
+from airflow_webflow_audit.landing.reader import read_manifest_at
 from airflow_webflow_audit.landing.writer import LandedWindow, check_destination_writable, open_window
 from airflow_webflow_audit.validation import (
     is_templated,
@@ -185,6 +186,8 @@ class WebflowAuditLogsOperator(BaseOperator):
                 for batch in batches:
                     out.write(batch)
             written = out.finish()
+            # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
+            earliest_available = self.hook.get_earliest_available(workspace)
             manifest = build_manifest(
                 workspace=workspace,
                 start=start,
@@ -194,8 +197,26 @@ class WebflowAuditLogsOperator(BaseOperator):
                 written=written,
                 task_instance=context.get("ti"),
                 pulled_at=datetime.now(timezone.utc),
+                earliest_available=earliest_available,
             )
+            self._warn_about_retention(manifest)
+            _keep_a_fuller_landing(out.manifest_path, manifest)
             return out.commit(manifest)
+
+    def _warn_about_retention(self, manifest: dict[str, Any]) -> None:
+        coverage = manifest["coverage"]
+        if coverage == COVERAGE_COMPLETE:
+            return
+        where = "ends at or before" if coverage == COVERAGE_BEFORE else "starts before"
+        self.log.warning(
+            "The window %s the oldest event Webflow still serves for this workspace (%s): events older than "
+            "the API's retention are gone from it, so %d events cannot be shown to be all there were. The "
+            "manifest says coverage=%s; use an earlier landing of this window, if there is one, as the record.",
+            where,
+            manifest["earliest_available"],
+            manifest["records"],
+            coverage,
+        )
 
     def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
         outlet_events = context.get("outlet_events")
@@ -204,3 +225,22 @@ class WebflowAuditLogsOperator(BaseOperator):
         for outlet in self.outlets:
             if isinstance(outlet, Asset):
                 outlet_events[outlet].extra = extra
+
+
+def _keep_a_fuller_landing(manifest_path: ObjectStoragePath, manifest: dict[str, Any]) -> None:
+    """Refuse to replace a landed window with fewer events: an audit log only grows.
+
+    A rerun of a window past the API's retention would otherwise swap a complete object for an empty
+    one, losing the only copy.
+    """
+    landed = read_manifest_at(manifest_path)
+    if landed is None or landed.get("filters") != manifest["filters"]:
+        return
+    before = landed.get("records")
+    if isinstance(before, int) and before > manifest["records"]:
+        raise WebflowWindowShrankError(
+            f"The window already holds {before} events ({manifest_path}, pulled at {landed.get('pulled_at')}), "
+            f"but Webflow now serves {manifest['records']} (coverage: {manifest['coverage']}, oldest event served: "
+            f"{manifest['earliest_available']}). An audit log only grows, so the API has lost events; the landed "
+            "object is kept. If it is wrong, delete it and its manifest, then run this task again."
+        )

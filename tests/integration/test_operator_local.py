@@ -11,12 +11,14 @@ import pytest
 from airflow.sdk import Asset, ObjectStoragePath
 
 from airflow_webflow_audit import __version__
+from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import (
     WebflowAuthError,
     WebflowConfigurationError,
     WebflowFormatError,
     WebflowPagingError,
     WebflowRetriesExhaustedError,
+    WebflowWindowShrankError,
 )
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.simulator import SimulatorConfig
@@ -102,7 +104,11 @@ def test_event_types_pull_each_type_into_one_object(simulator, clock, destinatio
         ("custom_role", len(sim.events(DAY0, DAY1, "custom_role"))),
         ("user_access", len(sim.events(DAY0, DAY1, "user_access"))),
     ]
-    assert {r.params.get("eventType") for r in sim.requests} == {"custom_role", "user_access"}
+    window_requests = [r for r in sim.requests if "from" in r.params]
+    assert {r.params.get("eventType") for r in window_requests} == {"custom_role", "user_access"}
+    # Plus one look at the retention horizon, for the whole task, unfiltered.
+    (probe,) = [r for r in sim.requests if "from" not in r.params]
+    assert (probe.params["limit"], probe.params["sortOrder"], probe.params.get("eventType")) == ("1", "asc", None)
     assert xcom["uri"].endswith(
         "audit_logs_20261001T000000Z_20261002T000000Z.event_types=custom_role,user_access.jsonl.gz"
     )
@@ -341,3 +347,46 @@ def test_a_lone_surrogate_parquet_cannot_hold_fails_naming_the_format_not_the_st
     # The same window lands whole as JSON Lines, the odd event exactly as the API sent it.
     xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
     assert read_events(xcom["uri"]) == sim.events(DAY0, DAY1)
+
+
+def test_the_manifest_records_the_oldest_event_served_and_a_complete_window(simulator, clock, destination):
+    sim = simulator()
+    xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    manifest = read_manifest(xcom["manifest_uri"])
+    oldest = sim.events()[0]["timestamp"]
+    assert manifest["earliest_available"] == parse_timestamp(oldest).isoformat()
+    assert manifest["coverage"] == "complete"
+    assert manifest["manifest_format_version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("retention_start", "coverage", "where"),
+    [
+        ("2026-10-03T00:00:00Z", "before_earliest_available", "ends at or before"),
+        ("2026-10-01T12:00:00Z", "partly_before_earliest_available", "starts before"),
+    ],
+)
+def test_a_window_past_the_apis_retention_is_landed_but_never_claimed_complete(
+    simulator, clock, destination, capsys, retention_start, coverage, where
+):
+    sim = simulator(config=SimulatorConfig(retention_start=retention_start))
+    horizon = parse_timestamp(retention_start)
+    xcom, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    served = [e for e in sim.events(DAY0, DAY1) if parse_timestamp(e["timestamp"]) >= horizon]
+    assert read_events(xcom["uri"]) == served
+    manifest = read_manifest(xcom["manifest_uri"])
+    assert manifest["coverage"] == coverage
+    assert parse_timestamp(manifest["earliest_available"]) >= horizon
+    log = capsys.readouterr().out
+    assert f"The window {where} the oldest event Webflow still serves" in log
+    assert f"coverage={coverage}" in log
+
+
+def test_a_rerun_past_the_retention_never_replaces_a_fuller_landing(simulator, clock, destination):
+    sim = simulator()
+    first, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    before = snapshot(ObjectStoragePath(destination))
+    sim.configure(retention_start="2026-10-03T00:00:00Z")  # the API no longer serves the window
+    with pytest.raises(WebflowWindowShrankError, match=f"already holds {first['records']} events"):
+        run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    assert snapshot(ObjectStoragePath(destination)) == before

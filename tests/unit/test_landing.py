@@ -19,6 +19,7 @@ from airflow_webflow_audit.landing.layout import (
     parse_object_name,
     window_object_path,
 )
+from airflow_webflow_audit.landing.manifest import coverage_of
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 from tests.conftest import event
 from tests.landing_helpers import all_keys, land_events, snapshot
@@ -200,3 +201,19 @@ def test_the_manifest_is_written_after_the_data_and_describes_it(tmp_path):
     assert manifest["m"] == 1
     assert manifest["records"] == 3
     assert manifest["object"]["size_bytes"] == len(path.read_bytes())
+
+
+@pytest.mark.parametrize(
+    ("earliest_hour", "coverage"),
+    [
+        (None, "complete"),  # nothing served at all says nothing about retention
+        (0, "complete"),  # the window starts exactly at the oldest event
+        (1, "partly_before_earliest_available"),
+        (2, "before_earliest_available"),  # ends exactly at it: [start, end) holds none of what is served
+        (5, "before_earliest_available"),
+    ],
+)
+def test_coverage_of_a_window_against_the_oldest_event_served(earliest_hour, coverage):
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    earliest = None if earliest_hour is None else start + timedelta(hours=earliest_hour)
+    assert coverage_of(start, start + timedelta(hours=2), earliest) == coverage

@@ -390,3 +390,15 @@ def test_an_absurd_max_response_size_is_refused_with_its_range(mock_hook):
     with pytest.raises(WebflowConfigurationError, match="max_response_mib' must be a whole number from 1 to 1024"):
         hook.get_audit_logs_page()
     assert seen == []
+
+
+def test_the_oldest_event_served_is_one_unfiltered_request(mock_hook):
+    hook, seen = mock_hook(lambda request: page_response([event("2026-09-02T03:04:05.678Z")], total=9000))
+    assert hook.get_earliest_available() == datetime(2026, 9, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+    (request,) = seen
+    assert dict(request.url.params) == {"limit": "1", "offset": "0", "sortOrder": "asc"}
+
+
+def test_an_empty_log_has_no_oldest_event(mock_hook):
+    hook, _ = mock_hook(lambda request: page_response([]))
+    assert hook.get_earliest_available() is None

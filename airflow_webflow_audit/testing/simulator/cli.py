@@ -47,6 +47,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--from-exclusive", action="store_true", help="treat 'from' as exclusive")
     parser.add_argument("--to-inclusive", action="store_true", help="treat 'to' as inclusive")
     parser.add_argument("--default-sort", choices=("asc", "desc"), default="desc")
+    parser.add_argument(
+        "--retention-start", default=None, help="ISO 8601 instant: events before it are never served (retention)"
+    )
     return parser.parse_args(argv)
 
 
@@ -66,6 +69,7 @@ def main(argv: list[str] | None = None) -> None:
         from_inclusive=not args.from_exclusive,
         to_inclusive=args.to_inclusive,
         default_sort=args.default_sort,
+        retention_start=args.retention_start,
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
         latency=args.latency,

@@ -67,6 +67,9 @@ class SimulatorConfig:
     retry_after_seconds: int = 1
     #: A lying ``pagination.total``: this many more than the events that exist (fewer if negative).
     total_inflation: int = 0
+    #: The API's retention horizon (ISO 8601): events before it exist in the ground truth but are never
+    #: served or counted, as when a log only goes back so far. None: everything is served.
+    retention_start: str | None = None
     #: Serve each page's items newest first although ``sortOrder=asc`` was asked.
     reverse_pages: bool = False
     #: Serve every page as if ``offset`` were 0, as a server that ignores it would.
@@ -134,6 +137,8 @@ class WebflowSimulator:
         self.workspace_slug = workspace_slug
         self.workspace_id = workspace_id
         self.config = config or SimulatorConfig()
+        if self.config.retention_start is not None:
+            parse_timestamp(self.config.retention_start)
         self.host, self.port = host, port
         self.clock = clock
         self.requests: deque[RecordedRequest] = deque(maxlen=100_000)
@@ -197,6 +202,8 @@ class WebflowSimulator:
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"Unknown simulator settings: {', '.join(sorted(unknown))}")
+        if changes.get("retention_start") is not None:
+            parse_timestamp(changes["retention_start"])  # a ValueError names a bad instant now, not per request
         with self._lock:
             for name, value in changes.items():
                 setattr(self.config, name, tuple(value) if isinstance(value, list) else value)
@@ -406,6 +413,8 @@ class WebflowSimulator:
             if query["to"] is not None:
                 find = bisect.bisect_right if cfg.to_inclusive else bisect.bisect_left
                 hi = find(stamps, query["to"])
+            if cfg.retention_start is not None:
+                lo = max(lo, bisect.bisect_left(stamps, to_micros(parse_timestamp(cfg.retention_start))))
             total = max(0, hi - lo)
             offset, limit = query.get("served_offset", query["offset"]), query["limit"]
             if query["sort"] == "asc":
