@@ -8,7 +8,8 @@ DAG is parsed and again before the first request.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import math
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_webflow_audit.api import (
@@ -37,6 +38,30 @@ def validate_whole_number(value: object, name: str, *, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise WebflowConfigurationError(f"{name} must be a whole number >= {minimum}, got {value!r}.")
     return value
+
+
+#: The longest settle delay accepted: later events are the reconcile operator's job.
+MAX_SETTLE = timedelta(days=7)
+
+
+def validate_duration(value: object, name: str, *, maximum: timedelta) -> timedelta:
+    """A ``timedelta``, or seconds (a number, or a numeric string as a template renders it), from 0 to ``maximum``."""
+    seconds: float | None = None
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value.strip())
+        except ValueError:
+            seconds = None
+    if seconds is None or math.isnan(seconds) or not 0 <= seconds <= maximum.total_seconds():
+        raise WebflowConfigurationError(
+            f"{name} must be a timedelta or a number of seconds from 0 to {maximum.total_seconds():g} "
+            f"({maximum}), got {value!r}."
+        )
+    return timedelta(seconds=seconds)
 
 
 def validate_workspace(workspace: object) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.hooks.paging import PullProgress
 
-#: 2 added ``earliest_available`` and ``coverage``.
+#: 2 added ``earliest_available``, ``coverage`` and ``settle_seconds``.
 MANIFEST_FORMAT_VERSION = 2
 
 #: ``coverage`` values: how far the API's retention lets the manifest vouch for its window.
@@ -67,6 +67,7 @@ def build_manifest(
     task_instance: object | None,
     pulled_at: datetime,
     earliest_available: datetime | None,
+    settle: timedelta,
 ) -> dict[str, Any]:
     """The manifest of one landed window (see the README for each field)."""
     totals = [pull.progress.api_total for pull in pulls]
@@ -106,6 +107,8 @@ def build_manifest(
             "try_number": getattr(task_instance, "try_number", None),
         },
         "pulled_at": pulled_at.isoformat(timespec="seconds"),
+        # How long after the window's end the pull waited at least (0 for a window already that old).
+        "settle_seconds": settle.total_seconds(),
     }
 
 

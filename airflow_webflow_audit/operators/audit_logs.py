@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath, conf
 from airflow.sdk.exceptions import AirflowTaskTerminated
 
 from airflow_webflow_audit.exceptions import WebflowWindowChangedError, WebflowWindowShrankError
@@ -19,7 +20,9 @@ from airflow_webflow_audit.landing.manifest import COVERAGE_BEFORE, COVERAGE_COM
 from airflow_webflow_audit.landing.reader import read_manifest_at
 from airflow_webflow_audit.landing.writer import LandedWindow, check_destination_writable, open_window
 from airflow_webflow_audit.validation import (
+    MAX_SETTLE,
     is_templated,
+    validate_duration,
     validate_event_types,
     validate_whole_number,
     validate_workspace,
@@ -28,6 +31,11 @@ from airflow_webflow_audit.windows import WindowQuery, resolve_query
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+#: Events reach Webflow's log a little after they happen; a window is pulled this long after its end.
+DEFAULT_SETTLE = timedelta(minutes=5)
+#: Shorter waits are slept in place even when deferrable: a round trip through the triggerer costs more.
+MIN_DEFER_SECONDS = 5.0
 
 
 class WebflowAuditLogsOperator(BaseOperator):
@@ -52,6 +60,12 @@ class WebflowAuditLogsOperator(BaseOperator):
     :param end: window end overriding the data interval; aware datetime or ISO 8601. (templated)
     :param max_window_attempts: whole-window re-pulls allowed when late events land inside the part
         already written (see :class:`~airflow_webflow_audit.exceptions.WebflowWindowChangedError`).
+    :param settle: how long after the window's end to wait before pulling it, so events that reach
+        Webflow's log a little late are in it: a ``timedelta`` or seconds, default 5 minutes, 0 to 7
+        days. A task that starts earlier (a scheduled run starts right at the end) waits; an old
+        window (a backfill) never does. (templated)
+    :param deferrable: wait out ``settle`` in the triggerer, without holding a worker slot (default:
+        ``[operators] default_deferrable``); otherwise the task sleeps in place.
 
     Returns (XCom) ``{"uri", "manifest_uri", "records", "start", "end"}``, never the events. When
     ``destination`` and ``workspace`` are not templated, the operator also declares an outlet
@@ -59,7 +73,15 @@ class WebflowAuditLogsOperator(BaseOperator):
     count to its event, so downstream DAGs can be scheduled on it.
     """
 
-    template_fields: Sequence[str] = ("workspace", "destination", "event_types", "start", "end", "webflow_conn_id")
+    template_fields: Sequence[str] = (
+        "workspace",
+        "destination",
+        "event_types",
+        "start",
+        "end",
+        "webflow_conn_id",
+        "settle",
+    )
     ui_color = "#4353ff"  # Webflow blue
 
     def __init__(
@@ -73,6 +95,8 @@ class WebflowAuditLogsOperator(BaseOperator):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         max_window_attempts: int = DEFAULT_MAX_WINDOW_ATTEMPTS,
+        settle: timedelta | float | str = DEFAULT_SETTLE,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
@@ -83,6 +107,8 @@ class WebflowAuditLogsOperator(BaseOperator):
             validate_workspace(workspace)
         checked_types = None if is_templated(event_types) else validate_event_types(event_types)
         validate_whole_number(max_window_attempts, "max_window_attempts", minimum=1)
+        if not is_templated(settle):
+            validate_duration(settle, "settle", maximum=MAX_SETTLE)
         outlets = list(kwargs.pop("outlets", None) or [])
         if not outlets and not any(is_templated(value) for value in (destination, workspace, event_types)):
             outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
@@ -95,6 +121,8 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.start = start
         self.end = end
         self.max_window_attempts = max_window_attempts
+        self.settle = settle
+        self.deferrable = deferrable
         self._landing = False  # True while execute() streams a window; on_kill() only acts then
 
     @functools.cached_property
@@ -107,6 +135,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             context, workspace=self.workspace, event_types=self.event_types, start=self.start, end=self.end
         )
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
+        settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         object_path = window_object_path(
             destination,
@@ -118,6 +147,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
         check_destination_writable(destination)
+        self._wait_to_settle(end + settle, settle)
         self.log.info(
             "Landing Webflow audit logs of workspace %s for [%s, %s)%s into %s.",
             workspace,
@@ -128,7 +158,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         )
         self._landing = True
         try:
-            landed = self._land(context, query, object_path)
+            landed = self._land(context, query, object_path, settle)
         finally:
             self._landing = False
         self.log.info(
@@ -149,6 +179,28 @@ class WebflowAuditLogsOperator(BaseOperator):
         self._emit_asset_event(context, {**summary, "workspace": workspace, "event_types": event_types})
         return summary
 
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resumed by the triggerer once the window has settled: land it."""
+        return self.execute(context)
+
+    def _wait_to_settle(self, ready_at: datetime, settle: timedelta) -> None:
+        """Return once ``ready_at`` (the window's end plus ``settle``) has passed; defer or sleep until then."""
+        wait = (ready_at - datetime.now(timezone.utc)).total_seconds()
+        if wait <= 0:
+            return
+        self.log.info(
+            "Waiting %.0f s %s, until %s (the window's end plus settle=%s), so events that reach Webflow's log "
+            "a little late are in the window.",
+            wait,
+            "in the triggerer" if self.deferrable and wait > MIN_DEFER_SECONDS else "in place",
+            ready_at.isoformat(),
+            settle,
+        )
+        # A resume a moment before ready_at (the triggerer's clock) sleeps the rest rather than deferring again.
+        if self.deferrable and wait > MIN_DEFER_SECONDS:
+            self.defer(trigger=DateTimeTrigger(moment=ready_at), method_name="execute_complete")
+        self.hook.clock.sleep(wait)
+
     def on_kill(self) -> None:
         # Airflow 3 calls this from the task process's SIGTERM handler, on the thread running execute().
         # Raising here unwinds the pull mid-page or mid-wait, and the landing removes its temporary
@@ -158,11 +210,13 @@ class WebflowAuditLogsOperator(BaseOperator):
                 "Received SIGTERM while landing the window; stopped. Nothing was written at the final key."
             )
 
-    def _land(self, context: Context, query: WindowQuery, object_path: ObjectStoragePath) -> LandedWindow:
+    def _land(
+        self, context: Context, query: WindowQuery, object_path: ObjectStoragePath, settle: timedelta
+    ) -> LandedWindow:
         attempt = 1
         while True:
             try:
-                return self._land_once(context, query, object_path)
+                return self._land_once(context, query, object_path, settle)
             except WebflowWindowChangedError as exc:
                 if attempt >= self.max_window_attempts:
                     raise
@@ -175,7 +229,9 @@ class WebflowAuditLogsOperator(BaseOperator):
                     self.max_window_attempts,
                 )
 
-    def _land_once(self, context: Context, query: WindowQuery, object_path: ObjectStoragePath) -> LandedWindow:
+    def _land_once(
+        self, context: Context, query: WindowQuery, object_path: ObjectStoragePath, settle: timedelta
+    ) -> LandedWindow:
         """One pull per event type (one in all without a filter) into one object, then its manifest."""
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         pulls: list[PullRecord] = []
@@ -198,6 +254,7 @@ class WebflowAuditLogsOperator(BaseOperator):
                 task_instance=context.get("ti"),
                 pulled_at=datetime.now(timezone.utc),
                 earliest_available=earliest_available,
+                settle=settle,
             )
             self._warn_about_retention(manifest)
             _keep_a_fuller_landing(out.manifest_path, manifest)

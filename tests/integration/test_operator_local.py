@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -390,3 +390,48 @@ def test_a_rerun_past_the_retention_never_replaces_a_fuller_landing(simulator, c
     with pytest.raises(WebflowWindowShrankError, match=f"already holds {first['records']} events"):
         run_window(make_operator(clock, destination=destination), DAY0, DAY1)
     assert snapshot(ObjectStoragePath(destination)) == before
+
+
+def recent_window(seconds_to_end: float) -> tuple:
+    end = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=seconds_to_end)
+    return end - timedelta(hours=1), end
+
+
+def test_an_old_window_is_pulled_at_once_whatever_the_settle(simulator, clock, destination):
+    simulator()
+    xcom, _ = run_window(make_operator(clock, destination=destination, settle=timedelta(days=7)), DAY0, DAY1)
+    assert clock.sleeps == []
+    assert read_manifest(xcom["manifest_uri"])["settle_seconds"] == 7 * 86400
+
+
+def test_a_window_that_has_not_settled_is_waited_for_in_place(simulator, clock, destination, capsys):
+    simulator()
+    start, end = recent_window(seconds_to_end=-60)  # ended a minute ago: 4 minutes of the default 5 to go
+    xcom, _ = run_window(make_operator(clock, destination=destination, deferrable=False), start, end)
+    (waited,) = clock.sleeps
+    assert 230 < waited <= 240
+    assert read_manifest(xcom["manifest_uri"])["settle_seconds"] == 300
+    assert "(the window's end plus settle=0:05:00)" in capsys.readouterr().out
+
+
+def test_a_deferrable_landing_waits_for_the_settle_in_the_triggerer(simulator, clock, destination):
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+    from airflow.sdk.exceptions import TaskDeferred
+
+    sim = simulator()
+    start, end = recent_window(seconds_to_end=30)  # the scheduled run starts as the window ends
+    operator = make_operator(clock, destination=destination, deferrable=True, settle="600")  # as rendered
+    with pytest.raises(TaskDeferred) as deferred:
+        run_window(operator, start, end)
+    assert isinstance(deferred.value.trigger, DateTimeTrigger)
+    assert deferred.value.trigger.moment == end + timedelta(seconds=600)
+    assert deferred.value.method_name == "execute_complete"
+    assert sim.request_count == 0  # nothing is asked before the window has settled
+    assert snapshot(ObjectStoragePath(destination)) == {}
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("settle", [-1, "soon", timedelta(days=8), float("nan"), True])
+def test_a_bad_settle_is_refused_when_the_dag_is_parsed(settle):
+    with pytest.raises(WebflowConfigurationError, match="settle must be a timedelta or a number of seconds"):
+        make_operator(destination="file:///tmp/x", settle=settle)
