@@ -109,7 +109,12 @@ def validate_datetime(value: object, name: str) -> datetime:
             f"{name}={value.isoformat()} is a naive datetime; pass a timezone-aware one, e.g. "
             "pendulum.datetime(2026, 10, 1, tz='UTC') or datetime(..., tzinfo=timezone.utc)."
         )
-    return value.astimezone(timezone.utc)
+    utc = value.astimezone(timezone.utc)
+    # A plain datetime, even from pendulum (Airflow's data intervals): pendulum's DateTime loses a stdlib
+    # tzinfo in arithmetic (``+ timedelta`` gives a naive result) and refuses to subtract stdlib datetimes.
+    return datetime(
+        utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond, tzinfo=timezone.utc
+    )
 
 
 def validate_optional_datetime(value: object, name: str) -> datetime | None:

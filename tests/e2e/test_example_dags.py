@@ -23,11 +23,12 @@ DAY = (DAY0, DAY0 + timedelta(days=1))
 LAST_HOUR = (DAY0 + timedelta(hours=23), DAY0 + timedelta(days=1))
 
 
-def object_key(start: datetime, end: datetime) -> str:
+def object_key(start: datetime, end: datetime, filter_label: str = "") -> str:
     stamp = "%Y%m%dT%H%M%SZ"
     return (
         f"workspace=hitchhikers-workspace/dt={start:%Y-%m-%d}/"
-        f"audit_logs_{start.astimezone(timezone.utc):{stamp}}_{end.astimezone(timezone.utc):{stamp}}.jsonl.gz"
+        f"audit_logs_{start.astimezone(timezone.utc):{stamp}}_{end.astimezone(timezone.utc):{stamp}}"
+        f"{filter_label}.jsonl.gz"
     )
 
 
@@ -134,7 +135,7 @@ def test_access_changes_dag_defers_until_changes_arrive_then_lands_and_reports(s
     )
     logs = result.stdout + result.stderr
     assert "found after 2 polls in the triggerer" in logs
-    key = object_key(start, end)
+    key = object_key(start, end, ".event_types=" + ",".join(ACCESS_TYPES))  # a filtered window has its own key
     assert read_events(f"{destination}/{key}") == sorted(changes, key=lambda e: e["eventType"])
     assert "ford@example.com  custom_role/role_updated  role Admin" in logs
     assert (

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
+import pendulum
 import pytest
 from airflow.sdk import Asset, ObjectStoragePath
 
@@ -393,8 +394,9 @@ def test_a_rerun_past_the_retention_never_replaces_a_fuller_landing(simulator, c
 
 
 def recent_window(seconds_to_end: float) -> tuple:
-    end = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=seconds_to_end)
-    return end - timedelta(hours=1), end
+    """An hour ending ``seconds_to_end`` from now, as pendulum datetimes: Airflow's data intervals are."""
+    end = pendulum.now("UTC").replace(microsecond=0).add(seconds=seconds_to_end)
+    return end.subtract(hours=1), end
 
 
 def test_an_old_window_is_pulled_at_once_whatever_the_settle(simulator, clock, destination):

@@ -8,6 +8,7 @@ import pendulum
 import pytest
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.validation import validate_datetime
 from airflow_webflow_audit.windows import resolve_window
 
 UTC = timezone.utc
@@ -70,3 +71,10 @@ def test_a_zero_width_interval_names_the_timetable_to_use():
 def test_bad_bounds_are_refused(start, end, message):
     with pytest.raises(WebflowConfigurationError, match=message):
         resolve_window(INTERVAL, start, end)
+
+
+def test_a_pendulum_instant_comes_back_as_a_plain_utc_datetime_that_stays_aware_in_arithmetic():
+    checked = validate_datetime(pendulum.datetime(2026, 10, 1, 2, 30, 0, 5, tz="Europe/Dublin"), "end")
+    assert type(checked) is datetime
+    assert checked == datetime(2026, 10, 1, 1, 30, 0, 5, tzinfo=timezone.utc)
+    assert (checked + timedelta(minutes=5)).tzinfo is timezone.utc  # pendulum's own DateTime drops it here
