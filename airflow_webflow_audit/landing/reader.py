@@ -68,6 +68,44 @@ def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[
     ]
 
 
+@dataclass(frozen=True)
+class ObjectMeasure:
+    """What a landed data object holds, measured from its bytes alone."""
+
+    sha256: str
+    size_bytes: int
+    records: int
+    #: sha256 of the JSON lines (the decompressed gzip JSONL), to compare with a fresh pull; None for Parquet.
+    lines_sha256: str | None
+
+
+def measure_object(path: ObjectStoragePath, file_format: str) -> ObjectMeasure:
+    """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable."""
+    try:
+        with path.open("rb") as raw:
+            reader = _HashingReader(raw)
+            if file_format == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                records = pq.ParquetFile(pa.BufferReader(reader.read())).metadata.num_rows
+                lines_sha256 = None
+            else:
+                lines = hashlib.sha256()
+                records = 0
+                with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:  # type: ignore[arg-type]
+                    while block := unzipped.read(1 << 20):
+                        lines.update(block)
+                        records += block.count(b"\n")
+                reader.read()  # anything after the gzip stream still counts for the hash
+                lines_sha256 = lines.hexdigest()
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # truncated gzip, a broken Parquet footer, storage errors
+        raise WebflowLandingError(f"Reading {path} failed ({type(exc).__name__}: {exc}).") from exc
+    return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records, lines_sha256)
+
+
 def read_manifest_at(path: ObjectStoragePath) -> dict[str, Any] | None:
     """The manifest at ``path``; None if there is none or it is not a JSON object."""
     try:
@@ -88,10 +126,12 @@ class _HashingReader:
     def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self.sha256 = hashlib.sha256()
+        self.size = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
         self.sha256.update(data)
+        self.size += len(data)
         return data
 
     def readable(self) -> bool:

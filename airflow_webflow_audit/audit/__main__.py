@@ -1,0 +1,3 @@
+from airflow_webflow_audit.audit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""``python -m airflow_webflow_audit.audit``: is every audit event of a date range in the bucket, once?
+
+Exit codes: 0 complete and verified, 1 incomplete (anything missing, corrupt, overlapping or
+stale), 2 bad usage, 3 could not audit (storage or API unreachable, a refused token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from airflow_webflow_audit.audit.bucket import audit_bucket
+from airflow_webflow_audit.audit.recount import recount
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.landing.layout import DESTINATION_EXAMPLES, resolve_destination
+from airflow_webflow_audit.validation import validate_window, validate_workspace
+
+EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_COULD_NOT_AUDIT = 0, 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m airflow_webflow_audit.audit",
+        description="Prove a date range of landed Webflow audit logs complete from the bucket alone: every window's "
+        "object against its manifest, and the windows against the range.",
+        epilog="Exit codes: 0 complete, 1 incomplete, 2 bad usage, 3 could not audit.",
+    )
+    parser.add_argument("destination", help=f"the landing operator's destination: {DESTINATION_EXAMPLES}")
+    parser.add_argument("--workspace", required=True, help="workspace id or slug the windows were landed for")
+    parser.add_argument("--start", required=True, help="range start, ISO 8601 with an offset (inclusive)")
+    parser.add_argument("--end", required=True, help="range end, ISO 8601 with an offset (exclusive)")
+    parser.add_argument("--conn-id", default="webflow_default", help="Webflow connection for --recount")
+    parser.add_argument(
+        "--recount",
+        action="store_true",
+        help="also ask the API whether each window gained events since it was landed (one request per window "
+        "when nothing changed)",
+    )
+    parser.add_argument("--strict", action="store_true", help="count warnings (filtered, retention) as problems")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)  # exits 2 on bad usage
+    try:
+        workspace = validate_workspace(args.workspace)
+        start, end = validate_window(args.start, args.end)
+        destination = resolve_destination(args.destination)
+    except WebflowConfigurationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        report = audit_bucket(destination, workspace, start, end, strict=args.strict)
+        if args.recount:
+            from airflow_webflow_audit.hooks.webflow import WebflowHook
+
+            recount(report, WebflowHook(args.conn_id))
+    except Exception as exc:  # storage, the API, a connection: never exit 1, which means "incomplete"
+        print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_COULD_NOT_AUDIT
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
+    return EXIT_COMPLETE if report.complete else EXIT_INCOMPLETE

@@ -1,0 +1,136 @@
+"""What a range audit found, and how it is shown: a table and a verdict, or the same as JSON."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: A window's status, best first.
+OK = "ok"
+STALE = "stale"
+CORRUPT = "corrupt"
+MISSING_MANIFEST = "missing_manifest"
+MISSING_OBJECT = "missing_object"
+OVERLAP = "overlap"
+#: Problem kinds beyond the window statuses.
+GAP = "gap"
+PARTIAL_LEFTOVER = "partial_leftover"
+
+
+@dataclass
+class WindowReport:
+    """One landed window of the range: its key (relative to the destination), count and status."""
+
+    start: datetime
+    end: datetime
+    key: str
+    records: int | None
+    status: str = OK
+    detail: str = ""
+    #: Filtered by event type: listed, but not part of the range's tiling.
+    event_types: tuple[str, ...] | None = None
+    coverage: str | None = None
+    file_format: str = "jsonl.gz"
+    #: From the manifest, for a recount: the padded window's ``pagination.total`` when it was landed.
+    api_total: int | None = None
+    lines_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    start: datetime | None
+    end: datetime | None
+    key: str | None
+    detail: str
+
+
+@dataclass
+class AuditReport:
+    """The audit of one workspace's landed windows over ``[start, end)``."""
+
+    destination: str
+    workspace: str
+    start: datetime
+    end: datetime
+    windows: list[WindowReport] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    strict: bool = False
+    #: API requests a recount spent (0 without ``--recount``).
+    requests: int = 0
+
+    def flag(self, window: WindowReport, status: str, detail: str) -> WindowReport:
+        """Give ``window`` a bad status and list it as a problem."""
+        window.status, window.detail = status, detail
+        self.problems.append(Problem(status, window.start, window.end, window.key, detail))
+        return window
+
+    @property
+    def complete(self) -> bool:
+        return not self.problems and not (self.strict and self.warnings)
+
+    @property
+    def verdict(self) -> str:
+        return "complete" if self.complete else "incomplete"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "range": {"start": self.start.isoformat(), "end": self.end.isoformat()},
+            "workspace": self.workspace,
+            "windows": [
+                {
+                    "start": w.start.isoformat(),
+                    "end": w.end.isoformat(),
+                    "key": w.key,
+                    "records": w.records,
+                    "status": w.status,
+                    **({"detail": w.detail} if w.detail else {}),
+                    **({"event_types": list(w.event_types)} if w.event_types else {}),
+                }
+                for w in self.windows
+            ],
+            "problems": [
+                {
+                    **asdict(p),
+                    "start": p.start.isoformat() if p.start else None,
+                    "end": p.end.isoformat() if p.end else None,
+                }
+                for p in self.problems
+            ],
+            "warnings": self.warnings,
+            "recount_requests": self.requests,
+        }
+
+    def render(self) -> str:
+        """The table (window, records, status), problems and warnings, and a one-line verdict."""
+        rows = [("window (UTC)", "records", "status", "key")]
+        for w in self.windows:
+            status = w.status + (f" (event_types={','.join(w.event_types)})" if w.event_types else "")
+            records = "-" if w.records is None else str(w.records)
+            rows.append((f"[{w.start.isoformat()}, {w.end.isoformat()})", records, status, w.key))
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        lines = [
+            f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}".rstrip() for row in rows
+        ]
+        for problem in self.problems:
+            where = f"[{problem.start.isoformat()}, {problem.end.isoformat()})" if problem.start and problem.end else ""
+            lines.append(f"problem: {problem.kind} {where} {problem.key or ''} {problem.detail}".replace("  ", " "))
+        lines.extend(f"warning: {warning}" for warning in self.warnings)
+        lines.append(self.summary())
+        return "\n".join(lines)
+
+    def summary(self) -> str:
+        whole = [w for w in self.windows if w.event_types is None]
+        events = sum(w.records or 0 for w in whole)
+        span = f"[{self.start.isoformat()}, {self.end.isoformat()})"
+        if self.complete:
+            checked = " and recounted against the API" if self.requests else ""
+            return (
+                f"verdict: complete -- {span} of {self.workspace} is tiled by {len(whole)} verified windows "
+                f"({events} events){checked}, with no gap or overlap."
+            )
+        issues = len(self.problems) + (len(self.warnings) if self.strict else 0)
+        return f"verdict: incomplete -- {issues} problem(s) in {span} of {self.workspace}; see above."
