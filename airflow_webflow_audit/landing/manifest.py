@@ -68,6 +68,7 @@ def build_manifest(
     pulled_at: datetime,
     earliest_available: datetime | None,
     settle: timedelta,
+    supersedes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The manifest of one landed window (see the README for each field)."""
     totals = [pull.progress.api_total for pull in pulls]
@@ -109,6 +110,8 @@ def build_manifest(
         "pulled_at": pulled_at.isoformat(timespec="seconds"),
         # How long after the window's end the pull waited at least (0 for a window already that old).
         "settle_seconds": settle.total_seconds(),
+        # Set by a re-landing: what the replaced object held (sha256, records, pulled_at).
+        "supersedes": supersedes,
     }
 
 

@@ -11,14 +11,12 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath, conf
 from airflow.sdk.exceptions import AirflowTaskTerminated
 
-from airflow_webflow_audit.exceptions import WebflowWindowChangedError, WebflowWindowShrankError
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
+from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
-from airflow_webflow_audit.landing.manifest import COVERAGE_BEFORE, COVERAGE_COMPLETE, PullRecord, build_manifest
-from airflow_webflow_audit.landing.reader import read_manifest_at
-from airflow_webflow_audit.landing.writer import LandedWindow, check_destination_writable, open_window
+from airflow_webflow_audit.landing.writer import check_destination_writable
 from airflow_webflow_audit.validation import (
     MAX_SETTLE,
     is_templated,
@@ -27,7 +25,7 @@ from airflow_webflow_audit.validation import (
     validate_whole_number,
     validate_workspace,
 )
-from airflow_webflow_audit.windows import WindowQuery, resolve_query
+from airflow_webflow_audit.windows import resolve_query
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -158,7 +156,15 @@ class WebflowAuditLogsOperator(BaseOperator):
         )
         self._landing = True
         try:
-            landed = self._land(context, query, object_path, settle)
+            plan = LandingPlan(
+                query=query,
+                object_path=object_path,
+                file_format=self.file_format,
+                settle=settle,
+                max_window_attempts=self.max_window_attempts,
+                task_instance=context.get("ti"),
+            )
+            landed = land_window(self.hook, plan, self.log)
         finally:
             self._landing = False
         self.log.info(
@@ -210,71 +216,6 @@ class WebflowAuditLogsOperator(BaseOperator):
                 "Received SIGTERM while landing the window; stopped. Nothing was written at the final key."
             )
 
-    def _land(
-        self, context: Context, query: WindowQuery, object_path: ObjectStoragePath, settle: timedelta
-    ) -> LandedWindow:
-        attempt = 1
-        while True:
-            try:
-                return self._land_once(context, query, object_path, settle)
-            except WebflowWindowChangedError as exc:
-                if attempt >= self.max_window_attempts:
-                    raise
-                attempt += 1
-                self.log.warning(
-                    "%s Nothing was written to %s; pulling the whole window again (attempt %d of %d).",
-                    exc,
-                    object_path,
-                    attempt,
-                    self.max_window_attempts,
-                )
-
-    def _land_once(
-        self, context: Context, query: WindowQuery, object_path: ObjectStoragePath, settle: timedelta
-    ) -> LandedWindow:
-        """One pull per event type (one in all without a filter) into one object, then its manifest."""
-        workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
-        pulls: list[PullRecord] = []
-        with open_window(object_path, self.file_format) as out:
-            for event_type in event_types or [None]:
-                batches = self.hook.iter_audit_log_batches(workspace, start, end, event_type)
-                pulls.append(PullRecord(event_type, batches.progress))
-                for batch in batches:
-                    out.write(batch)
-            written = out.finish()
-            # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
-            earliest_available = self.hook.get_earliest_available(workspace)
-            manifest = build_manifest(
-                workspace=workspace,
-                start=start,
-                end=end,
-                event_types=event_types,
-                pulls=pulls,
-                written=written,
-                task_instance=context.get("ti"),
-                pulled_at=datetime.now(timezone.utc),
-                earliest_available=earliest_available,
-                settle=settle,
-            )
-            self._warn_about_retention(manifest)
-            _keep_a_fuller_landing(out.manifest_path, manifest)
-            return out.commit(manifest)
-
-    def _warn_about_retention(self, manifest: dict[str, Any]) -> None:
-        coverage = manifest["coverage"]
-        if coverage == COVERAGE_COMPLETE:
-            return
-        where = "ends at or before" if coverage == COVERAGE_BEFORE else "starts before"
-        self.log.warning(
-            "The window %s the oldest event Webflow still serves for this workspace (%s): events older than "
-            "the API's retention are gone from it, so %d events cannot be shown to be all there were. The "
-            "manifest says coverage=%s; use an earlier landing of this window, if there is one, as the record.",
-            where,
-            manifest["earliest_available"],
-            manifest["records"],
-            coverage,
-        )
-
     def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
         outlet_events = context.get("outlet_events")
         if outlet_events is None:
@@ -282,22 +223,3 @@ class WebflowAuditLogsOperator(BaseOperator):
         for outlet in self.outlets:
             if isinstance(outlet, Asset):
                 outlet_events[outlet].extra = extra
-
-
-def _keep_a_fuller_landing(manifest_path: ObjectStoragePath, manifest: dict[str, Any]) -> None:
-    """Refuse to replace a landed window with fewer events: an audit log only grows.
-
-    A rerun of a window past the API's retention would otherwise swap a complete object for an empty
-    one, losing the only copy.
-    """
-    landed = read_manifest_at(manifest_path)
-    if landed is None or landed.get("filters") != manifest["filters"]:
-        return
-    before = landed.get("records")
-    if isinstance(before, int) and before > manifest["records"]:
-        raise WebflowWindowShrankError(
-            f"The window already holds {before} events ({manifest_path}, pulled at {landed.get('pulled_at')}), "
-            f"but Webflow now serves {manifest['records']} (coverage: {manifest['coverage']}, oldest event served: "
-            f"{manifest['earliest_available']}). An audit log only grows, so the API has lost events; the landed "
-            "object is kept. If it is wrong, delete it and its manifest, then run this task again."
-        )
