@@ -32,6 +32,7 @@ def get_provider_info() -> dict:
                 "python-modules": [
                     "airflow_webflow_audit.operators.audit_logs",
                     "airflow_webflow_audit.operators.findings",
+                    "airflow_webflow_audit.operators.reconcile",
                 ],
             },
         ],

@@ -102,6 +102,13 @@ class WebflowWindowShrankError(WebflowError):
     """
 
 
+class WebflowRangeIncompleteError(WebflowError):
+    """A reconciled range still has windows missing, corrupt or overlapping: a gap is never green.
+
+    Retryable: once the landing DAG has landed the missing windows, a retry passes.
+    """
+
+
 class WebflowLandingError(WebflowError):
     """The destination could not be written (missing bucket, no permission, storage unreachable).
 

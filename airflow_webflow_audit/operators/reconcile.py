@@ -1,0 +1,188 @@
+"""WebflowAuditLogsReconcileOperator: recount landed windows against the API, re-land the stale ones."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, ObjectStoragePath
+
+from airflow_webflow_audit.audit.bucket import audit_bucket
+from airflow_webflow_audit.audit.recount import recount
+from airflow_webflow_audit.audit.report import STALE, AuditReport, WindowReport
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
+from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
+from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.landing.land import LandingPlan, land_window
+from airflow_webflow_audit.landing.layout import check_destination, manifest_path_for, resolve_destination
+from airflow_webflow_audit.landing.reader import read_manifest_at
+from airflow_webflow_audit.landing.writer import check_destination_writable
+from airflow_webflow_audit.validation import (
+    check_window_order,
+    is_templated,
+    validate_datetime,
+    validate_duration,
+    validate_workspace,
+)
+from airflow_webflow_audit.windows import NO_DATA_INTERVAL_HINT, WindowQuery
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: How far back a reconcile looks by default: late events older than this are not looked for.
+DEFAULT_LOOKBACK = timedelta(days=7)
+#: The longest lookback accepted: a longer recount belongs to the audit command line.
+MAX_LOOKBACK = timedelta(days=366)
+
+
+class WebflowAuditLogsReconcileOperator(BaseOperator):
+    """Find landed windows that gained events after they were landed, and land them again.
+
+    Audits ``[start, end)`` from the bucket (every object against its manifest, the windows against
+    the range), recounts each verified window against the API (one ``limit=1`` request per window
+    when nothing changed), and re-lands every stale one with the landing operator's own atomic
+    landing; the new manifest's ``supersedes`` records the ``sha256``/``records`` it replaced. A
+    window the API now holds fewer events for (retention) is never replaced. Fails, after re-landing
+    what it can, when any window in the range is missing, corrupt or overlapping.
+
+    :param workspace: Webflow workspace id or slug. (templated)
+    :param destination: the landing operator's destination. (templated)
+    :param start: range start; default ``data_interval_start - lookback``. (templated)
+    :param end: range end; default ``data_interval_start``, so the window the landing DAG is pulling
+        right now is not counted missing. (templated)
+    :param lookback: how far back from the data interval's start to reconcile: a ``timedelta`` or
+        seconds, default 7 days. (templated)
+    :param webflow_conn_id: the Webflow connection. (templated)
+
+    Returns (XCom) ``{"range", "checked", "relanded": [{"start", "end", "key", "records_before",
+    "records_after"}], "missing": [...], "problems": [...], "warnings": [...], "requests"}``.
+    """
+
+    template_fields: Sequence[str] = ("workspace", "destination", "start", "end", "lookback", "webflow_conn_id")
+    ui_color = "#4353ff"
+
+    def __init__(
+        self,
+        *,
+        workspace: str,
+        destination: str | ObjectStoragePath,
+        start: datetime | str | None = None,
+        end: datetime | str | None = None,
+        lookback: timedelta | float | str = DEFAULT_LOOKBACK,
+        webflow_conn_id: str = WebflowHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        if not is_templated(destination):
+            check_destination(destination)
+        if not is_templated(workspace):
+            validate_workspace(workspace)
+        if not is_templated(lookback):
+            validate_duration(lookback, "lookback", maximum=MAX_LOOKBACK)
+        super().__init__(**kwargs)
+        self.workspace = workspace
+        self.destination = destination
+        self.start = start
+        self.end = end
+        self.lookback = lookback
+        self.webflow_conn_id = webflow_conn_id
+
+    @functools.cached_property
+    def hook(self) -> WebflowHook:
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        workspace = validate_workspace(self.workspace)
+        start, end = self._range(context)
+        destination = resolve_destination(self.destination)
+        _ = self.hook.config  # the connection, checked before anything is read or written
+        check_destination_writable(destination)
+        self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
+        report = audit_bucket(destination, workspace, start, end)
+        stale = recount(report, self.hook)
+        relanded = [self._reland(context, destination, report, window) for window in stale]
+        return self._summary(report, relanded)
+
+    def _range(self, context: Context) -> tuple[datetime, datetime]:
+        lookback = validate_duration(self.lookback, "lookback", maximum=MAX_LOOKBACK)
+        interval_start = context.get("data_interval_start")
+        if (self.start in (None, "") or self.end in (None, "")) and interval_start is None:
+            raise WebflowConfigurationError(NO_DATA_INTERVAL_HINT)
+        end = validate_datetime(interval_start if self.end in (None, "") else self.end, "end")
+        start = (
+            validate_datetime(interval_start, "data_interval_start") - lookback
+            if self.start in (None, "")
+            else validate_datetime(self.start, "start")
+        )
+        return check_window_order(start, end)
+
+    def _reland(
+        self, context: Context, destination: ObjectStoragePath, report: AuditReport, window: WindowReport
+    ) -> dict[str, Any]:
+        object_path = destination / window.key
+        old = read_manifest_at(manifest_path_for(object_path)) or {}
+        supersedes = {
+            "sha256": (old.get("object") or {}).get("sha256"),
+            "records": old.get("records"),
+            "pulled_at": old.get("pulled_at"),
+        }
+        plan = LandingPlan(
+            query=WindowQuery(report.workspace, window.start, window.end, None),
+            object_path=object_path,
+            file_format=window.file_format,
+            settle=timedelta(seconds=old.get("settle_seconds") or 0),
+            max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
+            task_instance=context.get("ti"),
+            supersedes=supersedes,
+        )
+        landed = land_window(self.hook, plan, self.log)
+        self.log.warning(
+            "Re-landed [%s, %s): %s -> %d events (%s).",
+            window.start.isoformat(),
+            window.end.isoformat(),
+            supersedes["records"],
+            landed.records,
+            landed.uri,
+        )
+        return {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "key": window.key,
+            "records_before": supersedes["records"],
+            "records_after": landed.records,
+        }
+
+    def _summary(self, report: AuditReport, relanded: list[dict[str, Any]]) -> dict[str, Any]:
+        remaining = [p for p in report.problems if p.kind != STALE]  # stale ones were re-landed
+        as_json = report.to_json()
+        summary = {
+            "range": as_json["range"],
+            "checked": len(report.windows),
+            "relanded": relanded,
+            "missing": [p for p in as_json["problems"] if p["kind"] in ("gap", "missing_object", "missing_manifest")],
+            "problems": [p for p in as_json["problems"] if p["kind"] != STALE],
+            "warnings": report.warnings,
+            "requests": report.requests,
+        }
+        for warning in report.warnings:
+            self.log.warning("%s", warning)
+        self.log.info(
+            "Checked %d windows with %d requests; re-landed %d; %d problem(s) left.",
+            len(report.windows),
+            report.requests,
+            len(relanded),
+            len(remaining),
+        )
+        if remaining:
+            listed = "; ".join(
+                f"{p.kind} [{p.start.isoformat() if p.start else '?'}, {p.end.isoformat() if p.end else '?'})"
+                + (f" {p.key}" if p.key else "")
+                for p in remaining
+            )
+            raise WebflowRangeIncompleteError(
+                f"The range [{report.start.isoformat()}, {report.end.isoformat()}) is not complete after "
+                f"reconciling: {listed}. Land the missing windows (a backfill of the landing DAG) or rerun their "
+                "landing tasks; corrupt objects are replaced by landing the window again."
+            )
+        return summary
