@@ -24,6 +24,7 @@ from airflow_webflow_audit.validation import (
     is_templated,
     validate_datetime,
     validate_duration,
+    validate_optional_datetime,
     validate_workspace,
 )
 from airflow_webflow_audit.windows import NO_DATA_INTERVAL_HINT, WindowQuery
@@ -54,13 +55,23 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         right now is not counted missing. (templated)
     :param lookback: how far back from the data interval's start to reconcile: a ``timedelta`` or
         seconds, default 7 days. (templated)
+    :param landing_start: the landing DAG's first window start: the default range never starts before
+        it, so the weeks before the first landing are not reported as gaps. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
 
     Returns (XCom) ``{"range", "checked", "relanded": [{"start", "end", "key", "records_before",
     "records_after"}], "missing": [...], "problems": [...], "warnings": [...], "requests"}``.
     """
 
-    template_fields: Sequence[str] = ("workspace", "destination", "start", "end", "lookback", "webflow_conn_id")
+    template_fields: Sequence[str] = (
+        "workspace",
+        "destination",
+        "start",
+        "end",
+        "lookback",
+        "landing_start",
+        "webflow_conn_id",
+    )
     ui_color = "#4353ff"
 
     def __init__(
@@ -71,6 +82,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         lookback: timedelta | float | str = DEFAULT_LOOKBACK,
+        landing_start: datetime | str | None = None,
         webflow_conn_id: str = WebflowHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -80,12 +92,15 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             validate_workspace(workspace)
         if not is_templated(lookback):
             validate_duration(lookback, "lookback", maximum=MAX_LOOKBACK)
+        if not is_templated(landing_start):
+            validate_optional_datetime(landing_start, "landing_start")
         super().__init__(**kwargs)
         self.workspace = workspace
         self.destination = destination
         self.start = start
         self.end = end
         self.lookback = lookback
+        self.landing_start = landing_start
         self.webflow_conn_id = webflow_conn_id
 
     @functools.cached_property
@@ -110,11 +125,18 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         if (self.start in (None, "") or self.end in (None, "")) and interval_start is None:
             raise WebflowConfigurationError(NO_DATA_INTERVAL_HINT)
         end = validate_datetime(interval_start if self.end in (None, "") else self.end, "end")
-        start = (
-            validate_datetime(interval_start, "data_interval_start") - lookback
-            if self.start in (None, "")
-            else validate_datetime(self.start, "start")
-        )
+        if self.start in (None, ""):
+            start = validate_datetime(interval_start, "data_interval_start") - lookback
+            landing_start = validate_optional_datetime(self.landing_start, "landing_start")
+            if landing_start is not None:
+                start = min(max(start, landing_start), end)
+        else:
+            start = validate_datetime(self.start, "start")
+        if start == end:
+            raise WebflowConfigurationError(
+                f"Nothing to reconcile: the range is empty at {start.isoformat()} (the data interval starts at or "
+                "before landing_start)."
+            )
         return check_window_order(start, end)
 
     def _reland(

@@ -13,7 +13,7 @@ from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, window_object_
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER, run_airflow
-from tests.landing_helpers import land_events, read_events, read_manifest, snapshot
+from tests.landing_helpers import land_events, make_operator, read_events, read_manifest, run_window, snapshot
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -39,6 +39,7 @@ def test_every_example_dag_is_covered_here():
         "example_webflow_audit_logs_to_gcs",
         "example_webflow_audit_logs_to_local",
         "example_webflow_audit_logs_to_s3",
+        "example_webflow_audit_reconcile",
     ]
 
 
@@ -182,3 +183,29 @@ def test_findings_dag_learns_the_landed_windows_and_logs_what_it_found(airflow_h
     assert baseline["applied_through"] == days[-1][1].isoformat()
     findings = sorted(key for key in snapshot(root) if key.endswith(".findings.jsonl"))
     assert len(findings) == 2
+
+
+def test_reconcile_dag_re_lands_the_window_that_gained_a_late_event(simulator, airflow_home, tmp_path, clock):
+    sim = simulator(days=4)
+    destination = f"file://{tmp_path}/landing"
+    days = [(DAY0 + timedelta(days=n), DAY0 + timedelta(days=n + 1)) for n in range(3)]
+    for start, end in days:
+        run_window(make_operator(clock, destination=destination), start, end)
+    late = dict(sim.events(*days[1])[0], timestamp="2026-10-02T23:59:59.900Z")
+    sim.insert_event(late)
+    result = run_airflow(
+        airflow_home,
+        "dags",
+        "test",
+        "example_webflow_audit_reconcile",
+        "2026-10-05T00:00:00+00:00",  # data interval [10-04, 10-05): reconciles [10-01 (landing start), 10-04)
+        WEBFLOW_AUDIT_LOCAL_DESTINATION=destination,
+    )
+    logs = result.stdout + result.stderr
+    assert "Checked 3 windows with" in logs
+    assert "re-landed 1" in logs
+    assert read_events(f"{destination}/{object_key(*days[1])}") == sim.events(*days[1])
+    manifest = read_manifest(f"{destination}/{object_key(*days[1])}{MANIFEST_SUFFIX}")
+    assert manifest["supersedes"]["records"] == len(sim.events(*days[1])) - 1
+    assert manifest["airflow"]["dag_id"] == "example_webflow_audit_reconcile"
+    assert TOKEN not in logs

@@ -102,3 +102,12 @@ def test_no_data_interval_and_no_range_is_refused_naming_the_fix(clock, tmp_path
 def test_a_bad_lookback_is_refused_when_the_dag_is_parsed(lookback):
     with pytest.raises(WebflowConfigurationError, match="lookback must be"):
         WebflowAuditLogsReconcileOperator(task_id="r", workspace=WORKSPACE, destination="file:///x", lookback=lookback)
+
+
+def test_the_default_range_never_starts_before_the_landing_start(landed, clock):
+    _, destination, _ = landed
+    context = {"data_interval_start": DAYS[-1][1], "data_interval_end": DAYS[-1][1] + timedelta(days=1)}
+    operator = reconciler(clock, destination, landing_start=DAYS[0][0].isoformat())  # lookback: 7 days
+    result = operator.execute(context)
+    assert result["range"] == {"start": DAYS[0][0].isoformat(), "end": DAYS[-1][1].isoformat()}
+    assert result["missing"] == []
