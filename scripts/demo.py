@@ -86,7 +86,29 @@ def main() -> int:
             f"\n{sim.request_count} requests to the simulator in {time.monotonic() - started:.0f} s; "
             f"each object has a .manifest.json beside it. {'All windows match.' if ok else 'MISMATCH: see the log.'}"
         )
-        return 0 if ok else 1
+        audited = run_audit(log)
+        return 0 if ok and audited else 1
+
+
+def run_audit(log) -> bool:
+    """The range audit over the demo's days, recounted against the simulator, as a user would run it."""
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_webflow_audit.audit",
+        OUTPUT.as_uri(),
+        "--workspace",
+        "hitchhikers-workspace",
+        "--start",
+        FIRST_DAY.isoformat(),
+        "--end",
+        (FIRST_DAY + timedelta(days=DAYS)).isoformat(),
+        "--recount",
+    ]
+    print(f"\n$ python -m airflow_webflow_audit.audit {' '.join(command[3:])}", flush=True)
+    result = subprocess.run(command, stdout=subprocess.PIPE, stderr=log, text=True, check=False)
+    print(result.stdout, end="", flush=True)
+    return result.returncode == 0
 
 
 def landed_summary(start: datetime, end: datetime) -> dict | None:

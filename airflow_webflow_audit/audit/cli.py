@@ -7,6 +7,7 @@ stale), 2 bad usage, 3 could not audit (storage or API unreachable, a refused to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
@@ -52,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        report = audit_bucket(destination, workspace, start, end, strict=args.strict)
-        if args.recount:
-            from airflow_webflow_audit.hooks.webflow import WebflowHook
+        # Airflow's logging writes to stdout; the hook's progress lines go to stderr, so stdout is the report.
+        with contextlib.redirect_stdout(sys.stderr):
+            report = audit_bucket(destination, workspace, start, end, strict=args.strict)
+            if args.recount:
+                from airflow_webflow_audit.hooks.webflow import WebflowHook
 
-            recount(report, WebflowHook(args.conn_id))
+                recount(report, WebflowHook(args.conn_id))
     except Exception as exc:  # storage, the API, a connection: never exit 1, which means "incomplete"
         print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_COULD_NOT_AUDIT
