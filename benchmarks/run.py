@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -296,12 +297,76 @@ def memory(quick: bool) -> list[Row]:
     ]
 
 
+_LAND_DAYS = """
+import json, sys
+from datetime import datetime, timedelta
+from airflow.sdk.execution_time.context import OutletEventAccessors
+from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
+dest, first, days = sys.argv[1], datetime.fromisoformat(sys.argv[2]), int(sys.argv[3])
+operator = WebflowAuditLogsOperator(task_id="land", workspace="hitchhikers-workspace", destination=dest, settle=0)
+for n in range(days):
+    start = first + timedelta(days=n)
+    operator.execute({"data_interval_start": start, "data_interval_end": start + timedelta(days=1),
+                      "outlet_events": OutletEventAccessors()})
+"""
+
+
+def recount_cost(quick: bool) -> list[Row]:
+    """Requests ``audit --recount`` spends per window when nothing changed, against re-pulling each window."""
+    days = 3 if quick else 14
+    with simulator(days=days, events_per_day=2_000) as sim, tempfile.TemporaryDirectory(prefix="bench-audit-") as d:
+        conn = {"conn_type": "webflow", "host": sim.url, "password": sim.token}
+        env = {**os.environ, "AIRFLOW_CONN_WEBFLOW_DEFAULT": json.dumps(conn)}
+        first = DAY0.isoformat()
+        subprocess.run(
+            [sys.executable, "-c", _LAND_DAYS, f"file://{d}", first, str(days)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        landing_requests = sim.stats()["requests"]
+        sim.reset_stats()
+        end = (DAY0 + timedelta(days=days)).isoformat()
+        audit = [
+            sys.executable,
+            "-m",
+            "airflow_webflow_audit.audit",
+            f"file://{d}",
+            "--workspace",
+            WORKSPACE,
+            "--start",
+            first,
+            "--end",
+            end,
+            "--recount",
+        ]
+        done = subprocess.run(audit, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"the audit failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr[-3000:]}")
+        recount_requests = sim.stats()["requests"]
+    per_window = recount_requests / days
+    # Landing spends one request per page plus one look at the retention horizon: re-pulling costs the pages.
+    repull_per_window = (landing_requests - days) / days
+    return [
+        Row(
+            "recount requests per window (nothing changed)",
+            f"audit --recount over {days} daily windows, 2,000 events/day",
+            f"{per_window:.2f} requests/window",
+            f"{repull_per_window:.1f} requests/window (re-pulling each window)",
+            repull_per_window / per_window,
+            "1 request/window",
+            None if quick else per_window <= 1,
+        )
+    ]
+
+
 FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "throughput": cpu_throughput,
     "latency": latency_hiding,
     "rate_limit": rate_limit_efficiency,
     "shared_token": shared_token,
     "memory": memory,
+    "recount": recount_cost,
 }
 
 
