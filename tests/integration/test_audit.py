@@ -15,9 +15,11 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.audit.cli import main
+from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
+from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
 from tests.conftest import DAY0
-from tests.landing_helpers import make_operator, run_window
+from tests.landing_helpers import make_operator, read_events, run_window
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = pytest.mark.integration
@@ -245,6 +247,14 @@ def test_object_storage_late_event_found_then_clean(simulator, clock, request, c
     code, report = audit(capsys, destination, "--recount")
     assert code == 1
     assert [(p["kind"], p["key"]) for p in report["problems"]] == [("stale", key_of(*DAYS[0]))]
+    # The reconcile operator re-lands it; the range then proves complete and the object is the truth.
+    reconcile = WebflowAuditLogsReconcileOperator(
+        task_id="reconcile", workspace=WORKSPACE, destination=destination, start=RANGE[1], end=RANGE[3]
+    )
+    reconcile.hook = WebflowHook(reconcile.webflow_conn_id, clock=clock)
+    assert [w["key"] for w in reconcile.execute({})["relanded"]] == [key_of(*DAYS[0])]
+    assert audit(capsys, destination, "--recount")[0] == 0
+    assert read_events(f"{destination}/{key_of(*DAYS[0])}") == sim.events(*DAYS[0])
     (ObjectStoragePath(destination) / key_of(*DAYS[2])).unlink()
     code, report = audit(capsys, destination)
     assert [(p["kind"], p["key"]) for p in report["problems"]] == [("missing_object", key_of(*DAYS[2]))]
