@@ -12,25 +12,38 @@ backfill lands windows out of order); the run after the missing window lands con
 A window is learned whole or not at all: its object is checked against its manifest, findings are
 written, then the baseline -- each through a temporary key, so a crash between the two only means
 the window is read again. Windows already learned are never learned twice.
+
+A window learned in the last :data:`RELEARN_LOOKBACK` and landed again since (its object's sha256
+changed: the reconcile operator re-landed it with late events) is read again, and only the events
+not seen before are judged, so each is reported once, in its own window's findings file. What was
+seen is kept beside the baseline, one small file per window::
+
+    workspace={workspace}/_monitoring/seen/{start}_{end}.json   the object's sha256, its events' digests
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
 from airflow_webflow_audit.jsonlines import dump_line
+from airflow_webflow_audit.landing.layout import format_key_time
 from airflow_webflow_audit.landing.reader import (
     LandedObject,
     list_landed_objects,
     list_landed_windows,
     read_landed_events,
+    read_manifest_at,
 )
 from airflow_webflow_audit.landing.writer import write_object
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
@@ -38,6 +51,9 @@ from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettin
 log = logging.getLogger(__name__)
 
 FINDINGS_SUFFIX = ".findings.jsonl"
+#: Windows learned this long before ``applied_through`` are checked for re-landings on every run (one
+#: manifest read each): the reconcile operator's default lookback.
+RELEARN_LOOKBACK = timedelta(days=7)
 
 
 def baseline_path(destination: ObjectStoragePath, workspace: str) -> ObjectStoragePath:
@@ -72,6 +88,8 @@ class WindowFindings:
     records: int
     findings: list[Finding]
     findings_uri: str
+    #: Read again after a re-landing: ``records`` and ``findings`` are those of the events not seen before.
+    relearned: bool = False
 
 
 @dataclass
@@ -109,8 +127,9 @@ def catch_up(
             destination,
             workspace,
         )
-    cursor = baseline.applied_through or baseline_start or (landed[0].start if landed else None)
     result = CatchUp(baseline_uri=str(path), applied_through=baseline.applied_through)
+    baseline = _relearn_changed(baseline, landed, settings, path, result)
+    cursor = baseline.applied_through or baseline_start or (landed[0].start if landed else None)
     for window in landed:
         if cursor is None or (through is not None and window.start >= through):
             break
@@ -152,14 +171,13 @@ def _learn_window(
     # A copy learns the window; it replaces the baseline only once the object proved whole.
     candidate = Baseline.from_json(baseline.to_json())
     scan = WindowScan(candidate, settings)
-    manifest = read_landed_events(window, scan.add)
+    digests: list[str] = []
+    manifest = read_landed_events(window, _digesting(scan.add, digests))
     findings = scan.finish()
     candidate.applied_through = window.end
     findings_path = findings_path_for(window.path)
     write_object(findings_path, b"".join(dump_line(asdict(finding)) for finding in findings))
-    # Not sort_keys: an actor's addresses are kept in the order last seen, which decides what is forgotten.
-    body = (json.dumps(candidate.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
-    write_object(path, body)
+    _remember(candidate, window, manifest, digests, path)
     log.info(
         "Learned [%s, %s): %d events, %d findings (%s).",
         window.start.isoformat(),
@@ -169,6 +187,103 @@ def _learn_window(
         findings_path,
     )
     return candidate, WindowFindings(window.start, window.end, manifest["records"], findings, str(findings_path))
+
+
+def _relearn_changed(
+    baseline: Baseline, landed: list[LandedObject], settings: RuleSettings, path: ObjectStoragePath, result: CatchUp
+) -> Baseline:
+    """Read again the recently learned windows whose object changed since, for the events not seen before."""
+    for window in landed:
+        learned_sha256 = baseline.learned.get(_window_key(window))
+        if learned_sha256 is None:
+            continue
+        manifest = read_manifest_at(window.manifest_path) or {}
+        if (manifest.get("object") or {}).get("sha256") in (None, learned_sha256):
+            continue
+        baseline, found = _learn_late_events(baseline, window, settings, path)
+        result.windows.append(found)
+    return baseline
+
+
+def _learn_late_events(
+    baseline: Baseline, window: LandedObject, settings: RuleSettings, path: ObjectStoragePath
+) -> tuple[Baseline, WindowFindings]:
+    seen_path = _seen_path(path, window)
+    try:
+        unseen = Counter(json.loads(seen_path.read_bytes())["digests"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        unseen = Counter()  # written before each baseline that lists the window; gone only if deleted
+    candidate = Baseline.from_json(baseline.to_json())
+    scan = WindowScan(candidate, settings)
+    new_events = 0
+
+    def judge_if_new(event: dict[str, Any], digest: str) -> None:
+        nonlocal new_events
+        if unseen[digest] > 0:
+            unseen[digest] -= 1
+            return
+        new_events += 1
+        scan.add(event)
+
+    digests: list[str] = []
+    manifest = read_landed_events(window, _digesting(judge_if_new, digests, pass_digest=True))
+    findings = scan.finish()
+    findings_path = findings_path_for(window.path)
+    earlier = findings_path.read_bytes() if findings_path.exists() else b""
+    write_object(findings_path, earlier + b"".join(dump_line(asdict(finding)) for finding in findings))
+    _remember(candidate, window, manifest, digests, path)
+    log.warning(
+        "[%s, %s) was landed again since it was learned (sha256 %s); %d events in it were not seen before: "
+        "%d findings, appended to %s.",
+        window.start.isoformat(),
+        window.end.isoformat(),
+        manifest["object"]["sha256"],
+        new_events,
+        len(findings),
+        findings_path,
+    )
+    found = WindowFindings(window.start, window.end, new_events, findings, str(findings_path), relearned=True)
+    return candidate, found
+
+
+def _digesting(
+    on_event: Callable[..., None], digests: list[str], *, pass_digest: bool = False
+) -> Callable[[dict[str, Any]], None]:
+    """``on_event`` that also keeps each event's digest (the sha256 of its JSON line, shortened)."""
+
+    def wrapped(event: dict[str, Any]) -> None:
+        digest = hashlib.sha256(dump_line(event)).hexdigest()[:16]
+        digests.append(digest)
+        if pass_digest:
+            on_event(event, digest)
+        else:
+            on_event(event)
+
+    return wrapped
+
+
+def _window_key(window: LandedObject) -> str:
+    return f"{window.start.isoformat()}/{window.end.isoformat()}"
+
+
+def _seen_path(baseline_file: ObjectStoragePath, window: LandedObject) -> ObjectStoragePath:
+    return baseline_file.parent / "seen" / f"{format_key_time(window.start)}_{format_key_time(window.end)}.json"
+
+
+def _remember(
+    baseline: Baseline, window: LandedObject, manifest: dict[str, Any], digests: list[str], path: ObjectStoragePath
+) -> None:
+    """Record what the window held (seen file first, then the baseline), forgetting windows too old to re-check."""
+    sha256 = manifest["object"]["sha256"]
+    seen = {"sha256": sha256, "digests": sorted(digests)}
+    write_object(_seen_path(path, window), (json.dumps(seen, separators=(",", ":")) + "\n").encode())
+    baseline.learned[_window_key(window)] = sha256
+    horizon = (baseline.applied_through or window.end) - RELEARN_LOOKBACK
+    for key in [key for key in baseline.learned if parse_timestamp(key.split("/")[1]) < horizon]:
+        del baseline.learned[key]
+    # Not sort_keys: an actor's addresses are kept in the order last seen, which decides what is forgotten.
+    body = (json.dumps(baseline.to_json(), indent=1, ensure_ascii=False) + "\n").encode()
+    write_object(path, body)
 
 
 def summarize(result: CatchUp, *, workspace: str, max_listed: int) -> dict[str, Any]:
@@ -191,6 +306,7 @@ def summarize(result: CatchUp, *, workspace: str, max_listed: int) -> dict[str, 
                 "records": window.records,
                 "findings": len(window.findings),
                 "findings_uri": window.findings_uri,
+                "relearned": window.relearned,
             }
             for window in result.windows
         ],

@@ -143,6 +143,9 @@ class Baseline:
     #: End of the last window learned; windows are learned in order, without gaps.
     applied_through: datetime | None = None
     actors: dict[str, ActorProfile] = field(default_factory=dict)
+    #: The object sha256 each recently learned window had, by ``"<start>/<end>"``: a window whose
+    #: object changed since (re-landed with late events) is read again for the events not yet seen.
+    learned: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,6 +153,7 @@ class Baseline:
             "workspace": self.workspace,
             "applied_through": None if self.applied_through is None else self.applied_through.isoformat(),
             "actors": {actor_id: asdict(self.actors[actor_id]) for actor_id in sorted(self.actors)},
+            "learned": dict(sorted(self.learned.items())),
         }
 
     @classmethod
@@ -161,6 +165,7 @@ class Baseline:
             workspace=str(data["workspace"]),
             applied_through=None if through is None else parse_timestamp(through),
             actors={actor_id: ActorProfile.from_json(p) for actor_id, p in (data.get("actors") or {}).items()},
+            learned={str(key): str(sha) for key, sha in (data.get("learned") or {}).items()},
         )
 
 

@@ -11,6 +11,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_webflow_audit.audit.cli import main
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
 from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
 from tests.conftest import DAY0
 from tests.landing_helpers import make_operator, read_events, read_manifest, run_window
@@ -111,3 +112,45 @@ def test_the_default_range_never_starts_before_the_landing_start(landed, clock):
     result = operator.execute(context)
     assert result["range"] == {"start": DAYS[0][0].isoformat(), "end": DAYS[-1][1].isoformat()}
     assert result["missing"] == []
+
+
+def test_findings_judge_a_re_landed_windows_late_event_exactly_once(landed, clock):
+    sim, destination, xcoms = landed
+    root = ObjectStoragePath(destination)
+
+    def findings():
+        operator = WebflowAuditFindingsOperator(
+            task_id="findings",
+            workspace=WORKSPACE,
+            destination=destination,
+            baseline_start=DAYS[0][0].isoformat(),
+            notifiers=[],
+        )
+        return operator.execute({})
+
+    first = findings()
+    assert first["applied_through"] == DAYS[-1][1].isoformat()
+    late = {
+        "timestamp": "2026-10-02T10:00:00.500Z",
+        "eventType": "custom_role",
+        "eventSubType": "role_deleted",
+        "actor": {"id": "f" * 24, "email": "late@example.com", "type": "person"},
+        "workspace": {"id": "6621ccb459b561c69f29d57c", "slug": WORKSPACE},
+        "payload": {"roleName": "Auditors"},
+    }
+    sim.insert_event(late)
+    reconciler(clock, destination, start=DAYS[0][0].isoformat(), end=DAYS[-1][1].isoformat()).execute({})
+
+    second = findings()
+    (relearned,) = second["windows"]
+    assert (relearned["start"], relearned["records"], relearned["relearned"]) == (DAYS[1][0].isoformat(), 1, True)
+    late_findings = [f for f in second["first_findings"] if f["timestamp"] == late["timestamp"]]
+    assert [(f["rule"], f["severity"]) for f in late_findings] == [("privilege_change", "high")]
+    assert second["findings"] == 1
+    findings_file = root / xcoms[1]["uri"].removeprefix(destination + "/").replace(".jsonl.gz", ".findings.jsonl")
+    lines = [json.loads(line) for line in findings_file.read_bytes().splitlines()]
+    assert sum(1 for line in lines if line["timestamp"] == late["timestamp"]) == 1
+
+    third = findings()  # nothing new: nothing judged twice
+    assert third["windows"] == []
+    assert third["findings"] == 0
