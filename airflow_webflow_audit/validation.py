@@ -40,6 +40,8 @@ def validate_whole_number(value: object, name: str, *, minimum: int) -> int:
     return value
 
 
+#: Events reach Webflow's log a little after they happen; a window is pulled this long after its end.
+DEFAULT_SETTLE = timedelta(minutes=5)
 #: The longest settle delay accepted: later events are the reconcile operator's job.
 MAX_SETTLE = timedelta(days=7)
 

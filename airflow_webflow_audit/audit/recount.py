@@ -9,20 +9,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from datetime import datetime
 
 from airflow_webflow_audit.audit.report import OK, STALE, AuditReport, WindowReport
 from airflow_webflow_audit.hooks.paging import REQUEST_WINDOW_PADDING
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 
 
-def recount(report: AuditReport, hook: WebflowHook) -> list[WindowReport]:
+def recount(report: AuditReport, hook: WebflowHook, *, settled_before: datetime | None = None) -> list[WindowReport]:
     """Mark the verified whole windows that gained (or changed) events since they were landed as stale.
 
     Returns the stale windows. A window the API now holds fewer events for has aged out of its
-    retention: a warning, never stale (its landed object is the better record).
+    retention: a warning, never stale (its landed object is the better record). Windows ending
+    after ``settled_before`` are still settling: left alone, with a warning.
     """
     stale = []
     for window in _recountable(report):
+        if settled_before is not None and window.end > settled_before:
+            report.warnings.append(
+                f"{window.key}: ends after {settled_before.isoformat()}, still settling; not recounted."
+            )
+            continue
         page = hook.get_audit_logs_page(
             report.workspace,
             limit=1,

@@ -18,6 +18,7 @@ from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
 from airflow_webflow_audit.landing.writer import check_destination_writable
 from airflow_webflow_audit.validation import (
+    DEFAULT_SETTLE,
     MAX_SETTLE,
     is_templated,
     validate_duration,
@@ -30,8 +31,6 @@ from airflow_webflow_audit.windows import resolve_query
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-#: Events reach Webflow's log a little after they happen; a window is pulled this long after its end.
-DEFAULT_SETTLE = timedelta(minutes=5)
 #: Shorter waits are slept in place even when deferrable: a round trip through the triggerer costs more.
 MIN_DEFER_SECONDS = 5.0
 

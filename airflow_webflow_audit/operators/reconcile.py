@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
@@ -20,6 +20,8 @@ from airflow_webflow_audit.landing.layout import check_destination, manifest_pat
 from airflow_webflow_audit.landing.reader import read_manifest_at
 from airflow_webflow_audit.landing.writer import check_destination_writable
 from airflow_webflow_audit.validation import (
+    DEFAULT_SETTLE,
+    MAX_SETTLE,
     check_window_order,
     is_templated,
     validate_datetime,
@@ -57,6 +59,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         seconds, default 7 days. (templated)
     :param landing_start: the landing DAG's first window start: the default range never starts before
         it, so the weeks before the first landing are not reported as gaps. (templated)
+    :param settle: windows that ended less than this long ago are not recounted yet (they may still be
+        landing): a ``timedelta`` or seconds, default 5 minutes as for the landing operator. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
 
     Returns (XCom) ``{"range", "checked", "relanded": [{"start", "end", "key", "records_before",
@@ -70,6 +74,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         "end",
         "lookback",
         "landing_start",
+        "settle",
         "webflow_conn_id",
     )
     ui_color = "#4353ff"
@@ -83,6 +88,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         end: datetime | str | None = None,
         lookback: timedelta | float | str = DEFAULT_LOOKBACK,
         landing_start: datetime | str | None = None,
+        settle: timedelta | float | str = DEFAULT_SETTLE,
         webflow_conn_id: str = WebflowHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -94,6 +100,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             validate_duration(lookback, "lookback", maximum=MAX_LOOKBACK)
         if not is_templated(landing_start):
             validate_optional_datetime(landing_start, "landing_start")
+        if not is_templated(settle):
+            validate_duration(settle, "settle", maximum=MAX_SETTLE)
         super().__init__(**kwargs)
         self.workspace = workspace
         self.destination = destination
@@ -101,6 +109,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         self.end = end
         self.lookback = lookback
         self.landing_start = landing_start
+        self.settle = settle
         self.webflow_conn_id = webflow_conn_id
 
     @functools.cached_property
@@ -110,12 +119,13 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         workspace = validate_workspace(self.workspace)
         start, end = self._range(context)
+        settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         _ = self.hook.config  # the connection, checked before anything is read or written
         check_destination_writable(destination)
         self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
         report = audit_bucket(destination, workspace, start, end)
-        stale = recount(report, self.hook)
+        stale = recount(report, self.hook, settled_before=datetime.now(timezone.utc) - settle)
         relanded = [self._reland(context, destination, report, window) for window in stale]
         return self._summary(report, relanded)
 

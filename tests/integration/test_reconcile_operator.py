@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 from airflow.sdk import ObjectStoragePath
 
+from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.cli import main
+from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
@@ -154,3 +156,14 @@ def test_findings_judge_a_re_landed_windows_late_event_exactly_once(landed, cloc
     third = findings()  # nothing new: nothing judged twice
     assert third["windows"] == []
     assert third["findings"] == 0
+
+
+def test_windows_still_settling_are_not_recounted(landed):
+    sim, destination, _ = landed
+    report = audit_bucket(ObjectStoragePath(destination), WORKSPACE, DAYS[0][0], DAYS[-1][1])
+    before = sim.request_count
+    recount(report, WebflowHook(), settled_before=DAYS[1][1])
+    assert sim.request_count - before == 2  # the last day ends after settled_before
+    assert [w for w in report.warnings if "still settling" in w] == [
+        f"{report.windows[2].key}: ends after {DAYS[1][1].isoformat()}, still settling; not recounted."
+    ]
