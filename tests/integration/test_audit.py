@@ -258,3 +258,18 @@ def test_object_storage_late_event_found_then_clean(simulator, clock, request, c
     (ObjectStoragePath(destination) / key_of(*DAYS[2])).unlink()
     code, report = audit(capsys, destination)
     assert [(p["kind"], p["key"]) for p in report["problems"]] == [("missing_object", key_of(*DAYS[2]))]
+
+
+def test_parquet_windows_are_verified_and_a_damaged_one_is_corrupt(simulator, clock, tmp_path, capsys):
+    sim = simulator()
+    destination = f"file://{tmp_path}/landing"
+    land_days(clock, destination, file_format="parquet")
+    code, report = audit(capsys, destination, "--recount")
+    assert code == 0
+    assert [w["records"] for w in report["windows"]] == [len(sim.events(*day)) for day in DAYS]
+    assert all(w["key"].endswith(".parquet") for w in report["windows"])
+    target = ObjectStoragePath(destination) / report["windows"][0]["key"]
+    target.write_bytes(target.read_bytes()[:100])  # the footer gone
+    code, report = audit(capsys, destination)
+    assert code == 1
+    assert [p["kind"] for p in report["problems"]] == ["corrupt"]
