@@ -9,6 +9,8 @@ import ipaddress
 from datetime import datetime, timezone
 
 DEFAULT_BASE_URL = "https://api.webflow.com"
+#: The API version every path starts with; a base URL copied from the docs ends with it.
+API_VERSION_PREFIX = "/v2"
 API_MAX_LIMIT = 100
 SORT_ORDERS = ("asc", "desc")
 #: Characters that would change the meaning of the URL path if they were in a workspace slug.

@@ -105,7 +105,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "relabeling": {"password": "API token", "host": "Base URL"},
     "placeholders": {
         "password": "Workspace API token with scope workspace_activity:read",
-        "host": f"{DEFAULT_BASE_URL} (default)",
+        "host": f"{DEFAULT_BASE_URL} (default; a trailing /v2, as Webflow's docs write it, is fine)",
         "extra": '{"workspace": "my-workspace"}',
     },
 }

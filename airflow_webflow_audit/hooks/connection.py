@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_webflow_audit.api import DEFAULT_BASE_URL, is_loopback_host
+from airflow_webflow_audit.api import API_VERSION_PREFIX, DEFAULT_BASE_URL, is_loopback_host
 from airflow_webflow_audit.connection_fields import (
     DEFAULT_MAX_CONCURRENCY,
     DEFAULT_MAX_RESPONSE_MIB,
@@ -183,4 +183,6 @@ def build_base_url(conn_id: str, host: str | None, port: int | None) -> str:
     netloc = parts.netloc
     if port and url_port is None:
         netloc = f"{netloc}:{int(port)}"
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+    # Webflow's docs give the base URL as https://api.webflow.com/v2; the hook adds /v2 itself.
+    path = parts.path.rstrip("/").removesuffix(API_VERSION_PREFIX)
+    return f"{scheme}://{netloc}{path}"

@@ -17,7 +17,7 @@ import httpx
 from airflow.sdk import BaseHook
 
 from airflow_webflow_audit import __version__
-from airflow_webflow_audit.api import API_MAX_LIMIT, format_api_time, parse_timestamp
+from airflow_webflow_audit.api import API_MAX_LIMIT, API_VERSION_PREFIX, format_api_time, parse_timestamp
 from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError
 from airflow_webflow_audit.hooks.clock import Clock, SystemClock
@@ -505,7 +505,7 @@ def audit_logs_url(
         params["to"] = format_api_time(end)
     # The same URL httpx builds from base_url, path and params, at a quarter of the cost: merging
     # params takes httpx ~0.25 ms, a third of the CPU a whole page costs here otherwise.
-    path = f"/v2/workspaces/{quote(workspace, safe='')}/audit_logs"
+    path = f"{API_VERSION_PREFIX}/workspaces/{quote(workspace, safe='')}/audit_logs"
     return httpx.URL(f"{base_url.rstrip('/')}{path}?{urlencode(params)}")
 
 

@@ -34,6 +34,12 @@ def config(host: str | None = None, port: int | None = None, password: str | Non
         ("http://localhost:8081", None, "http://localhost:8081"),
         ("http://127.0.0.5", 8081, "http://127.0.0.5:8081"),
         ("http://[::1]:8081", None, "http://[::1]:8081"),
+        # As Webflow's docs write it: the hook adds /v2 to every path itself.
+        ("https://api.webflow.com/v2", None, "https://api.webflow.com"),
+        ("https://api.webflow.com/v2/", None, "https://api.webflow.com"),
+        ("api.webflow.com/v2", None, "https://api.webflow.com"),
+        ("https://proxy.example.com/webflow/v2", None, "https://proxy.example.com/webflow"),
+        ("https://proxy.example.com/v2beta", None, "https://proxy.example.com/v2beta"),
     ],
 )
 def test_base_url_forms(host, port, expected):

@@ -402,3 +402,10 @@ def test_the_oldest_event_served_is_one_unfiltered_request(mock_hook):
 def test_an_empty_log_has_no_oldest_event(mock_hook):
     hook, _ = mock_hook(lambda request: page_response([]))
     assert hook.get_earliest_available() is None
+
+
+def test_a_base_url_copied_from_webflows_docs_requests_v2_once(mock_hook):
+    hook, seen = mock_hook(lambda request: page_response([]), host="http://127.0.0.1:9/v2/")
+    hook.get_audit_logs_page()
+    (request,) = seen
+    assert request.url.path == "/v2/workspaces/hitchhikers-workspace/audit_logs"
