@@ -26,11 +26,19 @@ from airflow_webflow_audit.exceptions import WebflowConfigurationError
 MAX_WORKSPACE_LENGTH = 256
 
 
-def is_templated(value: object) -> bool:
-    """True if ``value`` (or an item of it) is a Jinja template: only the run can check it."""
+def is_resolved_later(value: object) -> bool:
+    """True if only the run can know ``value``, so a check must wait for ``execute``.
+
+    That is a Jinja template, anything Airflow resolves at run time (an ``XComArg`` such as
+    ``task.output``, a mapped ``@task_group`` argument: both resolve against the context), Airflow's
+    ``NOTSET``, or a list holding one of these. Plain literals are checked when the DAG is parsed.
+    """
     if isinstance(value, (list, tuple)):
-        return any(is_templated(item) for item in value)
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+        return any(is_resolved_later(item) for item in value)
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    resolves = callable(getattr(value, "resolve", None)) and callable(getattr(value, "iter_references", None))
+    return resolves or type(value).__name__ == "ArgNotSet"
 
 
 def validate_whole_number(value: object, name: str, *, minimum: int) -> int:

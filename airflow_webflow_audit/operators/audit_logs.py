@@ -20,7 +20,7 @@ from airflow_webflow_audit.landing.writer import check_destination_writable
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
-    is_templated,
+    is_resolved_later,
     validate_duration,
     validate_event_types,
     validate_whole_number,
@@ -43,7 +43,8 @@ class WebflowAuditLogsOperator(BaseOperator):
     object under a temporary key, moved to a deterministic key when whole, and described by a
     manifest written last. A rerun of the window replaces both. See the README for the layout.
 
-    :param workspace: Webflow workspace id or slug. (templated)
+    :param workspace: Webflow workspace id or slug; omitted or empty, the connection's "Default
+        workspace". (templated)
     :param destination: where to land: an ``ObjectStoragePath`` or a URL string,
         ``s3://<aws_conn_id>@bucket/prefix``, ``gs://[<gcp_conn_id>@]bucket/prefix`` or
         ``file:///absolute/path``. (templated)
@@ -84,7 +85,7 @@ class WebflowAuditLogsOperator(BaseOperator):
     def __init__(
         self,
         *,
-        workspace: str,
+        workspace: str | None = None,
         destination: str | ObjectStoragePath,
         event_types: Sequence[str] | str | None = None,
         webflow_conn_id: str = WebflowHook.default_conn_name,
@@ -98,16 +99,19 @@ class WebflowAuditLogsOperator(BaseOperator):
     ) -> None:
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
-        if not is_templated(destination):
+        if not is_resolved_later(destination):
             check_destination(destination)  # offline: no connection lookup while the DAG is parsed
-        if not is_templated(workspace):
+        if workspace not in (None, "") and not is_resolved_later(workspace):
             validate_workspace(workspace)
-        checked_types = None if is_templated(event_types) else validate_event_types(event_types)
+        checked_types = None if is_resolved_later(event_types) else validate_event_types(event_types)
         validate_whole_number(max_window_attempts, "max_window_attempts", minimum=1)
-        if not is_templated(settle):
+        if not is_resolved_later(settle):
             validate_duration(settle, "settle", maximum=MAX_SETTLE)
         outlets = list(kwargs.pop("outlets", None) or [])
-        if not outlets and not any(is_templated(value) for value in (destination, workspace, event_types)):
+        static = workspace not in (None, "") and not any(
+            is_resolved_later(value) for value in (destination, workspace, event_types)
+        )
+        if not outlets and static:
             outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace
@@ -126,10 +130,19 @@ class WebflowAuditLogsOperator(BaseOperator):
     def hook(self) -> WebflowHook:
         return WebflowHook(webflow_conn_id=self.webflow_conn_id)
 
+    def _default_workspace(self) -> str | None:
+        """The connection's "Default workspace" when the task names none (the connection is read only then)."""
+        return self.hook.config.workspace if self.workspace in (None, "") else None
+
     def execute(self, context: Context) -> dict[str, Any]:
         # Every check before the first request.
         query = resolve_query(
-            context, workspace=self.workspace, event_types=self.event_types, start=self.start, end=self.end
+            context,
+            workspace=self.workspace,
+            event_types=self.event_types,
+            start=self.start,
+            end=self.end,
+            default_workspace=self._default_workspace(),
         )
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)

@@ -14,7 +14,7 @@ from airflow_webflow_audit.landing.layout import check_destination, resolve_dest
 from airflow_webflow_audit.monitoring.findings import catch_up, summarize
 from airflow_webflow_audit.monitoring.rules import RuleSettings
 from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier
-from airflow_webflow_audit.validation import is_templated, validate_optional_datetime, validate_workspace
+from airflow_webflow_audit.validation import is_resolved_later, validate_optional_datetime, validate_workspace
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -62,12 +62,12 @@ class WebflowAuditFindingsOperator(BaseOperator):
         notifiers: Sequence[BaseNotifier] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not is_templated(destination):
+        if not is_resolved_later(destination):
             check_destination(destination)
-        if not is_templated(workspace):
+        if not is_resolved_later(workspace):
             validate_workspace(workspace)
         for name, value in (("baseline_start", baseline_start), ("through", through)):
-            if not is_templated(value):
+            if not is_resolved_later(value):
                 validate_optional_datetime(value, name)
         self.settings = RuleSettings.from_mapping(rule_settings)
         notifiers = [WebflowFindingsLogNotifier()] if notifiers is None else list(notifiers)

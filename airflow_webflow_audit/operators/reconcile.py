@@ -23,7 +23,7 @@ from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
     check_window_order,
-    is_templated,
+    is_resolved_later,
     validate_datetime,
     validate_duration,
     validate_optional_datetime,
@@ -50,7 +50,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     window the API now holds fewer events for (retention) is never replaced. Fails, after re-landing
     what it can, when any window in the range is missing, corrupt or overlapping.
 
-    :param workspace: Webflow workspace id or slug. (templated)
+    :param workspace: Webflow workspace id or slug; omitted or empty, the connection's default. (templated)
     :param destination: the landing operator's destination. (templated)
     :param start: range start; default ``data_interval_start - lookback``. (templated)
     :param end: range end; default ``data_interval_start``, so the window the landing DAG is pulling
@@ -82,7 +82,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     def __init__(
         self,
         *,
-        workspace: str,
+        workspace: str | None = None,
         destination: str | ObjectStoragePath,
         start: datetime | str | None = None,
         end: datetime | str | None = None,
@@ -92,15 +92,15 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         webflow_conn_id: str = WebflowHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        if not is_templated(destination):
+        if not is_resolved_later(destination):
             check_destination(destination)
-        if not is_templated(workspace):
+        if workspace not in (None, "") and not is_resolved_later(workspace):
             validate_workspace(workspace)
-        if not is_templated(lookback):
+        if not is_resolved_later(lookback):
             validate_duration(lookback, "lookback", maximum=MAX_LOOKBACK)
-        if not is_templated(landing_start):
+        if not is_resolved_later(landing_start):
             validate_optional_datetime(landing_start, "landing_start")
-        if not is_templated(settle):
+        if not is_resolved_later(settle):
             validate_duration(settle, "settle", maximum=MAX_SETTLE)
         super().__init__(**kwargs)
         self.workspace = workspace
@@ -117,8 +117,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         return WebflowHook(webflow_conn_id=self.webflow_conn_id)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        workspace = validate_workspace(self.workspace)
         start, end = self._range(context)
+        workspace = validate_workspace(self.hook.config.workspace if self.workspace in (None, "") else self.workspace)
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         _ = self.hook.config  # the connection, checked before anything is read or written

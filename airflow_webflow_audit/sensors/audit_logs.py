@@ -16,7 +16,7 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.tally import EventTally, tally_window
 from airflow_webflow_audit.triggers.audit_logs import WebflowAuditLogsTrigger
 from airflow_webflow_audit.validation import (
-    is_templated,
+    is_resolved_later,
     validate_event_subtypes,
     validate_event_types,
     validate_whole_number,
@@ -42,7 +42,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     by the hook. With ``deferrable=True`` the sensor pokes once, then waits in the triggerer
     without holding a worker slot.
 
-    :param workspace: workspace id or slug. (templated)
+    :param workspace: workspace id or slug; omitted or empty, the connection's "Default workspace". (templated)
     :param event_types: only these event types (filtered by the API); None for all. (templated)
     :param event_subtypes: only these subtypes, e.g. ``["user_role_updated"]`` (filtered here;
         unknown ones are refused so a typo cannot wait forever). (templated)
@@ -69,7 +69,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     def __init__(
         self,
         *,
-        workspace: str,
+        workspace: str | None = None,
         event_types: Sequence[str] | str | None = None,
         event_subtypes: Sequence[str] | str | None = None,
         min_events: int = 1,
@@ -82,9 +82,9 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     ) -> None:
         super().__init__(**kwargs)
         validate_whole_number(min_events, "min_events", minimum=1)
-        if not is_templated(workspace):
+        if workspace not in (None, "") and not is_resolved_later(workspace):
             validate_workspace(workspace)
-        if not is_templated(event_types) and not is_templated(event_subtypes):
+        if not is_resolved_later(event_types) and not is_resolved_later(event_subtypes):
             validate_event_subtypes(event_subtypes, validate_event_types(event_types))
         self.workspace = workspace
         self.event_types = event_types
@@ -100,10 +100,19 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     def hook(self) -> WebflowHook:
         return WebflowHook(webflow_conn_id=self.webflow_conn_id)
 
+    def _default_workspace(self) -> str | None:
+        """The connection's "Default workspace" when the task names none (the connection is read only then)."""
+        return self.hook.config.workspace if self.workspace in (None, "") else None
+
     def _query(self, context: Context) -> WindowQuery:
         """Everything a poke needs, checked before any request."""
         query = resolve_query(
-            context, workspace=self.workspace, event_types=self.event_types, start=self.start, end=self.end
+            context,
+            workspace=self.workspace,
+            event_types=self.event_types,
+            start=self.start,
+            end=self.end,
+            default_workspace=self._default_workspace(),
         )
         return query._replace(event_subtypes=validate_event_subtypes(self.event_subtypes, query.event_types))
 

@@ -437,3 +437,31 @@ def test_a_deferrable_landing_waits_for_the_settle_in_the_triggerer(simulator, c
 def test_a_bad_settle_is_refused_when_the_dag_is_parsed(settle):
     with pytest.raises(WebflowConfigurationError, match="settle must be a timedelta or a number of seconds"):
         make_operator(destination="file:///tmp/x", settle=settle)
+
+
+def test_without_a_workspace_the_connections_default_is_used(simulator, clock, destination):
+    sim = simulator()  # its connection's "Default workspace" is the simulator's slug
+    xcom, _ = run_window(make_operator(clock, destination=destination, workspace=None), DAY0, DAY1)
+    assert "workspace=hitchhikers-workspace/" in xcom["uri"]
+    assert read_events(xcom["uri"]) == sim.events(DAY0, DAY1)
+
+
+@pytest.mark.parametrize("workspace", [None, ""])
+def test_no_workspace_anywhere_names_both_fixes(simulator, clock, destination, workspace):
+    simulator(conn_extra={"workspace": ""})
+    with pytest.raises(WebflowConfigurationError, match=r"pass workspace=.* or set 'Default workspace'"):
+        run_window(make_operator(clock, destination=destination, workspace=workspace), DAY0, DAY1)
+
+
+def test_values_airflow_resolves_later_are_not_checked_when_the_dag_is_parsed():
+    from airflow.sdk import DAG, task
+
+    with DAG(dag_id="shapes", schedule=None):
+
+        @task
+        def upstream() -> str:
+            return "x"
+
+        value = upstream()
+        operator = make_operator(destination=value, workspace=value, event_types=value, settle=value)
+    assert operator.outlets == []  # no asset can be named before the run
