@@ -26,7 +26,9 @@ def make_operator(clock: Any = None, **kwargs: Any) -> WebflowAuditLogsOperator:
     kwargs.setdefault("workspace", "hitchhikers-workspace")
     operator = WebflowAuditLogsOperator(**kwargs)
     if clock is not None:
-        operator.hook = WebflowHook(operator.webflow_conn_id, clock=clock, rng=random.Random(0))
+        operator.hook = WebflowHook(
+            operator.webflow_conn_id, clock=clock, rng=random.Random(0), hook_params=operator.hook_params
+        )
     return operator
 
 

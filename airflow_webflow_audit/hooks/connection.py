@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,8 +51,12 @@ def config_from_connection(
     port: int | None,
     password: str | None,
     extra: str | dict[str, Any] | None,
+    hook_params: Mapping[str, Any] | None = None,
 ) -> WebflowConnectionConfig:
-    """Check a connection's fields and extras and turn them into a :class:`WebflowConnectionConfig`."""
+    """Check a connection's fields and extras and turn them into a :class:`WebflowConnectionConfig`.
+
+    ``hook_params`` (checked by :func:`check_hook_params`) replace the extras of the same name for one task.
+    """
     token = (password or "").strip()
     if not token:
         raise WebflowConfigurationError(
@@ -61,7 +66,31 @@ def config_from_connection(
     check_token_characters(conn_id, token)
     extras = _parse_extras(conn_id, extra)
     settings = {extra.name: _check_extra(conn_id, extra, extras.get(extra.name)) for extra in EXTRA_FIELDS}
+    settings.update(check_hook_params(hook_params))
     return WebflowConnectionConfig(base_url=build_base_url(conn_id, host, port), token=token, **settings)
+
+
+#: The connection extras a task may override for itself with ``hook_params``.
+HOOK_PARAM_KEYS = ("max_retries", "timeout", "max_concurrency", "rate_limit_per_minute")
+
+
+def check_hook_params(hook_params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The checked per-task overrides of connection extras, by the same table and ranges as the extras."""
+    if hook_params is None:
+        return {}
+    if not isinstance(hook_params, Mapping):
+        raise WebflowConfigurationError(f"hook_params must be a dict, got {type(hook_params).__name__}.")
+    unknown = sorted(set(hook_params) - set(HOOK_PARAM_KEYS))
+    if unknown:
+        raise WebflowConfigurationError(
+            f"Unknown hook_params {', '.join(map(repr, unknown))}; a task may set {', '.join(HOOK_PARAM_KEYS)}."
+        )
+    fields = {extra.name: extra for extra in EXTRA_FIELDS}
+    return {
+        name: _check_value(f"hook_params[{name!r}]", fields[name], value)
+        for name, value in hook_params.items()
+        if value is not None and value != ""
+    }
 
 
 def check_token_characters(conn_id: str, token: str) -> None:
@@ -118,7 +147,10 @@ def _check_extra(conn_id: str, extra: ExtraField, value: Any) -> Any:
     """The extra's checked value, or its default when unset (the UI stores empty fields as "")."""
     if value is None or value == "":
         return extra.default
-    where = f"Connection {conn_id!r}: extra {extra.name!r}"
+    return _check_value(f"Connection {conn_id!r}: extra {extra.name!r}", extra, value)
+
+
+def _check_value(where: str, extra: ExtraField, value: Any) -> Any:
     if extra.kind == "workspace":
         if not isinstance(value, str):
             raise WebflowConfigurationError(f"{where} must be a string (the workspace id or slug).")

@@ -7,7 +7,7 @@ import copy
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
@@ -21,7 +21,7 @@ from airflow_webflow_audit.api import API_MAX_LIMIT, API_VERSION_PREFIX, format_
 from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError
 from airflow_webflow_audit.hooks.clock import Clock, SystemClock
-from airflow_webflow_audit.hooks.connection import WebflowConnectionConfig, config_from_connection
+from airflow_webflow_audit.hooks.connection import WebflowConnectionConfig, check_hook_params, config_from_connection
 from airflow_webflow_audit.hooks.pacing import RatePacer
 from airflow_webflow_audit.hooks.paging import REQUEST_WINDOW_PADDING, PageSchedule, PullProgress, WindowPull
 from airflow_webflow_audit.hooks.responses import BodyReader, Page
@@ -71,6 +71,8 @@ class WebflowHook(BaseHook):
     :param async_transport: The same for the async client.
     :param retry_policy: How requests and pulls are retried; default: the connection's ``max_retries``
         with :class:`~airflow_webflow_audit.hooks.retry.RetryPolicy`'s other defaults.
+    :param hook_params: Per-task overrides of the connection's extras: ``max_retries``, ``timeout``,
+        ``max_concurrency``, ``rate_limit_per_minute`` (checked here, with the extras' ranges).
     """
 
     conn_name_attr = "webflow_conn_id"
@@ -92,8 +94,10 @@ class WebflowHook(BaseHook):
         transport: httpx.BaseTransport | None = None,
         async_transport: httpx.AsyncBaseTransport | None = None,
         retry_policy: RetryPolicy | None = None,
+        hook_params: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.hook_params = check_hook_params(hook_params)
         self.webflow_conn_id = webflow_conn_id
         self.clock: Clock = clock or SystemClock()
         self.rng = rng or random.Random()
@@ -125,7 +129,12 @@ class WebflowHook(BaseHook):
 
     def _set_config(self, conn: Any) -> None:
         config = config_from_connection(
-            self.webflow_conn_id, host=conn.host, port=conn.port, password=conn.password, extra=conn.extra
+            self.webflow_conn_id,
+            host=conn.host,
+            port=conn.port,
+            password=conn.password,
+            extra=conn.extra,
+            hook_params=self.hook_params,
         )
         self._config = config
         self.pacer.ceiling_per_minute = config.rate_limit_per_minute

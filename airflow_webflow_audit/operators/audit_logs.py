@@ -11,6 +11,7 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath, conf
 from airflow.sdk.exceptions import AirflowTaskTerminated
 
+from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
@@ -53,6 +54,8 @@ class WebflowAuditLogsOperator(BaseOperator):
         key (``audit_logs_<start>_<end>.event_types=<types>.<format>``) and asset, never in place of
         the whole window. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
+    :param hook_params: this task's overrides of the connection's ``max_retries``, ``timeout``,
+        ``max_concurrency`` and ``rate_limit_per_minute`` (same ranges as the extras).
     :param file_format: ``"jsonl.gz"`` (default) or ``"parquet"`` (needs the ``parquet`` extra).
     :param start: window start overriding the data interval; aware datetime or ISO 8601. (templated)
     :param end: window end overriding the data interval; aware datetime or ISO 8601. (templated)
@@ -89,6 +92,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         destination: str | ObjectStoragePath,
         event_types: Sequence[str] | str | None = None,
         webflow_conn_id: str = WebflowHook.default_conn_name,
+        hook_params: dict[str, Any] | None = None,
         file_format: str = "jsonl.gz",
         start: datetime | str | None = None,
         end: datetime | str | None = None,
@@ -118,6 +122,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.destination = destination
         self.event_types = event_types
         self.webflow_conn_id = webflow_conn_id
+        self.hook_params = check_hook_params(hook_params)
         self.file_format = file_format
         self.start = start
         self.end = end
@@ -128,7 +133,7 @@ class WebflowAuditLogsOperator(BaseOperator):
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
-        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
     def _default_workspace(self) -> str | None:
         """The connection's "Default workspace" when the task names none (the connection is read only then)."""

@@ -13,6 +13,7 @@ from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.audit.report import STALE, AuditReport, WindowReport
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
+from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
@@ -62,6 +63,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     :param settle: windows that ended less than this long ago are not recounted yet (they may still be
         landing): a ``timedelta`` or seconds, default 5 minutes as for the landing operator. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
+    :param hook_params: this task's overrides of the connection's ``max_retries``, ``timeout``,
+        ``max_concurrency`` and ``rate_limit_per_minute`` (same ranges as the extras).
 
     Returns (XCom) ``{"range", "checked", "relanded": [{"start", "end", "key", "records_before",
     "records_after"}], "missing": [...], "problems": [...], "warnings": [...], "requests"}``.
@@ -90,6 +93,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         landing_start: datetime | str | None = None,
         settle: timedelta | float | str = DEFAULT_SETTLE,
         webflow_conn_id: str = WebflowHook.default_conn_name,
+        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         if not is_resolved_later(destination):
@@ -111,10 +115,11 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         self.landing_start = landing_start
         self.settle = settle
         self.webflow_conn_id = webflow_conn_id
+        self.hook_params = check_hook_params(hook_params)
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
-        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
     def execute(self, context: Context) -> dict[str, Any]:
         start, end = self._range(context)

@@ -12,6 +12,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_webflow_audit.exceptions import WebflowError, WebflowRequestRejectedError
+from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.tally import EventTally, tally_window
 from airflow_webflow_audit.triggers.audit_logs import WebflowAuditLogsTrigger
@@ -50,6 +51,8 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     :param start: window start overriding the data interval. (templated)
     :param end: window end overriding the data interval. (templated)
     :param webflow_conn_id: the Webflow connection. (templated)
+    :param hook_params: this task's overrides of the connection's ``max_retries``, ``timeout``,
+        ``max_concurrency`` and ``rate_limit_per_minute`` (same ranges as the extras).
     :param deferrable: wait in the triggerer (default: ``[operators] default_deferrable``).
     :param skip_on_timeout: end as *skipped* when the window stays below ``min_events`` until
         ``timeout`` (a quiet window), while errors still fail the task. Airflow's ``soft_fail``
@@ -76,6 +79,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         start: datetime | str | None = None,
         end: datetime | str | None = None,
         webflow_conn_id: str = WebflowHook.default_conn_name,
+        hook_params: dict[str, Any] | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         skip_on_timeout: bool = False,
         **kwargs: Any,
@@ -93,12 +97,13 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
         self.start = start
         self.end = end
         self.webflow_conn_id = webflow_conn_id
+        self.hook_params = check_hook_params(hook_params)
         self.deferrable = deferrable
         self.skip_on_timeout = skip_on_timeout
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
-        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
     def _default_workspace(self) -> str | None:
         """The connection's "Default workspace" when the task names none (the connection is read only then)."""
@@ -172,6 +177,7 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
                 event_subtypes=query.event_subtypes,
                 webflow_conn_id=self.webflow_conn_id,
                 poll_interval=self.poke_interval,
+                hook_params=self.hook_params,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) if self.timeout is not None else None,

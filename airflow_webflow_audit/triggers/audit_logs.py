@@ -34,6 +34,7 @@ class WebflowAuditLogsTrigger(BaseTrigger):
         event_subtypes: list[str] | None = None,
         webflow_conn_id: str = WebflowHook.default_conn_name,
         poll_interval: float = 60.0,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.workspace = workspace
@@ -44,6 +45,7 @@ class WebflowAuditLogsTrigger(BaseTrigger):
         self.event_subtypes = list(event_subtypes) if event_subtypes else None
         self.webflow_conn_id = webflow_conn_id
         self.poll_interval = float(poll_interval)
+        self.hook_params = dict(hook_params or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -57,11 +59,12 @@ class WebflowAuditLogsTrigger(BaseTrigger):
                 "event_subtypes": self.event_subtypes,
                 "webflow_conn_id": self.webflow_conn_id,
                 "poll_interval": self.poll_interval,
+                "hook_params": self.hook_params,
             },
         )
 
     def _hook(self) -> WebflowHook:
-        return WebflowHook(webflow_conn_id=self.webflow_conn_id)
+        return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()

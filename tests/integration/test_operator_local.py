@@ -465,3 +465,14 @@ def test_values_airflow_resolves_later_are_not_checked_when_the_dag_is_parsed():
         value = upstream()
         operator = make_operator(destination=value, workspace=value, event_types=value, settle=value)
     assert operator.outlets == []  # no asset can be named before the run
+
+
+def test_hook_params_give_one_task_its_own_retry_budget(simulator, clock, destination):
+    sim = simulator()
+    sim.queue_faults(*(["503"] * 3))
+    operator = make_operator(clock, destination=destination, hook_params={"max_retries": 0})
+    with pytest.raises(WebflowRetriesExhaustedError, match="after 1 attempts"):
+        run_window(operator, DAY0, DAY1)
+    assert sim.request_count == 1
+    with pytest.raises(WebflowConfigurationError, match="Unknown hook_params 'retries'"):
+        make_operator(destination=destination, hook_params={"retries": 0})

@@ -186,6 +186,7 @@ def test_deferrable_mode_pokes_once_then_defers_with_primitives(simulator, clock
         "event_subtypes": None,
         "webflow_conn_id": "webflow_default",
         "poll_interval": 120.0,
+        "hook_params": {},
     }
     assert all(isinstance(v, (str, int, float, list, type(None))) for v in kwargs.values())
     assert WebflowAuditLogsTrigger(**kwargs).serialize() == (classpath, kwargs)

@@ -322,3 +322,30 @@ def test_a_base_url_with_a_path_prefix_keeps_it(mock_hook):
     hook, seen = mock_hook(lambda request: page_response([]), host="https://proxy.example.com/webflow/")
     list(hook.iter_audit_logs("ws", START, END))
     assert str(seen[0].url).startswith("https://proxy.example.com/webflow/v2/workspaces/ws/audit_logs?")
+
+
+def test_hook_params_override_the_connections_extras_for_one_hook(mock_hook):
+    hook, _ = mock_hook(
+        page_response,
+        extra={"workspace": "ws", "timeout": 30, "max_concurrency": 5, "max_retries": 5},
+    )
+    hook.hook_params = {"timeout": 7, "max_concurrency": 1, "rate_limit_per_minute": 60}
+    config = hook.config
+    assert (config.timeout, config.max_concurrency, config.max_retries, config.rate_limit_per_minute) == (7, 1, 5, 60)
+    assert hook.pacer.ceiling_per_minute == 60
+
+
+@pytest.mark.parametrize(
+    ("hook_params", "message"),
+    [
+        ({"workspace": "other"}, "Unknown hook_params 'workspace'; a task may set max_retries, timeout"),
+        ({"timeout": 1e10}, r"hook_params\['timeout'\] must be a number from 0.1 to 3600"),
+        ({"max_concurrency": 0}, r"hook_params\['max_concurrency'\] must be a whole number from 1 to 32"),
+        (["timeout"], "hook_params must be a dict"),
+    ],
+)
+def test_bad_hook_params_are_refused_when_the_hook_is_made(hook_params, message):
+    from airflow_webflow_audit.hooks.webflow import WebflowHook
+
+    with pytest.raises(WebflowConfigurationError, match=message):
+        WebflowHook(hook_params=hook_params)
