@@ -188,7 +188,7 @@ def test_deferrable_mode_pokes_once_then_defers_with_primitives(simulator, clock
         "poll_interval": 120.0,
         "hook_params": {},
     }
-    assert all(isinstance(v, (str, int, float, list, type(None))) for v in kwargs.values())
+    assert all(isinstance(v, (str, int, float, list, dict, type(None))) for v in kwargs.values())
     assert WebflowAuditLogsTrigger(**kwargs).serialize() == (classpath, kwargs)
 
 
