@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install test demo bench lint format simulator clean
+.PHONY: install test check demo bench lint format simulator clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,12 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-test: $(INSTALLED)
+# The checks first: a lint or type error fails `make test`, and so CI, before the suite runs.
+test: check
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+check: lint
+	$(BIN)/mypy
 
 demo: $(INSTALLED)
 	$(BIN)/python scripts/demo.py

@@ -58,6 +58,11 @@ def loads(content: bytes) -> tuple[Any, bool]:
     return json.loads(content), False
 
 
+def json_object(value: object) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one: for reading optional nested fields."""
+    return value if isinstance(value, dict) else {}
+
+
 def dump_line_fast(value: Any) -> bytes:
     """One JSON line of a value that came from :func:`loads` with orjson."""
     return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -88,8 +88,8 @@ def tally_window(
 ) -> bool:
     """Feed the window's events to ``tally`` until it is satisfied; True if the whole window was read."""
     for event_type in _pulls(event_types):
-        events: Iterator[dict[str, Any]] = hook.iter_audit_logs(workspace, start, end, event_type)
-        with contextlib.closing(events):  # type: ignore[type-var]
+        events = hook.iter_audit_logs(workspace, start, end, event_type)
+        with contextlib.closing(events):
             for event in events:
                 tally.add(event)
                 if tally.satisfied:
@@ -102,8 +102,8 @@ async def atally_window(
 ) -> bool:
     """Async twin of :func:`tally_window` (for triggers: no sync connection lookup)."""
     for event_type in _pulls(event_types):
-        events: AsyncIterator[dict[str, Any]] = hook.aiter_audit_logs(workspace, start, end, event_type)
-        async with contextlib.aclosing(events):  # type: ignore[type-var]
+        events = hook.aiter_audit_logs(workspace, start, end, event_type)
+        async with contextlib.aclosing(events):
             async for event in events:
                 tally.add(event)
                 if tally.satisfied:

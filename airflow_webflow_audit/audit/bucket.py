@@ -24,6 +24,7 @@ from airflow_webflow_audit.audit.report import (
     WindowReport,
 )
 from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.jsonlines import json_object
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, ObjectName, parse_object_name, workspace_root
 from airflow_webflow_audit.landing.manifest import COVERAGE_COMPLETE
 from airflow_webflow_audit.landing.reader import measure_object, read_manifest_at
@@ -157,7 +158,7 @@ def _check_window(root: ObjectStoragePath, found: _Found, report: AuditReport) -
         return report.flag(window, CORRUPT, str(exc))
     window.records = measured.records
     window.lines_sha256 = measured.lines_sha256
-    expected = manifest.get("object") if isinstance(manifest.get("object"), dict) else {}
+    expected = json_object(manifest.get("object"))
     mismatches = [
         f"{what} {actual} vs {wanted} in the manifest"
         for what, actual, wanted in (
@@ -167,7 +168,7 @@ def _check_window(root: ObjectStoragePath, found: _Found, report: AuditReport) -
         )
         if actual != wanted
     ]
-    window_claim = manifest.get("window") if isinstance(manifest.get("window"), dict) else {}
+    window_claim = json_object(manifest.get("window"))
     if window_claim.get("start") != name.start.isoformat() or window_claim.get("end") != name.end.isoformat():
         mismatches.append(
             f"the manifest describes another window ({window_claim.get('start')}, {window_claim.get('end')})"

@@ -123,7 +123,7 @@ def _parse_extras(conn_id: str, extra: str | dict[str, Any] | None) -> dict[str,
     if isinstance(extra, str):
         try:
             extra = json.loads(extra)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise WebflowConfigurationError(
                 f"Connection {conn_id!r}: extra is not valid JSON ({exc.msg} at position {exc.pos}). "
                 'Use an object such as {"workspace": "my-workspace", "timeout": 30}.'

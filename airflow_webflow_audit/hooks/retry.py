@@ -15,7 +15,6 @@ wrap the same decisions in more code.
 
 from __future__ import annotations
 
-import logging
 import random
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from airflow_webflow_audit.exceptions import WebflowRetriesExhaustedError
 from airflow_webflow_audit.hooks.clock import Clock
 from airflow_webflow_audit.hooks.pacing import RatePacer
 from airflow_webflow_audit.hooks.responses import Page, Transient, classify_response, describe_transport_error
+from airflow_webflow_audit.logs import Log
 
 DEFAULT_BACKOFF_BASE_SECONDS = 1.0
 DEFAULT_BACKOFF_CAP_SECONDS = 30.0
@@ -113,7 +113,7 @@ class RequestAttempts:
         pacer: RatePacer,
         clock: Clock,
         rng: random.Random,
-        log: logging.Logger,
+        log: Log,
     ) -> None:
         self.what = what
         self.token = token

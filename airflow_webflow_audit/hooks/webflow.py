@@ -7,7 +7,7 @@ import copy
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
@@ -192,6 +192,7 @@ class WebflowHook(BaseHook):
                     self._sleep(delay, cancel)
                 while (delay := attempts.recheck()) > 0:
                     self._sleep(delay, cancel)
+                outcome: Page | float
                 try:
                     response = self._get(client, url)
                 except httpx.RequestError as exc:
@@ -258,6 +259,7 @@ class WebflowHook(BaseHook):
                     await self.clock.asleep(delay)
                 while (delay := attempts.recheck()) > 0:
                     await self.clock.asleep(delay)
+                outcome: Page | float
                 try:
                     response = await self._aget(client, url)
                 except httpx.RequestError as exc:
@@ -399,7 +401,7 @@ class WebflowHook(BaseHook):
         start: datetime | str,
         end: datetime | str,
         event_type: str | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Async twin of :meth:`iter_audit_logs`; the connection is resolved asynchronously.
 
         The window, event type and an explicit workspace are checked when this is called; the
@@ -412,7 +414,7 @@ class WebflowHook(BaseHook):
 
     async def _aiter_pull(
         self, workspace: str | None, window: tuple[datetime, datetime], event_type: str | None
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         config = await self.aconfig()
         run = self._prepare_pull(self._workspace(workspace, config), *window, event_type)
         schedule: PageSchedule[asyncio.Task[Page]] = PageSchedule(run.pull, config.max_concurrency)

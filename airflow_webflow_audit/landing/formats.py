@@ -15,7 +15,7 @@ from typing import IO, Any, Protocol
 
 from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowFormatError
-from airflow_webflow_audit.jsonlines import EventBatch
+from airflow_webflow_audit.jsonlines import EventBatch, json_object
 
 # zlib's own default: most of level 9's ratio at a fraction of its CPU. Fixed, so reruns are byte-identical.
 GZIP_LEVEL = 6
@@ -70,7 +70,7 @@ class JsonlGzipEncoder:
     """
 
     def __init__(self, sink: HashingSink) -> None:
-        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=GZIP_LEVEL, mtime=0)  # type: ignore[arg-type]
+        self._gzip = gzip.GzipFile(filename="", mode="wb", fileobj=sink, compresslevel=GZIP_LEVEL, mtime=0)
         self.records = 0
 
     def write(self, batch: EventBatch) -> None:
@@ -105,8 +105,8 @@ def _text(value: object) -> str | None:
 
 
 def _parquet_row(event: dict[str, Any]) -> dict[str, Any]:
-    actor = event.get("actor") if isinstance(event.get("actor"), dict) else {}
-    workspace = event.get("workspace") if isinstance(event.get("workspace"), dict) else {}
+    actor = json_object(event.get("actor"))
+    workspace = json_object(event.get("workspace"))
     payload = event.get("payload")
     return {
         "timestamp": parse_timestamp(event["timestamp"]),

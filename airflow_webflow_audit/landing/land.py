@@ -5,7 +5,6 @@ The one way a window reaches storage, for the landing operator and for reconcile
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -17,6 +16,7 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.manifest import COVERAGE_BEFORE, COVERAGE_COMPLETE, PullRecord, build_manifest
 from airflow_webflow_audit.landing.reader import read_manifest_at
 from airflow_webflow_audit.landing.writer import LandedWindow, open_window
+from airflow_webflow_audit.logs import Log
 from airflow_webflow_audit.windows import WindowQuery
 
 
@@ -34,7 +34,7 @@ class LandingPlan:
     supersedes: dict[str, Any] | None = None
 
 
-def land_window(hook: WebflowHook, plan: LandingPlan, log: logging.Logger) -> LandedWindow:
+def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandedWindow:
     """Pull the window and land it; pull it whole again if late events land inside the part written."""
     attempt = 1
     while True:
@@ -53,12 +53,13 @@ def land_window(hook: WebflowHook, plan: LandingPlan, log: logging.Logger) -> La
             )
 
 
-def _land_once(hook: WebflowHook, plan: LandingPlan, log: logging.Logger) -> LandedWindow:
+def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandedWindow:
     """One pull per event type (one in all without a filter) into one object, then its manifest."""
     workspace, start, end, event_types = plan.query.workspace, plan.query.start, plan.query.end, plan.query.event_types
     pulls: list[PullRecord] = []
     with open_window(plan.object_path, plan.file_format) as out:
-        for event_type in event_types or [None]:
+        pulls_by_type: list[str | None] = list(event_types) if event_types else [None]
+        for event_type in pulls_by_type:
             batches = hook.iter_audit_log_batches(workspace, start, end, event_type)
             pulls.append(PullRecord(event_type, batches.progress))
             for batch in batches:
@@ -84,7 +85,7 @@ def _land_once(hook: WebflowHook, plan: LandingPlan, log: logging.Logger) -> Lan
         return out.commit(manifest)
 
 
-def _warn_about_retention(manifest: dict[str, Any], log: logging.Logger) -> None:
+def _warn_about_retention(manifest: dict[str, Any], log: Log) -> None:
     coverage = manifest["coverage"]
     if coverage == COVERAGE_COMPLETE:
         return

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import zlib
 from collections.abc import Callable
@@ -93,7 +94,7 @@ def measure_object(path: ObjectStoragePath, file_format: str) -> ObjectMeasure:
             else:
                 lines = hashlib.sha256()
                 records = 0
-                with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:  # type: ignore[arg-type]
+                with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
                     while block := unzipped.read(1 << 20):
                         lines.update(block)
                         records += block.count(b"\n")
@@ -137,6 +138,10 @@ class _HashingReader:
     def readable(self) -> bool:
         return True
 
+    def seek(self, offset: int, /) -> int:
+        # gzip only seeks back to re-read a header it rewinds over, which a forward read never does.
+        raise io.UnsupportedOperation("a hashing reader only reads forward")
+
 
 def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """Stream a landed window's events into ``on_event``, then check them against the manifest.
@@ -149,7 +154,7 @@ def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]]
         records = 0
         with landed.path.open("rb") as raw:
             reader = _HashingReader(raw)
-            with gzip.GzipFile(fileobj=reader, mode="rb") as lines:  # type: ignore[arg-type]
+            with gzip.GzipFile(fileobj=reader, mode="rb") as lines:
                 for line in lines:
                     on_event(json.loads(line))
                     records += 1

@@ -42,6 +42,7 @@ from typing import Any
 
 from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.jsonlines import json_object
 
 RULES = (
     "new_login_origin",
@@ -118,7 +119,7 @@ class ActorProfile:
     locations: dict[str, str] = field(default_factory=dict)
     #: Events per hour of the day (UTC), 24 counts.
     hours: list[int] = field(default_factory=lambda: [0] * 24)
-    last_login: dict[str, str] | None = None
+    last_login: dict[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ActorProfile:
@@ -187,8 +188,7 @@ def _who(actor: dict[str, Any]) -> str:
 
 
 def _payload(event: dict[str, Any]) -> dict[str, Any]:
-    payload = event.get("payload")
-    return payload if isinstance(payload, dict) else {}
+    return json_object(event.get("payload"))
 
 
 def _remember(seen: dict[str, str], key: str, when: str) -> None:
@@ -324,7 +324,7 @@ class WindowScan:
         event_type, subtype, payload = event.get("eventType"), event.get("eventSubType"), _payload(event)
         role = payload.get("roleName")
         elevated = role in self.settings.elevated_roles
-        target = payload.get("targetUser") if isinstance(payload.get("targetUser"), dict) else {}
+        target = json_object(payload.get("targetUser"))
         whom = target.get("email") or target.get("id") or "someone"
         where = ""
         if event_type == "site_membership" and isinstance(payload.get("site"), dict):

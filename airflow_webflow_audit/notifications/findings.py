@@ -34,7 +34,8 @@ class WebflowFindingsLogNotifier(BaseNotifier):
         if self.min_severity not in SEVERITIES:
             raise ValueError(f"min_severity must be one of {', '.join(SEVERITIES)}, got {self.min_severity!r}.")
         floor = SEVERITIES.index(self.min_severity)
-        findings: list[dict[str, Any]] = context.get("webflow_findings", [])  # type: ignore[assignment]
+        given = context.get("webflow_findings", [])
+        findings: list[dict[str, Any]] = given if isinstance(given, list) else []
         shown = [f for f in findings if SEVERITIES.index(f["severity"]) >= floor]
         self.log.warning("%d Webflow audit findings (%d at %s or above):", len(findings), len(shown), self.min_severity)
         for finding in shown:

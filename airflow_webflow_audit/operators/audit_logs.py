@@ -115,7 +115,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         static = workspace not in (None, "") and not any(
             is_resolved_later(value) for value in (destination, workspace, event_types)
         )
-        if not outlets and static:
+        if not outlets and static and isinstance(workspace, str):
             outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace

@@ -59,6 +59,7 @@ def _payload(event_type: str, subtype: str, rng: random.Random, people: list[_Ac
         return {"id": person.id, "email": person.email}
 
     user_type = rng.choice(("member", "guest", "reviewer", "client"))
+    payload: dict[str, Any]
     if event_type == "user_access":
         location, prefix = rng.choice(LOCATIONS)
         return {

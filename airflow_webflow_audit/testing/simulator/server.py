@@ -591,8 +591,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.dumps(sim.events(start, end, params.get("eventType") or None)).encode()
             self.reply(200, body, "application/json", {})
         else:
-            body = {"code": "resource_not_found", "message": "Requested resource not found", "details": []}
-            self.reply(404, json.dumps(body).encode(), "application/json", {})
+            missing = {"code": "resource_not_found", "message": "Requested resource not found", "details": []}
+            self.reply(404, json.dumps(missing).encode(), "application/json", {})
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
