@@ -70,12 +70,7 @@ def resolve_query(
     event_types: object,
     start: object,
     end: object,
-    default_workspace: str | None = None,
 ) -> WindowQuery:
-    """The task's rendered arguments, checked, with the window from :func:`resolve_window`.
-
-    An omitted (or empty) ``workspace`` is the connection's default workspace.
-    """
+    """The task's rendered arguments, checked, with the window from :func:`resolve_window`."""
     window_start, window_end = resolve_window(context, start, end)
-    chosen = default_workspace if workspace is None or workspace == "" else workspace
-    return WindowQuery(validate_workspace(chosen), window_start, window_end, validate_event_types(event_types))
+    return WindowQuery(validate_workspace(workspace), window_start, window_end, validate_event_types(event_types))

@@ -169,8 +169,15 @@ class WebflowHook(BaseHook):
     def _async_client(self, config: WebflowConnectionConfig) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=self._async_transport, **self._client_kwargs(config))
 
+    def resolve_workspace(self, workspace: object = None) -> str:
+        """The workspace a task names, or the connection's "Default workspace" when it names none
+        (None or ""), checked. The connection is read only in the second case."""
+        if workspace is None or workspace == "":
+            return self._workspace(None, self.config)
+        return validate_workspace(workspace)
+
     def _workspace(self, workspace: str | None, config: WebflowConnectionConfig) -> str:
-        return validate_workspace(workspace if workspace is not None else config.workspace)
+        return validate_workspace(config.workspace if workspace is None or workspace == "" else workspace)
 
     # -- requests -----------------------------------------------------------------------------
 

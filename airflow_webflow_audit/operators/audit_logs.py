@@ -135,19 +135,14 @@ class WebflowAuditLogsOperator(BaseOperator):
     def hook(self) -> WebflowHook:
         return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
-    def _default_workspace(self) -> str | None:
-        """The connection's "Default workspace" when the task names none (the connection is read only then)."""
-        return self.hook.config.workspace if self.workspace in (None, "") else None
-
     def execute(self, context: Context) -> dict[str, Any]:
         # Every check before the first request.
         query = resolve_query(
             context,
-            workspace=self.workspace,
+            workspace=self.hook.resolve_workspace(self.workspace),
             event_types=self.event_types,
             start=self.start,
             end=self.end,
-            default_workspace=self._default_workspace(),
         )
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)

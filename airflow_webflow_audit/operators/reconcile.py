@@ -123,7 +123,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         start, end = self._range(context)
-        workspace = validate_workspace(self.hook.config.workspace if self.workspace in (None, "") else self.workspace)
+        workspace = self.hook.resolve_workspace(self.workspace)
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         _ = self.hook.config  # the connection, checked before anything is read or written

@@ -105,19 +105,14 @@ class WebflowAuditLogsSensor(BaseSensorOperator):
     def hook(self) -> WebflowHook:
         return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
-    def _default_workspace(self) -> str | None:
-        """The connection's "Default workspace" when the task names none (the connection is read only then)."""
-        return self.hook.config.workspace if self.workspace in (None, "") else None
-
     def _query(self, context: Context) -> WindowQuery:
         """Everything a poke needs, checked before any request."""
         query = resolve_query(
             context,
-            workspace=self.workspace,
+            workspace=self.hook.resolve_workspace(self.workspace),
             event_types=self.event_types,
             start=self.start,
             end=self.end,
-            default_workspace=self._default_workspace(),
         )
         return query._replace(event_subtypes=validate_event_subtypes(self.event_subtypes, query.event_types))
 
