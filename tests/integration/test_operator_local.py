@@ -411,7 +411,8 @@ def test_a_window_that_has_not_settled_is_waited_for_in_place(simulator, clock, 
     start, end = recent_window(seconds_to_end=-60)  # ended a minute ago: 4 minutes of the default 5 to go
     xcom, _ = run_window(make_operator(clock, destination=destination, deferrable=False), start, end)
     (waited,) = clock.sleeps
-    assert 230 < waited <= 240
+    # 240 s less the test's own run time so far; wide, so a loaded machine cannot fail it.
+    assert 120 < waited <= 240
     assert read_manifest(xcom["manifest_uri"])["settle_seconds"] == 300
     assert "(the window's end plus settle=0:05:00)" in capsys.readouterr().out
 
