@@ -23,6 +23,7 @@ from airflow_webflow_audit.landing.layout import (
     parse_object_name,
     workspace_root,
 )
+from airflow_webflow_audit.lineage import open_untracked, read_untracked, report_read
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class ObjectMeasure:
 def measure_object(path: ObjectStoragePath, file_format: str) -> ObjectMeasure:
     """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable."""
     try:
-        with path.open("rb") as raw:
+        with open_untracked(path, "rb") as raw:
             reader = _HashingReader(raw)
             if file_format == "parquet":
                 import pyarrow as pa
@@ -104,13 +105,14 @@ def measure_object(path: ObjectStoragePath, file_format: str) -> ObjectMeasure:
         raise
     except Exception as exc:  # truncated gzip, a broken Parquet footer, storage errors
         raise WebflowLandingError(f"Reading {path} failed ({type(exc).__name__}: {exc}).") from exc
+    report_read(path)
     return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records, lines_sha256)
 
 
 def read_manifest_at(path: ObjectStoragePath) -> dict[str, Any] | None:
     """The manifest at ``path``; None if there is none or it is not a JSON object."""
     try:
-        manifest = json.loads(path.read_bytes())
+        manifest = json.loads(read_untracked(path))
     except (FileNotFoundError, ValueError):
         return None
     except Exception as exc:
@@ -150,9 +152,9 @@ def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]]
     disagrees with its manifest: whatever ``on_event`` did with the events must then be thrown away.
     """
     try:
-        manifest = json.loads(landed.manifest_path.read_bytes())
+        manifest = json.loads(read_untracked(landed.manifest_path))
         records = 0
-        with landed.path.open("rb") as raw:
+        with open_untracked(landed.path, "rb") as raw:
             reader = _HashingReader(raw)
             with gzip.GzipFile(fileobj=reader, mode="rb") as lines:
                 for line in lines:
@@ -170,4 +172,5 @@ def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]]
             f"{expected}, {records} vs {manifest.get('records')} records): it was changed after landing. Land the "
             "window again (rerun its landing task), then rerun this task."
         )
+    report_read(landed.path)
     return manifest

@@ -34,6 +34,7 @@ from airflow_webflow_audit.jsonlines import EventBatch
 from airflow_webflow_audit.landing.formats import ENCODERS, HashingSink, WindowEncoder, validate_file_format
 from airflow_webflow_audit.landing.layout import manifest_path_for, protocol_of, temporary_sibling
 from airflow_webflow_audit.landing.manifest import WrittenObject, encode_manifest
+from airflow_webflow_audit.lineage import open_untracked, report_written
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ def check_destination_writable(destination: ObjectStoragePath) -> None:
                     "cannot see it. Create it, or fix the destination or its connection."
                 )
         probe = destination / f".webflow-audit-write-probe-{uuid.uuid4().hex[:12]}"
-        probe.write_bytes(b"")
+        with open_untracked(probe, "wb"):
+            pass
         probe.unlink()
     except WebflowError:
         raise
@@ -101,7 +103,7 @@ class WindowWriter:
             with _storage_step("Writing", self._temporary):
                 if protocol_of(self.object_path) == "file":
                     self.object_path.parent.mkdir(parents=True, exist_ok=True)
-                self._raw = self._temporary.open("wb")
+                self._raw = open_untracked(self._temporary, "wb")
                 self._sink = HashingSink(self._raw)
                 self._encoder = ENCODERS[self.file_format](self._sink)
         except BaseException as exc:
@@ -143,6 +145,7 @@ class WindowWriter:
                 self.manifest_path.unlink()
             _move(self._temporary, self.object_path)
         self._committed = True
+        report_written(self.object_path)
         write_object(self.manifest_path, encode_manifest(manifest))
         written = self._written
         return LandedWindow(
@@ -182,7 +185,7 @@ def write_object(path: ObjectStoragePath, body: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(path)
     try:
-        with _storage_step("Writing", temporary), temporary.open("wb") as raw:
+        with _storage_step("Writing", temporary), open_untracked(temporary, "wb") as raw:
             raw.write(body)
         with _storage_step("Moving the finished object into place at", path):
             _move(temporary, path)

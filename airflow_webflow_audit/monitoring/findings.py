@@ -46,6 +46,7 @@ from airflow_webflow_audit.landing.reader import (
     read_manifest_at,
 )
 from airflow_webflow_audit.landing.writer import write_object
+from airflow_webflow_audit.lineage import read_untracked
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def load_baseline(path: ObjectStoragePath, workspace: str) -> Baseline:
     if not path.exists():
         return Baseline(workspace=workspace)
     try:
-        baseline = Baseline.from_json(json.loads(path.read_bytes()))
+        baseline = Baseline.from_json(json.loads(read_untracked(path)))
     except (ValueError, KeyError, TypeError) as exc:
         raise WebflowLandingError(
             f"The monitoring baseline {path} cannot be read ({type(exc).__name__}: {exc}). Delete it to rebuild it "
@@ -210,7 +211,7 @@ def _learn_late_events(
 ) -> tuple[Baseline, WindowFindings]:
     seen_path = _seen_path(path, window)
     try:
-        unseen = Counter(json.loads(seen_path.read_bytes())["digests"])
+        unseen = Counter(json.loads(read_untracked(seen_path))["digests"])
     except (FileNotFoundError, ValueError, KeyError, TypeError):
         unseen = Counter()  # written before each baseline that lists the window; gone only if deleted
     candidate = Baseline.from_json(baseline.to_json())
@@ -229,7 +230,7 @@ def _learn_late_events(
     manifest = read_landed_events(window, _digesting(judge_if_new, digests, pass_digest=True))
     findings = scan.finish()
     findings_path = findings_path_for(window.path)
-    earlier = findings_path.read_bytes() if findings_path.exists() else b""
+    earlier = read_untracked(findings_path) if findings_path.exists() else b""
     write_object(findings_path, earlier + b"".join(dump_line(asdict(finding)) for finding in findings))
     _remember(candidate, window, manifest, digests, path)
     log.warning(
