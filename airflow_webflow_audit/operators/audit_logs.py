@@ -17,7 +17,8 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
-from airflow_webflow_audit.landing.writer import check_destination_writable
+from airflow_webflow_audit.landing.writer import LandedWindow, check_destination_writable
+from airflow_webflow_audit.lineage import landing_lineage
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -130,6 +131,10 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.settle = settle
         self.deferrable = deferrable
         self._landing = False  # True while execute() streams a window; on_kill() only acts then
+        # What this run pulled and landed, for OpenLineage once the task is done.
+        self._lineage_workspace: str | None = None
+        self._lineage_object: ObjectStoragePath | None = None
+        self._landed: LandedWindow | None = None
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -156,6 +161,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             event_types=event_types,
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
+        self._lineage_workspace, self._lineage_object = workspace, object_path
         check_destination_writable(destination)
         self._wait_to_settle(end + settle, settle)
         self.log.info(
@@ -176,7 +182,7 @@ class WebflowAuditLogsOperator(BaseOperator):
                 max_window_attempts=self.max_window_attempts,
                 task_instance=context.get("ti"),
             )
-            landed = land_window(self.hook, plan, self.log)
+            landed = self._landed = land_window(self.hook, plan, self.log)
         finally:
             self._landing = False
         self.log.info(
@@ -200,6 +206,27 @@ class WebflowAuditLogsOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resumed by the triggerer once the window has settled: land it."""
         return self.execute(context)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the workspace's audit-log endpoint in; the landed object out, with its rows and bytes."""
+        return self._lineage()
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """OpenLineage for a failed run: the endpoint it read, and no output (nothing was landed)."""
+        return self._lineage(landed=False)
+
+    def _lineage(self, *, landed: bool = True) -> Any:
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        if self._lineage_workspace is None:  # failed before the window was resolved
+            return OperatorLineage()
+        return landing_lineage(
+            base_url=self.hook.config.base_url,
+            workspace=self._lineage_workspace,
+            object_path=self._lineage_object,
+            landed=self._landed if landed else None,
+            file_format=self.file_format,
+        )
 
     def _wait_to_settle(self, ready_at: datetime, settle: timedelta) -> None:
         """Return once ``ready_at`` (the window's end plus ``settle``) has passed; defer or sleep until then."""

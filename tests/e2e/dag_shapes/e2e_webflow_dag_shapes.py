@@ -1,5 +1,5 @@
 """DAG shapes a new Airflow user writes, each landing the same window: XComArgs, dynamic task mapping
-(``expand``, ``expand_kwargs``, a mapped task group) and the connection's default workspace.
+(``expand``, ``expand_kwargs``, a mapped task group), the connection's default workspace, and Parquet.
 
 Used by ``tests/e2e/test_dag_shapes.py`` through ``airflow dags test``; not an example DAG.
 """
@@ -67,3 +67,8 @@ with DAG(
     per_workspace.expand(workspace_name=[SLUG, WORKSPACE_ID])
 
     WebflowAuditLogsOperator(task_id="land_default_workspace", destination=f"{DESTINATION}/default")
+
+    # Parquet, so the OpenLineage output carries a schema facet.
+    WebflowAuditLogsOperator(
+        task_id="land_parquet", workspace=SLUG, destination=f"{DESTINATION}/parquet", file_format="parquet"
+    )
