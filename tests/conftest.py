@@ -29,7 +29,7 @@ from airflow_webflow_audit.testing.simulator import (
 )
 
 # S3 (moto) and GCS (emulator) fixtures; each server starts only when a test asks for it.
-pytest_plugins = ("tests.storage_servers",)
+pytest_plugins = ("tests.storage_servers", "tests.wheel_install")
 
 TOKEN = "test-token-s3cr3t-abcdef123456"
 DAY0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
