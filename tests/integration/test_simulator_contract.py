@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from airflow_webflow_audit.testing.simulator import SimulatorConfig, generate_events
-from tests.conftest import DAY0, TOKEN
+from airflow_webflow_audit.testing.simulator import SimulatorConfig, WebflowSimulator, generate_events
+from tests.conftest import DAY0, TOKEN, FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -110,6 +110,68 @@ def test_429_has_retry_after_and_the_documented_body(simulator):
     assert limited.headers["X-RateLimit-Remaining"] == "0"
     jsonschema.validate(limited.json(), error_body_schema("429"))
     assert limited.json()["code"] == "too_many_requests"
+
+
+def _rate_answers(sim, clock: FakeClock, at: list[float]) -> list[tuple[int, str, str | None]]:
+    """(status, X-RateLimit-Remaining, Retry-After) of one request at each simulated moment."""
+    answers = []
+    with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        for moment in at:
+            clock.now = 1000.0 + moment
+            response = get(client)
+            answers.append(
+                (response.status_code, response.headers["X-RateLimit-Remaining"], response.headers.get("Retry-After"))
+            )
+    return answers
+
+
+def test_a_fixed_window_renews_the_whole_budget_at_its_boundaries(simulator):
+    clock = FakeClock()
+    config = SimulatorConfig(rate_limit=2, rate_window=60, rate_window_kind="fixed", rate_window_phase=10)
+    sim = simulator(config=config, clock=clock.monotonic)
+    assert _rate_answers(sim, clock, [0, 1, 2, 10, 11, 12, 69.5, 70]) == [
+        (200, "1", None),
+        (200, "0", None),
+        (429, "0", "8"),  # the boundary 10 s after the start: no reset header, only Retry-After
+        (200, "1", None),
+        (200, "0", None),
+        (429, "0", "58"),
+        (429, "0", "1"),
+        (200, "1", None),
+    ]
+
+
+def test_a_sliding_window_counts_each_request_for_a_window_after_it_arrived(simulator):
+    clock = FakeClock()
+    sim = simulator(
+        config=SimulatorConfig(rate_limit=2, rate_window=60, rate_window_kind="sliding"), clock=clock.monotonic
+    )
+    assert _rate_answers(sim, clock, [0, 30, 31, 60, 61, 90]) == [
+        (200, "1", None),
+        (200, "0", None),
+        (429, "0", "29"),
+        (200, "0", None),  # the first request stopped counting; the second still counts
+        (429, "0", "29"),
+        (200, "0", None),
+    ]
+
+
+def test_a_first_request_window_opens_with_the_first_request_after_the_last_ended(simulator):
+    clock = FakeClock()
+    config = SimulatorConfig(rate_limit=2, rate_window=60, rate_window_kind="first-request")
+    sim = simulator(config=config, clock=clock.monotonic)
+    assert _rate_answers(sim, clock, [5, 6, 7, 70, 71]) == [
+        (200, "1", None),
+        (200, "0", None),
+        (429, "0", "58"),
+        (200, "1", None),
+        (200, "0", None),
+    ]
+
+
+def test_an_unknown_rate_window_kind_is_refused():
+    with pytest.raises(ValueError, match="rate_window_kind must be one of fixed, sliding, first-request"):
+        WebflowSimulator([], config=SimulatorConfig(rate_window_kind="rolling"))
 
 
 def test_the_workspace_id_works_like_the_slug(api):

@@ -17,6 +17,7 @@ from airflow_webflow_audit.testing.simulator.generator import (
 from airflow_webflow_audit.testing.simulator.server import (
     DEFAULT_TOKEN,
     FAULT_RATE_FIELDS,
+    RATE_WINDOW_KINDS,
     SimulatorConfig,
     WebflowSimulator,
 )
@@ -39,6 +40,19 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--unknown-types", action="store_true", help="mix in an event type the docs lack")
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per window per token")
     parser.add_argument("--rate-window", type=float, default=60.0, help="rate-limit window in seconds")
+    parser.add_argument(
+        "--rate-window-kind",
+        choices=RATE_WINDOW_KINDS,
+        default="fixed",
+        help="fixed: the budget renews at boundaries the client cannot see; sliding: a request counts for one "
+        "window after it arrived; first-request: a window opens at the first request after the last one ended",
+    )
+    parser.add_argument(
+        "--rate-window-phase",
+        type=float,
+        default=None,
+        help="seconds from start to the first fixed-window boundary (default: drawn from --fault-seed)",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
     for name in FAULT_RATE_FIELDS:
         flag = name.replace("_", "-").replace("-rate", "")
@@ -72,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
         retention_start=args.retention_start,
         rate_limit=args.rate_limit,
         rate_window=args.rate_window,
+        rate_window_kind=args.rate_window_kind,
+        rate_window_phase=args.rate_window_phase,
         latency=args.latency,
         fault_seed=args.fault_seed,
         **{name: getattr(args, name) for name in FAULT_RATE_FIELDS},

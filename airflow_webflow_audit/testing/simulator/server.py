@@ -47,6 +47,12 @@ class SimulatorConfig:
     #: Per-token budget of requests per ``rate_window`` seconds (None: unlimited, no headers).
     rate_limit: int | None = None
     rate_window: float = 60.0
+    #: How the budget renews (see :data:`RATE_WINDOW_KINDS`). Webflow documents neither the shape nor a
+    #: reset header, so a client must be right for each.
+    rate_window_kind: str = "fixed"
+    #: A fixed window's first boundary, in seconds after the simulator started; None draws it from
+    #: ``fault_seed``: a phase the client cannot see.
+    rate_window_phase: float | None = None
     #: Seconds added to every audit-log answer.
     latency: float = 0.0
     #: Chances per audit-log request (drawn from ``fault_seed``).
@@ -112,6 +118,13 @@ class _Reply(Exception):
         return self
 
 
+#: fixed: the whole budget renews at boundaries every ``rate_window`` seconds, at a phase the client
+#: cannot see. sliding: a request counts for ``rate_window`` seconds after it arrived. first-request: a
+#: fixed window opened by the token's first request after the last window ended (kind to a client
+#: that assumes its first answer starts a window).
+RATE_WINDOW_KINDS = ("fixed", "sliding", "first-request")
+
+
 def _error(status: int, code: str, message: str, details: list[Any] | None = None) -> _Reply:
     return _Reply(status, {"code": code, "message": message, "externalReference": None, "details": details or []})
 
@@ -156,7 +169,12 @@ class WebflowSimulator:
         self._by_type: dict[str, _Index] = {}
         self._queued: deque[str] = deque()
         self._fault_rng = random.Random(self.config.fault_seed)
+        if self.config.rate_window_kind not in RATE_WINDOW_KINDS:
+            raise ValueError(f"rate_window_kind must be one of {', '.join(RATE_WINDOW_KINDS)}")
         self._rate_windows: dict[str, tuple[float, int]] = {}
+        self._rate_arrivals: dict[str, deque[float]] = {}
+        self._rate_epoch = self.clock()
+        self._rate_phase_share = random.Random(f"rate-phase-{self.config.fault_seed}").random()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for item in events:
@@ -202,6 +220,8 @@ class WebflowSimulator:
         unknown = set(changes) - known
         if unknown:
             raise ValueError(f"Unknown simulator settings: {', '.join(sorted(unknown))}")
+        if changes.get("rate_window_kind", "fixed") not in RATE_WINDOW_KINDS:
+            raise ValueError(f"rate_window_kind must be one of {', '.join(RATE_WINDOW_KINDS)}")
         if changes.get("retention_start") is not None:
             parse_timestamp(changes["retention_start"])  # a ValueError names a bad instant now, not per request
         with self._lock:
@@ -311,11 +331,9 @@ class WebflowSimulator:
             return {}
         now = self.clock()
         with self._lock:
-            window_start, used = self._rate_windows.get(token, (now, 0))
-            if now - window_start >= cfg.rate_window:
-                window_start, used = now, 0
+            used, renews_at = self._rate_window_state(token, now)
             if used >= cfg.rate_limit:
-                retry_after = max(1, math.ceil(window_start + cfg.rate_window - now))
+                retry_after = max(1, math.ceil(renews_at - now))
                 raise _Reply(
                     429,
                     {
@@ -331,8 +349,33 @@ class WebflowSimulator:
                     },
                 )
             used += 1
-            self._rate_windows[token] = (window_start, used)
+            if cfg.rate_window_kind == "sliding":
+                self._rate_arrivals[token].append(now)
+            else:
+                self._rate_windows[token] = (self._rate_windows[token][0], used)
         return {"X-RateLimit-Limit": str(cfg.rate_limit), "X-RateLimit-Remaining": str(cfg.rate_limit - used)}
+
+    def _rate_window_state(self, token: str, now: float) -> tuple[int, float]:
+        """(requests counted against ``token`` now, when the next one stops counting); under the lock."""
+        cfg = self.config
+        if cfg.rate_window_kind == "sliding":
+            arrivals = self._rate_arrivals.setdefault(token, deque())
+            while arrivals and arrivals[0] <= now - cfg.rate_window:
+                arrivals.popleft()
+            return len(arrivals), (arrivals[0] + cfg.rate_window if arrivals else now)
+        if cfg.rate_window_kind == "fixed":
+            phase = cfg.rate_window_phase
+            epoch = self._rate_epoch + (phase if phase is not None else self._rate_phase_share * cfg.rate_window)
+            start = epoch + math.floor((now - epoch) / cfg.rate_window) * cfg.rate_window
+        else:  # first-request
+            start = self._rate_windows.get(token, (now, 0))[0]
+            if now - start >= cfg.rate_window:
+                start = now
+        opened, used = self._rate_windows.get(token, (start, 0))
+        if opened != start:
+            used = 0
+        self._rate_windows[token] = (start, used)
+        return used, start + cfg.rate_window
 
     def _check_token(self, handler: BaseHTTPRequestHandler) -> str:
         header = handler.headers.get("Authorization", "")
