@@ -226,7 +226,7 @@ def test_429s_do_not_use_up_the_retry_budget_for_errors(mock_hook, clock):
     assert list(hook.iter_audit_logs("ws", START, END)) == ONE_EVENT
 
 
-def test_pacing_leaves_other_clients_of_the_token_their_share(mock_hook, clock):
+def test_pacing_spends_what_other_clients_of_the_token_leave(mock_hook, clock):
     items = [event(f"2026-10-01T00:{n // 60:02d}:{n % 60:02d}.000Z") for n in range(90)]
     began, answered, left_over = clock.now, [], []
 
@@ -243,11 +243,10 @@ def test_pacing_leaves_other_clients_of_the_token_their_share(mock_hook, clock):
     hook, seen = mock_hook(one_item_pages(items, headers), extra={"workspace": "ws", "max_concurrency": 1})
     assert list(hook.iter_audit_logs(None, START, END)) == items
     assert len(seen) == 90
-    # Alone it would take 90 in about 1.2 minutes; leaving the other client its 30 a minute, it gets
-    # 30-40 a minute itself. The server's remaining budget never runs out under it (one request at
-    # most, where the other client's steady spending outran the estimate).
-    assert 120.0 <= clock.now - began <= 190.0
-    assert min(left_over) >= -1
+    # 60 go at once; the rest wait for the next minute, minus what the other client spent meanwhile.
+    # Never sent into a spent budget, but for the one probe that learns when the minute renews.
+    assert 60.0 <= clock.now - began <= 62.0
+    assert sum(1 for left in left_over if left < 0) <= 1
     assert hook.pacer.waited_seconds == pytest.approx(sum(clock.sleeps))
 
 
