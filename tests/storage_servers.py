@@ -7,19 +7,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 
 import pytest
 
+from airflow_webflow_audit.testing.deployment import free_port
+
 AWS_CONN_ID = "aws_moto"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

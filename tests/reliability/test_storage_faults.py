@@ -11,9 +11,10 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.testing.deployment import free_port
 from tests.conftest import DAY0
 from tests.landing_helpers import make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
-from tests.storage_servers import AWS_CONN_ID, free_port
+from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

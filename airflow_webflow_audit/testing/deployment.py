@@ -1,0 +1,188 @@
+"""A real Airflow deployment on loopback, for end-to-end tests and benchmarks.
+
+One ``AIRFLOW_HOME`` with a migrated SQLite database; ``api-server``, ``scheduler`` and
+``dag-processor`` (and a ``triggerer`` when asked) as child processes bound to 127.0.0.1, each in
+its own process group so stopping it also stops the executor's task workers::
+
+    home = prepare_home(tmp / "airflow", dags_folder=..., pools={"webflow_api": 2})
+    with running(home, logs=tmp, env={...}) as deployment:
+        deployment.wait_for("the DAG", lambda: deployment.dag_is_serialized("my_dag"), 180)
+        deployment.cli("dags", "unpause", "my_dag")
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The long-running parts of a deployment, each started as ``airflow <args>``; the log server the
+#: scheduler would start listens on every interface, so it is skipped.
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "scheduler": ("scheduler", "--skip-serve-logs"),
+    "dag-processor": ("dag-processor",),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+}
+CLI_TIMEOUT = 300
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def airflow_env(home: Path, dags_folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of an ``airflow`` command in ``home``: this process's, plus the deployment's."""
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        **extra,
+    }
+
+
+def run_cli(env: dict[str, str], *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess:
+    """``airflow <args>``; raises with its output when it fails."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", *args],
+        env=env,
+        cwd=env["AIRFLOW_HOME"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def prepare_home(home: Path, *, dags_folder: Path, pools: dict[str, int] | None = None) -> Path:
+    """An ``AIRFLOW_HOME`` with a migrated SQLite database and ``pools``."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = airflow_env(home, dags_folder)
+    run_cli(env, "db", "migrate")
+    for name, slots in (pools or {}).items():
+        run_cli(env, "pools", "set", name, str(slots), "Caps concurrent calls on one Webflow token")
+    return home
+
+
+@dataclass
+class Deployment:
+    """A running deployment: its environment (for ``airflow`` commands) and its processes."""
+
+    home: Path
+    env: dict[str, str]
+    #: ``airflow`` arguments of each component this deployment can start.
+    commands: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COMPONENTS))
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> None:
+        """Poll ``check`` each second; fail if a component exits or ``timeout`` passes first."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"airflow {name} exited early while waiting for {what}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+            time.sleep(1)
+
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        """Read the metadata database directly (the CLI would take seconds per question)."""
+        with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
+            return db.execute(sql, params).fetchall()
+
+    def dag_is_serialized(self, dag_id: str) -> bool:
+        return bool(self.query("select 1 from serialized_dag where dag_id = ?", dag_id))
+
+    def cli(self, *args: str, attempts: int = 4) -> subprocess.CompletedProcess:
+        """``airflow <args>`` against this deployment, tried again while SQLite is locked.
+
+        SQLite lets one writer in at a time; a CLI write that waits past its busy timeout fails with
+        "database is locked" and rolls back, so trying again is safe. Real deployments use Postgres.
+        """
+        for attempt in range(attempts):
+            try:
+                return run_cli(self.env, *args)
+            except RuntimeError as exc:
+                if "database is locked" not in str(exc) or attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def stop(self, name: str) -> None:
+        """Stop one component (SIGTERM to its process group, SIGKILL after 30 s)."""
+        process = self.processes.pop(name)
+        _stop(process)
+
+    def start(self, name: str, logs: Path) -> None:
+        """Start (or start again) one component, its output appended to ``<logs>/<name>.log``."""
+        with open(logs / f"{name}.log", "a") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "airflow", *self.commands[name]],
+                env=self.env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # so stopping it also stops the executor's workers
+            )
+
+
+@contextmanager
+def running(
+    home: Path,
+    *,
+    logs: Path,
+    dags_folder: Path,
+    env: dict[str, str] | None = None,
+    components: Sequence[str] = ("scheduler", "dag-processor"),
+) -> Iterator[Deployment]:
+    """An api-server plus ``components`` on loopback, stopped (process groups) on the way out."""
+    port = free_port()
+    deployment = Deployment(
+        home,
+        airflow_env(
+            home,
+            dags_folder,
+            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__PORT=str(port),
+            # Task workers reach the execution API here; the default assumes port 8080.
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{port}/execution/",
+            AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+            **(env or {}),
+        ),
+    )
+    deployment.commands["api-server"] = ("api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        for name in ("api-server", *components):
+            deployment.start(name, logs)
+        yield deployment
+    finally:
+        for process in deployment.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in deployment.processes.values():
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
