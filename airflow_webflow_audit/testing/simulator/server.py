@@ -173,8 +173,11 @@ class WebflowSimulator:
             raise ValueError(f"rate_window_kind must be one of {', '.join(RATE_WINDOW_KINDS)}")
         self._rate_windows: dict[str, tuple[float, int]] = {}
         self._rate_arrivals: dict[str, deque[float]] = {}
-        self._rate_epoch = self.clock()
+        #: The simulator's clock when it started: the times in :meth:`stats` count from it.
+        self.epoch = self.clock()
         self._rate_phase_share = random.Random(f"rate-phase-{self.config.fault_seed}").random()
+        self._first_request_at: float | None = None
+        self._last_request_at: float | None = None
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for item in events:
@@ -239,17 +242,35 @@ class WebflowSimulator:
             self._queued.extend(names)
 
     def stats(self) -> dict[str, Any]:
-        """Counters since start (or the last :meth:`reset_stats`): requests, answers by status, concurrency."""
+        """Counters since start (or the last :meth:`reset_stats`): requests, answers by status, concurrency.
+
+        Times are seconds on the simulator's clock since it started: when the first and the last
+        audit-log request arrived, and the rate-limit window's shape (a fixed window's first boundary).
+        """
+        cfg = self.config
         with self._lock:
             return {
                 "requests": sum(self.status_counts.values()),
                 "statuses": {str(status): count for status, count in sorted(self.status_counts.items())},
                 "max_in_flight": self.max_in_flight,
+                "first_request_at": self._first_request_at,
+                "last_request_at": self._last_request_at,
+                "rate_window": {
+                    "kind": cfg.rate_window_kind,
+                    "limit": cfg.rate_limit,
+                    "seconds": cfg.rate_window,
+                    "first_boundary_at": self._first_boundary_offset(),
+                },
             }
+
+    def _first_boundary_offset(self) -> float:
+        phase = self.config.rate_window_phase
+        return phase if phase is not None else self._rate_phase_share * self.config.rate_window
 
     def reset_stats(self) -> None:
         with self._lock:
             self.status_counts.clear()
+            self._first_request_at = self._last_request_at = None
             self.max_in_flight = self.in_flight
             self.requests.clear()
 
@@ -364,8 +385,7 @@ class WebflowSimulator:
                 arrivals.popleft()
             return len(arrivals), (arrivals[0] + cfg.rate_window if arrivals else now)
         if cfg.rate_window_kind == "fixed":
-            phase = cfg.rate_window_phase
-            epoch = self._rate_epoch + (phase if phase is not None else self._rate_phase_share * cfg.rate_window)
+            epoch = self.epoch + self._first_boundary_offset()
             start = epoch + math.floor((now - epoch) / cfg.rate_window) * cfg.rate_window
         else:  # first-request
             start = self._rate_windows.get(token, (now, 0))[0]
@@ -490,6 +510,7 @@ class WebflowSimulator:
                 self.in_flight -= 1
 
     def _handle_audit_logs(self, handler: _Handler, workspace: str, params: dict[str, str]) -> None:
+        arrived = self.clock() - self.epoch
         fault: str | None = None
         content_type = "application/json"
         try:
@@ -528,6 +549,9 @@ class WebflowSimulator:
             status, body, headers = reply.status, json.dumps(reply.body).encode(), reply.headers
         # Record before answering, so a client that has its answer can count on seeing it recorded.
         with self._lock:
+            if self._first_request_at is None:
+                self._first_request_at = arrived
+            self._last_request_at = arrived
             self.request_count += 1
             recorded_status = 0 if fault == "drop" else status
             self.status_counts[recorded_status] += 1
