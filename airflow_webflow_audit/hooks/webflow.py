@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import random
+import ssl
 import threading
 import time
 from collections.abc import AsyncGenerator, Iterator, Mapping
@@ -161,7 +163,14 @@ class WebflowHook(BaseHook):
             },
             "timeout": httpx.Timeout(config.timeout, connect=min(config.timeout, 10.0)),
             "follow_redirects": False,
+            "verify": self._ssl_context,
         }
+
+    @functools.cached_property
+    def _ssl_context(self) -> ssl.SSLContext:
+        # Loading the CA bundle costs ~50 ms of CPU; httpx would do it for every client (a pull, the
+        # retention lookup, each re-landed window), so the hook does it once.
+        return httpx.create_ssl_context()
 
     def _client(self, config: WebflowConnectionConfig) -> httpx.Client:
         return httpx.Client(transport=self._transport, **self._client_kwargs(config))

@@ -408,3 +408,18 @@ def test_a_base_url_copied_from_webflows_docs_requests_v2_once(mock_hook):
     hook.get_audit_logs_page()
     (request,) = seen
     assert request.url.path == "/v2/workspaces/hitchhikers-workspace/audit_logs"
+
+
+def test_the_hooks_clients_share_one_ssl_context(monkeypatch):
+    """Loading the CA bundle costs ~50 ms of CPU: once per hook, not once per client."""
+    from airflow_webflow_audit.hooks.webflow import WebflowHook
+    from tests.conftest import set_connection
+
+    set_connection(monkeypatch, host="https://api.webflow.com", extra={"workspace": "ws"})
+    loads = []
+    original = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: loads.append(1) or original(*a, **k))
+    hook = WebflowHook()
+    with hook.get_conn() as first, hook.get_conn() as second:
+        assert first._transport._pool._ssl_context is second._transport._pool._ssl_context
+    assert len(loads) == 1
