@@ -198,10 +198,11 @@ class WindowPull:
             event_type = item.get("eventType")
             if event_type not in KNOWN_EVENT_TYPES:
                 self._note_unknown_type(event_type)
-            self._digest_of_handed_out.update(line)
-            self.progress.records += 1
             out.events.append(item)
             out.lines.append(line)
+        # One update per page: the digest of the lines in a row is the digest of each line in turn.
+        self._digest_of_handed_out.update(b"".join(out.lines))
+        self.progress.records += len(out.lines)
         return out
 
     def _check_prefix(self) -> None:
