@@ -47,3 +47,25 @@ def test_the_table_is_markdown():
         "|---|---|---|---|---|---|---|",
         "| figure | setting | 1 | 2 (peer) | 0.50x | >= 1x | **no** |",
     ]
+
+
+def _stats(kind: str, requests: int, *, started: float = 0.0, first_boundary: float = 0.0) -> dict:
+    window = {"kind": kind, "limit": 3, "seconds": 60.0, "first_boundary_at": first_boundary}
+    return {"statuses": {"200": requests}, "first_request_at": started, "rate_window": window}
+
+
+@pytest.mark.parametrize(
+    ("stats", "expected"),
+    [
+        # Three at once, three more at the boundary 10 s in, the last at the next boundary (70 s), + 1 s.
+        (_stats("fixed", 7, first_boundary=10.0), 71.0),
+        # A boundary at the very start: the first window is whole.
+        (_stats("fixed", 3, started=60.0), 1.0 + 2 * 1.0),
+        # Each request a window after the one three before it: 0, 1, 2, then 60, 61, 62, then 120.
+        (_stats("sliding", 7), 121.0),
+    ],
+)
+def test_the_ideal_client_sends_each_request_as_early_as_the_window_allows(stats, expected):
+    from benchmarks.run import ideal_seconds
+
+    assert ideal_seconds(stats, per_request=1.0) == pytest.approx(expected)
