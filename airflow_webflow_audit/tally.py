@@ -20,18 +20,19 @@ if TYPE_CHECKING:
     from airflow_webflow_audit.hooks.webflow import WebflowHook
 
 
-@dataclass
-class EventTally:
-    """Matching events counted so far, with what a summary needs."""
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events count: these types and subtypes (None: any)."""
 
-    min_events: int
     event_types: frozenset[str] | None = None
     event_subtypes: frozenset[str] | None = None
-    count: int = 0
-    first: tuple[datetime, str] | None = None
-    last: tuple[datetime, str] | None = None
-    by_event_type: Counter[str] = field(default_factory=Counter)
-    by_event_sub_type: dict[str, Counter[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, event_types: list[str] | None, event_subtypes: list[str] | None) -> EventFilter:
+        return cls(
+            event_types=frozenset(event_types) if event_types else None,
+            event_subtypes=frozenset(event_subtypes) if event_subtypes else None,
+        )
 
     def matches(self, event: dict[str, Any]) -> bool:
         # The API filters by type already; checking again costs nothing and guards against it not doing so.
@@ -39,8 +40,21 @@ class EventTally:
             return False
         return self.event_subtypes is None or event.get("eventSubType") in self.event_subtypes
 
+
+@dataclass
+class EventTally:
+    """Matching events counted so far, with what a summary needs."""
+
+    min_events: int
+    chosen: EventFilter = field(default_factory=EventFilter)
+    count: int = 0
+    first: tuple[datetime, str] | None = None
+    last: tuple[datetime, str] | None = None
+    by_event_type: Counter[str] = field(default_factory=Counter)
+    by_event_sub_type: dict[str, Counter[str]] = field(default_factory=dict)
+
     def add(self, event: dict[str, Any]) -> None:
-        if not self.matches(event):
+        if not self.chosen.matches(event):
             return
         self.count += 1
         event_type, subtype = str(event.get("eventType")), str(event.get("eventSubType"))
@@ -56,11 +70,7 @@ class EventTally:
     def for_filters(
         cls, min_events: int, event_types: list[str] | None, event_subtypes: list[str] | None
     ) -> EventTally:
-        return cls(
-            min_events=min_events,
-            event_types=frozenset(event_types) if event_types else None,
-            event_subtypes=frozenset(event_subtypes) if event_subtypes else None,
-        )
+        return cls(min_events=min_events, chosen=EventFilter.of(event_types, event_subtypes))
 
     @property
     def satisfied(self) -> bool:
