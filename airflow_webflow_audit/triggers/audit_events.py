@@ -20,12 +20,13 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 from packaging.version import Version
 
 from airflow_webflow_audit.exceptions import (
+    WebflowAPIError,
     WebflowConfigurationError,
     WebflowPagingError,
-    WebflowRequestRejectedError,
-    WebflowRetriesExhaustedError,
 )
+from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.tally import EventFilter
 from airflow_webflow_audit.triggers.cursor import EventCursor, advance
 from airflow_webflow_audit.validation import (
     validate_duration,
@@ -107,7 +108,7 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
         start = validate_optional_datetime(start_from, "start_from")
         self.start_from = start.isoformat() if start else None
         self.lookback = validate_duration(lookback, "lookback", maximum=MAX_LOOKBACK).total_seconds()
-        self.hook_params = dict(hook_params or {})
+        self.hook_params = check_hook_params(hook_params)
         self._cursor_in_memory: EventCursor | None = None
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -135,11 +136,6 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
     async def _sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
-    def _matches(self, event: dict[str, Any]) -> bool:
-        if self.event_types is not None and event.get("eventType") not in self.event_types:
-            return False
-        return self.event_subtypes is None or event.get("eventSubType") in self.event_subtypes
-
     async def _load_cursor(self) -> EventCursor:
         store = getattr(self, "asset_state_store", None)
         stored = await store.aget(CURSOR_KEY) if store is not None else None
@@ -164,6 +160,7 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
         hook = self._hook()
         cursor = await self._load_cursor()
         lookback = timedelta(seconds=self.lookback)
+        chosen = EventFilter.of(self.event_types, self.event_subtypes)
         backoff = self.poll_interval
         while True:
             now, start = self._now(), cursor.poll_from(lookback)
@@ -172,8 +169,9 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
                 continue
             try:
                 events = [event async for event in hook.aiter_audit_logs(self.workspace, start, now)]
-            except (WebflowRequestRejectedError, WebflowRetriesExhaustedError, WebflowPagingError) as exc:
-                # A refused token or a missing workspace needs a person; an outage needs time. Neither may spin.
+            except (WebflowAPIError, WebflowPagingError) as exc:
+                # A refused token or a missing workspace needs a person, an outage or a malformed answer
+                # needs time; none may spin, and none may stop the watcher for good.
                 self.log.error(
                     "Polling the audit log of %s failed: %s Trying again in %.0f s.", self.workspace, exc, backoff
                 )
@@ -181,7 +179,7 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             backoff = self.poll_interval
-            step = advance(cursor, events, matches=self._matches, max_events=self.max_events, lookback=lookback)
+            step = advance(cursor, events, matches=chosen.matches, max_events=self.max_events, lookback=lookback)
             if step.events:
                 self.log.info(
                     "%d new matching events in %s (%s to %s)%s.",

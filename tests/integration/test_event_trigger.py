@@ -150,3 +150,13 @@ def test_airflow_before_3_3_2_is_refused_naming_the_version(version, refused):
 def test_bad_arguments_are_refused_when_the_trigger_is_made(kwargs, message):
     with pytest.raises(WebflowConfigurationError, match=message):
         WebflowAuditEventTrigger(**{"workspace": SLUG, **kwargs})
+
+
+def test_an_oversized_answer_backs_off_and_the_next_poll_delivers(simulator):
+    """A hostile body (64 MiB against a 1 MiB cap) must not stop the watcher for good."""
+    sim = simulator(events=[at(1, 1)], conn_extra={"max_response_mib": 1})
+    sim.queue_faults("huge")
+    sleeps: list[float] = []
+    delivered = asyncio.run(payloads(trigger_on(StateStore(), T0 + timedelta(minutes=10), sleeps, stop_after=1)))
+    assert [p["events"] for p in delivered] == [[at(1, 1)]]
+    assert sleeps == [5.0, 5.0]  # the backoff, then the wait after the delivering poll
