@@ -56,13 +56,17 @@ class EventCursor:
     @classmethod
     def from_json(cls, value: object) -> EventCursor:
         """A stored cursor; raises ValueError when it is not one (the caller starts afresh, loudly)."""
+        broken = ValueError(f"not a stored cursor: {str(value)[:200]!r}")
+        if not isinstance(value, dict):
+            raise broken
         try:
-            assert isinstance(value, dict)
             handed_out = tuple((parse_timestamp(stamp), digest) for stamp, digest in value.get("handed_out", []))
-            assert all(isinstance(digest, str) for _, digest in handed_out)
-            return cls(parse_timestamp(value["since"]), parse_timestamp(value["watermark"]), handed_out)
-        except (AssertionError, KeyError, TypeError, ValueError):
-            raise ValueError(f"not a stored cursor: {str(value)[:200]!r}") from None
+            cursor = cls(parse_timestamp(value["since"]), parse_timestamp(value["watermark"]), handed_out)
+        except (KeyError, TypeError, ValueError):
+            raise broken from None
+        if not all(isinstance(digest, str) for _, digest in handed_out):
+            raise broken
+        return cursor
 
 
 @dataclass(frozen=True)
