@@ -247,7 +247,7 @@ class RatePacer:
             if ahead and (endgame or (1 + others) * (ahead + 1) > budget + ahead):
                 return RELOOK_SECONDS
             return 0.0
-        renews_at = self._next_renewal(number, send_at)
+        renews_at = self._next_renewal(send_at, needed=1 - budget)
         # Requests of ours ahead of this one, in flight or waiting: their answers may change the plan.
         pending = self._probe is not None or any(self._observed < n < number for n in self._send_times)
         if (
@@ -263,8 +263,8 @@ class RatePacer:
         wait = self.window_seconds if renews_at is None else max(renews_at - send_at, 0.0)
         return min(wait, RELOOK_SECONDS) if pending else wait
 
-    def _next_renewal(self, number: int, send_at: float) -> float | None:
-        """The first moment after ``send_at`` the budget could let request ``number`` go."""
+    def _next_renewal(self, send_at: float, *, needed: int) -> float | None:
+        """The first moment after ``send_at`` the budget could grow by ``needed`` requests."""
         boundary = self._next_boundary(self._observed_at)
         candidates = [moment for moment in (self._retry_at, boundary) if moment is not None and moment > send_at]
         window = self.window_seconds
@@ -275,7 +275,6 @@ class RatePacer:
             and answered + window > send_at
             and self.boundary is None  # in a fixed window ours renew at its boundary
         )
-        needed = 1 - (self._budget(before=number, at=send_at) or 0)
         if 0 < needed <= len(ours):
             candidates.append(ours[needed - 1])
         return min(candidates) if candidates else None
