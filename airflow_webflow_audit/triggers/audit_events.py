@@ -11,6 +11,7 @@ restart resumes where it stopped. Needs Airflow 3.3.2 (the asset state store).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -48,6 +49,9 @@ DEFAULT_LOOKBACK_SECONDS = 300.0
 MAX_LOOKBACK = timedelta(days=1)
 #: A refused token or a missing workspace is asked again after the poll interval, doubling up to this.
 MAX_BACKOFF_SECONDS = 3600.0
+#: The cursor past a yielded batch is saved this long after the yield, by when Airflow has stored the
+#: asset event (it syncs a triggerer's events each second): a stop before then delivers it again.
+SAVE_AFTER_YIELD_SECONDS = 10.0
 
 
 def check_airflow_version(version: str = AIRFLOW_VERSION) -> None:
@@ -137,10 +141,16 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
         await asyncio.sleep(seconds)
 
     async def _load_cursor(self) -> EventCursor:
+        stored = None
         store = getattr(self, "asset_state_store", None)
-        stored = await store.aget(CURSOR_KEY) if store is not None else None
-        if stored is None and self._cursor_in_memory is not None:
-            return self._cursor_in_memory
+        if store is None:
+            if self._cursor_in_memory is not None:
+                return self._cursor_in_memory
+        else:
+            try:
+                stored = await store.aget(CURSOR_KEY)
+            except ValueError as exc:  # one trigger serving several assets has no single store
+                self._give_up_store(exc)
         if stored is not None:
             try:
                 return EventCursor.from_json(stored)
@@ -154,7 +164,19 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
         self._cursor_in_memory = cursor
         store = getattr(self, "asset_state_store", None)
         if store is not None:
-            await store.aset(CURSOR_KEY, cursor.to_json())
+            try:
+                await store.aset(CURSOR_KEY, cursor.to_json())
+            except ValueError as exc:
+                self._give_up_store(exc)
+
+    def _give_up_store(self, reason: ValueError) -> None:
+        self.log.error(
+            "No state store for the cursor (%s): Airflow runs one trigger for watchers with the same arguments on "
+            "several assets. The cursor is kept in memory, so a triggerer restart starts again from start_from or "
+            "now. Give each watcher its own arguments (e.g. a different poll_interval), or watch one asset.",
+            reason,
+        )
+        self.asset_state_store = None
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         hook = self._hook()
@@ -162,10 +184,26 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
         lookback = timedelta(seconds=self.lookback)
         chosen = EventFilter.of(self.event_types, self.event_subtypes)
         backoff = self.poll_interval
+        # Cursors not saved yet, each with the moment it may be: Airflow stores a yielded event a state
+        # sync or two (about a second each) after the yield, and a triggerer that stops in between drops
+        # it. Saved at once, the cursor would then skip a batch nobody got; saved later, a stop in
+        # between delivers the batch again instead.
+        unsaved: deque[tuple[datetime, EventCursor]] = deque()
+        next_poll = self._now()
         while True:
-            now, start = self._now(), cursor.poll_from(lookback)
+            now = self._now()
+            due = None
+            while unsaved and unsaved[0][0] <= now:
+                due = unsaved.popleft()[1]
+            if due is not None:
+                await self._save_cursor(due)
+            if now < next_poll:
+                wake = min(next_poll, unsaved[0][0]) if unsaved else next_poll
+                await self._sleep((wake - now).total_seconds())
+                continue
+            start = cursor.poll_from(lookback)
             if now <= start:
-                await self._sleep(self.poll_interval)
+                next_poll = now + timedelta(seconds=self.poll_interval)
                 continue
             try:
                 events = [event async for event in hook.aiter_audit_logs(self.workspace, start, now)]
@@ -175,7 +213,7 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
                 self.log.error(
                     "Polling the audit log of %s failed: %s Trying again in %.0f s.", self.workspace, exc, backoff
                 )
-                await self._sleep(backoff)
+                next_poll = now + timedelta(seconds=backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             backoff = self.poll_interval
@@ -199,9 +237,9 @@ class WebflowAuditEventTrigger(BaseEventTrigger):
                         "truncated": step.truncated,
                     }
                 )
-            # Saved once the event is taken: a hard kill in between delivers this batch again (at least once).
-            if step.cursor != cursor:
-                cursor = step.cursor
-                await self._save_cursor(cursor)
-            if not step.truncated:
-                await self._sleep(self.poll_interval)
+                unsaved.append((self._now() + timedelta(seconds=SAVE_AFTER_YIELD_SECONDS), step.cursor))
+            elif step.cursor != cursor:
+                # Only filtered events: nothing to wait for, but not before a batch still waiting.
+                unsaved.append((unsaved[-1][0] if unsaved else now, step.cursor))
+            cursor = step.cursor
+            next_poll = now if step.truncated else now + timedelta(seconds=self.poll_interval)

@@ -10,7 +10,7 @@ import pytest
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.triggers.audit_events import CURSOR_KEY, WebflowAuditEventTrigger, check_airflow_version
-from tests.conftest import TOKEN, event
+from tests.conftest import TOKEN, event, insert_on_request
 
 pytestmark = pytest.mark.integration
 
@@ -41,19 +41,22 @@ class Stop(Exception):
 
 
 def trigger_on(store: StateStore, now: datetime, sleeps: list[float], *, stop_after: int = 0, **kwargs):
-    """A trigger whose clock reads ``now`` and whose sleeps are recorded; the sleep after ``stop_after`` stops it."""
+    """A trigger whose clock starts at ``now`` and moves only by its sleeps, which are recorded; the sleep
+    after ``stop_after`` stops it."""
     kwargs.setdefault("workspace", SLUG)
     kwargs.setdefault("event_types", ["custom_role"])
     kwargs.setdefault("poll_interval", 5)
     kwargs.setdefault("start_from", T0.isoformat())
     trigger = WebflowAuditEventTrigger(**kwargs)
     trigger.asset_state_store = store
-    trigger._now = lambda: now
+    clock = [now]
+    trigger._now = lambda: clock[0]
 
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
         if len(sleeps) > stop_after:
             raise Stop
+        clock[0] += timedelta(seconds=seconds)
 
     trigger._sleep = sleep
     return trigger
@@ -74,7 +77,10 @@ def test_a_batch_is_delivered_once_and_a_restart_resumes_with_no_duplicate_and_n
     first = [at(1, 1), at(2, 2), at(2, 3), at(3, 4, "user_access", "login")]
     sim = simulator(events=first)
     store = StateStore()
-    delivered = asyncio.run(payloads(trigger_on(store, T0 + timedelta(minutes=10), [])))
+    sleeps: list[float] = []
+    # Polls at +0 (delivers), +5; the cursor is saved at +10, SAVE_AFTER_YIELD_SECONDS after the yield.
+    delivered = asyncio.run(payloads(trigger_on(store, T0 + timedelta(minutes=10), sleeps, stop_after=2)))
+    assert sleeps == [5.0, 5.0, 5.0]
     assert [p["events"] for p in delivered] == [first[:3]]
     assert delivered[0]["count"] == 3
     assert delivered[0]["truncated"] is False
@@ -93,6 +99,57 @@ def test_a_batch_is_delivered_once_and_a_restart_resumes_with_no_duplicate_and_n
     assert [p["events"] for p in again] == [second[:2]]
     assert sim.token == TOKEN
     assert TOKEN not in json.dumps(store.values) + json.dumps(again)
+
+
+def test_a_stop_before_the_batch_can_be_stored_delivers_it_again_never_skips_it(simulator):
+    """Airflow stores a yielded event a state sync or two later; a stop in between must not lose it."""
+    batch = [at(1, 1), at(2, 2)]
+    simulator(events=batch)
+    store = StateStore()
+    stopped_early = asyncio.run(payloads(trigger_on(store, T0 + timedelta(minutes=10), [], stop_after=0)))
+    assert [p["events"] for p in stopped_early] == [batch]
+    assert CURSOR_KEY not in store.values  # stopped 5 s after the yield: too early to be sure it is stored
+
+    again = asyncio.run(payloads(trigger_on(store, T0 + timedelta(minutes=10), [], stop_after=2)))
+    assert [p["events"] for p in again] == [batch]  # at least once
+    assert CURSOR_KEY in store.values
+    assert asyncio.run(payloads(trigger_on(store, T0 + timedelta(minutes=11), [], stop_after=2))) == []
+
+
+def test_filtered_events_move_the_saved_cursor_only_after_the_batch_before_them(simulator):
+    sim = simulator(events=[at(1, 1)])
+    login = at(9.99, 2, "user_access", "login")
+    insert_on_request(sim, 2, login)  # read by the second poll, 5 s after the batch; filtered out
+    store = StateStore()
+    saved: list[dict] = []
+    original_aset = store.aset
+
+    async def recording_aset(key: str, value: object) -> None:
+        saved.append(json.loads(json.dumps(value)))
+        await original_aset(key, value)
+
+    store.aset = recording_aset  # type: ignore[method-assign]
+    delivered = asyncio.run(payloads(trigger_on(store, T0 + timedelta(minutes=10), [], stop_after=2)))
+    assert [p["events"] for p in delivered] == [[at(1, 1)]]
+    # One save, at +10 s: the login moved the cursor at +5 s, but not before the batch could be stored.
+    assert [cursor["watermark"] for cursor in saved] == [(T0 + timedelta(minutes=9.99)).isoformat()]
+
+
+def test_one_trigger_on_several_assets_keeps_its_cursor_in_memory_and_says_so(simulator, capsys):
+    """Airflow gives a trigger shared by watchers on two assets no single store: ``aget`` raises ValueError."""
+
+    class SeveralAssets:
+        async def aget(self, key: str, default: object = None) -> object:
+            raise ValueError("Task has 2 concrete inlets and outlets")
+
+        async def aset(self, key: str, value: object) -> None:
+            raise AssertionError("not asked again once refused")
+
+    simulator(events=[at(1, 1)])
+    trigger = trigger_on(SeveralAssets(), T0 + timedelta(minutes=10), [], stop_after=2)  # type: ignore[arg-type]
+    assert [p["events"] for p in asyncio.run(payloads(trigger))] == [[at(1, 1)]]
+    assert "Give each watcher its own arguments" in capsys.readouterr().out
+    assert trigger._cursor_in_memory is not None
 
 
 def test_more_than_max_events_come_in_the_next_poll_at_once(simulator):
