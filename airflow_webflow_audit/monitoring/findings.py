@@ -287,19 +287,19 @@ def _remember(
     write_object(path, body)
 
 
+def count_by(findings: list[Finding], attribute: str) -> dict[str, int]:
+    """Findings per value of ``attribute`` (``rule`` or ``severity``), sorted by value."""
+    return dict(sorted(Counter(getattr(finding, attribute) for finding in findings).items()))
+
+
 def summarize(result: CatchUp, *, workspace: str, max_listed: int) -> dict[str, Any]:
     """The operator's XCom: counts, where things are, and the first findings in short."""
     findings = result.findings
-    by_rule: dict[str, int] = {}
-    by_severity: dict[str, int] = {}
-    for finding in findings:
-        by_rule[finding.rule] = by_rule.get(finding.rule, 0) + 1
-        by_severity[finding.severity] = by_severity.get(finding.severity, 0) + 1
     return {
         "workspace": workspace,
         "findings": len(findings),
-        "by_rule": dict(sorted(by_rule.items())),
-        "by_severity": dict(sorted(by_severity.items())),
+        "by_rule": count_by(findings, "rule"),
+        "by_severity": count_by(findings, "severity"),
         "windows": [
             {
                 "start": window.start.isoformat(),

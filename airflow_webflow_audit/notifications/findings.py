@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseNotifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_webflow_audit.monitoring.rules import Finding
+
+
+def send_findings(
+    notifiers: Sequence[BaseNotifier], context: Context, findings: list[Finding], summary: dict[str, Any]
+) -> None:
+    """Call each notifier with the context plus ``webflow_findings`` and ``webflow_findings_summary``."""
+    notified: dict[str, Any] = {**context, "webflow_findings": [asdict(f) for f in findings]}
+    notified["webflow_findings_summary"] = summary
+    for notifier in notifiers:
+        notifier(notified)
 
 
 class WebflowFindingsLogNotifier(BaseNotifier):

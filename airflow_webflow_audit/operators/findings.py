@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +12,7 @@ from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, Webflow
 from airflow_webflow_audit.landing.layout import check_destination, resolve_destination
 from airflow_webflow_audit.monitoring.findings import catch_up, summarize
 from airflow_webflow_audit.monitoring.rules import RuleSettings
-from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier
+from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier, send_findings
 from airflow_webflow_audit.validation import is_resolved_later, validate_optional_datetime, validate_workspace
 
 if TYPE_CHECKING:
@@ -98,10 +97,7 @@ class WebflowAuditFindingsOperator(BaseOperator):
             summary["applied_through"],
         )
         if result.findings:
-            notified = {**context, "webflow_findings": [asdict(f) for f in result.findings]}
-            notified["webflow_findings_summary"] = summary
-            for notifier in self.notifiers:
-                notifier(notified)
+            send_findings(self.notifiers, context, result.findings, summary)
         if result.waiting_for is not None:
             gap_start, gap_end = result.waiting_for
             self.log.info(
