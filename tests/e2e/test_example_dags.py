@@ -33,8 +33,10 @@ def object_key(start: datetime, end: datetime, filter_label: str = "") -> str:
 
 
 def test_every_example_dag_is_covered_here():
+    """example_webflow_audit_alerts needs a triggerer: it runs in test_deployment.py."""
     assert sorted(p.stem for p in DAGS_FOLDER.glob("*.py")) == [
         "example_webflow_audit_access_changes",
+        "example_webflow_audit_alerts",
         "example_webflow_audit_findings",
         "example_webflow_audit_logs_to_gcs",
         "example_webflow_audit_logs_to_local",

@@ -1,0 +1,253 @@
+"""One real deployment on loopback (api-server, scheduler, dag-processor, triggerer) for two tests.
+
+* A real backfill: ``airflow backfill create`` over ``example_webflow_audit_logs_to_local``, one
+  whole window per day.
+* Event-driven runs: ``example_webflow_audit_alerts`` watches privilege changes with
+  ``WebflowAuditEventTrigger``. The triggerer is stopped between two batches and started again:
+  every matching event must reach an asset event exactly once (the asset events in the metadata
+  database are the delivery record), no filtered event may, and each run's task must judge what it
+  was handed.
+
+They share the deployment (starting one takes most of a minute) and the simulator: the backfill
+reads October's generated log, the watcher only the events after its ``start_from``, minutes ago.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
+from airflow_webflow_audit.testing.deployment import Deployment, prepare_home, running
+from airflow_webflow_audit.testing.simulator import WebflowSimulator, generate_events
+from airflow_webflow_audit.triggers.audit_events import CURSOR_KEY, SAVE_AFTER_YIELD_SECONDS
+from tests.conftest import DAY0, TOKEN
+from tests.e2e.conftest import DAGS_FOLDER, POOL
+from tests.landing_helpers import read_events, read_manifest, sha256_of
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STARTUP_TIMEOUT = 180
+BACKFILL_DAG_ID = "example_webflow_audit_logs_to_local"
+DAYS = 3
+BACKFILL_TIMEOUT = 240
+ALERTS_DAG_ID = "example_webflow_audit_alerts"
+ASSET = "webflow_audit_privilege_changes"
+POLL_SECONDS = 5
+DELIVERY_TIMEOUT = 120
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def change(moment: datetime, event_type: str, subtype: str, n: int, **payload: object) -> dict:
+    return {
+        "timestamp": stamp(moment),
+        "eventType": event_type,
+        "eventSubType": subtype,
+        "actor": {"id": "admin-1", "email": "admin@example.com", "type": "person"},
+        "workspace": {"id": "w1", "slug": "hitchhikers-workspace"},
+        "payload": {"n": n, **payload},
+    }
+
+
+def login(moment: datetime, n: int) -> dict:
+    return change(moment, "user_access", "login", n, method="sso", location="Dublin IE", ipAddress="34.240.11.1")
+
+
+# Every event lies before the test starts (the trigger polls up to the wall clock) and after the
+# watcher's start_from; the second batch repeats the first batch's last instant.
+BASE = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=3)
+FIRST = [
+    change(BASE + timedelta(seconds=10), "custom_role", "role_deleted", 1, roleName="Auditor"),
+    login(BASE + timedelta(seconds=15), 2),
+    change(BASE + timedelta(seconds=20), "workspace_membership", "user_role_updated", 3, roleName="Admin"),
+    change(BASE + timedelta(seconds=20), "site_membership", "user_added", 4, roleName="Editor"),
+    login(BASE + timedelta(seconds=25), 5),
+]
+SECOND = [
+    change(BASE + timedelta(seconds=20), "custom_role", "role_created", 6, roleName="Reviewer"),
+    login(BASE + timedelta(seconds=35), 7),
+    change(BASE + timedelta(seconds=40), "workspace_membership", "user_removed", 8),
+]
+
+
+def matching(events: list[dict]) -> list[dict]:
+    return [item for item in events if item["eventType"] != "user_access"]
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("deployment")
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[WebflowSimulator]:
+    """October's generated log for the backfill, plus the first batch of privilege changes."""
+    events = generate_events(seed=1, start=DAY0, end=DAY0 + timedelta(days=DAYS + 1), events_per_day=2000)
+    simulator = WebflowSimulator(events + FIRST, token=TOKEN).start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def deployment(sim: WebflowSimulator, module_tmp: Path) -> Iterator[Deployment]:
+    """api-server, scheduler, dag-processor and triggerer in their own AIRFLOW_HOME, on 127.0.0.1."""
+    home = prepare_home(module_tmp / "airflow", dags_folder=DAGS_FOLDER, pools={POOL: 2})
+    env = {
+        "AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(),
+        "WEBFLOW_AUDIT_LOCAL_DESTINATION": f"file://{module_tmp}/landing",
+        "WEBFLOW_AUDIT_ALERTS_POLL_SECONDS": str(POLL_SECONDS),
+        "WEBFLOW_AUDIT_ALERTS_START_FROM": BASE.isoformat(),
+        # A watcher starts once its DAG is unpaused and the file parsed again.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+    }
+    components = ("scheduler", "dag-processor", "triggerer")
+    with running(home, logs=module_tmp, dags_folder=DAGS_FOLDER, env=env, components=components) as started:
+        started.wait_for(
+            "the DAGs to be serialized",
+            lambda: all(started.dag_is_serialized(dag_id) for dag_id in (BACKFILL_DAG_ID, ALERTS_DAG_ID)),
+            STARTUP_TIMEOUT,
+        )
+        yield started
+
+
+@pytest.mark.timeout(STARTUP_TIMEOUT + BACKFILL_TIMEOUT + 120)
+def test_backfill_lands_one_whole_window_per_day(sim, deployment, module_tmp):
+    destination = deployment.env["WEBFLOW_AUDIT_LOCAL_DESTINATION"]
+
+    deployment.cli("dags", "unpause", BACKFILL_DAG_ID)
+    last_day = DAY0 + timedelta(days=DAYS - 1)
+    deployment.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        BACKFILL_DAG_ID,
+        "--from-date",
+        DAY0.isoformat(),
+        "--to-date",
+        last_day.isoformat(),
+    )
+
+    def backfill_states() -> list[str]:
+        rows = deployment.query("select state from dag_run where dag_id = ? and run_type = 'backfill'", BACKFILL_DAG_ID)
+        return [state for (state,) in rows]
+
+    deployment.wait_for(
+        f"{DAYS} backfill runs to finish",
+        lambda: len(backfill_states()) == DAYS and all(s in ("success", "failed") for s in backfill_states()),
+        BACKFILL_TIMEOUT,
+    )
+    assert backfill_states() == ["success"] * DAYS, (module_tmp / "scheduler.log").read_text()[-5000:]
+
+    root = ObjectStoragePath(destination) / "workspace=hitchhikers-workspace"
+    landed_events = []
+    for day in range(DAYS):
+        start, end = DAY0 + timedelta(days=day), DAY0 + timedelta(days=day + 1)
+        folder = root / f"dt={start:%Y-%m-%d}"
+        name = f"audit_logs_{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}.jsonl.gz"
+        assert sorted(p.name for p in folder.iterdir()) == [name, name + MANIFEST_SUFFIX]
+        events = read_events(str(folder / name))
+        manifest = read_manifest(str(folder / (name + MANIFEST_SUFFIX)))
+        assert events == sim.events(start, end)
+        assert manifest["records"] == len(events) > 0
+        assert manifest["object"]["sha256"] == sha256_of(str(folder / name))
+        assert manifest["airflow"]["run_id"].startswith("backfill__")
+        landed_events.extend(events)
+    # Together the windows hold every event of the range once: none lost, none in two windows.
+    assert landed_events == sim.events(DAY0, DAY0 + timedelta(days=DAYS))
+
+    # Each run emitted an asset event naming its window's object and count, for downstream DAGs.
+    rows = deployment.query(
+        "select a.uri, e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where e.source_dag_id = ? and e.source_run_id like 'backfill__%'",
+        BACKFILL_DAG_ID,
+    )
+    extras = sorted((json.loads(extra) for _, extra in rows), key=lambda extra: extra["start"])
+    assert {uri for uri, _ in rows} == {f"{destination}/workspace=hitchhikers-workspace"}
+    assert [extra["records"] for extra in extras] == [
+        len(sim.events(DAY0 + timedelta(days=d), DAY0 + timedelta(days=d + 1))) for d in range(DAYS)
+    ]
+    assert all(extra["uri"].endswith(".jsonl.gz") for extra in extras)
+
+
+def delivered(deployment: Deployment) -> list[dict]:
+    """Every audit event in the watched asset's events, in the order Airflow stored them."""
+    rows = deployment.query(
+        "select e.extra from asset_event e join asset a on a.id = e.asset_id where a.name = ? order by e.id", ASSET
+    )
+    return [item for (extra,) in rows for item in json.loads(extra)["payload"]["events"]]
+
+
+def run_states(deployment: Deployment) -> list[str]:
+    rows = deployment.query("select state from dag_run where dag_id = ? order by id", ALERTS_DAG_ID)
+    return [state for (state,) in rows]
+
+
+def saved_watermark(deployment: Deployment) -> str | None:
+    rows = deployment.query(
+        "select s.value from asset_state_store s join asset a on a.id = s.asset_id where a.name = ? and s.key = ?",
+        ASSET,
+        CURSOR_KEY,
+    )
+    return json.loads(rows[0][0])["watermark"] if rows else None
+
+
+def wait_for_runs_to_finish(deployment: Deployment) -> None:
+    deployment.wait_for(
+        "the alert runs to finish",
+        lambda: run_states(deployment) and all(state in ("success", "failed") for state in run_states(deployment)),
+        DELIVERY_TIMEOUT,
+    )
+
+
+@pytest.mark.timeout(STARTUP_TIMEOUT + 4 * DELIVERY_TIMEOUT + 120)
+def test_each_privilege_change_is_delivered_once_across_a_triggerer_restart(sim, deployment, module_tmp):
+    deployment.cli("dags", "unpause", ALERTS_DAG_ID)
+
+    deployment.wait_for("the first batch", lambda: len(delivered(deployment)) >= 3, DELIVERY_TIMEOUT)
+    wait_for_runs_to_finish(deployment)
+    # Stop only once the cursor past the batch is saved, SAVE_AFTER_YIELD_SECONDS after it was handed out;
+    # the filtered login after it moved the watermark too.
+    deployment.wait_for(
+        "the cursor to be saved",
+        lambda: saved_watermark(deployment) == (BASE + timedelta(seconds=25)).isoformat(),
+        SAVE_AFTER_YIELD_SECONDS + 4 * POLL_SECONDS,
+    )
+    assert delivered(deployment) == matching(FIRST)
+
+    deployment.stop("triggerer")
+    for item in SECOND:
+        sim.insert_event(item)
+    deployment.start("triggerer", module_tmp)
+
+    expected = matching(FIRST) + matching(SECOND)
+    deployment.wait_for("the second batch", lambda: len(delivered(deployment)) >= len(expected), DELIVERY_TIMEOUT)
+    wait_for_runs_to_finish(deployment)
+    # A few more polls: a duplicate would come now.
+    deployment.wait_for(
+        "the cursor past the second batch",
+        lambda: saved_watermark(deployment) == (BASE + timedelta(seconds=40)).isoformat(),
+        SAVE_AFTER_YIELD_SECONDS + 4 * POLL_SECONDS,
+    )
+    assert delivered(deployment) == expected  # once each, in order; no login
+
+    assert set(run_states(deployment)) == {"success"}, (module_tmp / "scheduler.log").read_text()[-4000:]
+    rows = deployment.query("select key, value from xcom where dag_id = ? and task_id = 'alert'", ALERTS_DAG_ID)
+    assert {key for key, _ in rows} == {"return_value"}
+    summaries = [json.loads(value) for _, value in rows]
+    assert sum(summary["events"] for summary in summaries) == len(expected)
+    # role_deleted (high), user_role_updated to Admin (high), role_created (medium); additions and
+    # removals are not role changes.
+    by_rule = [summary["by_rule"].get("privilege_change", 0) for summary in summaries]
+    assert sum(by_rule) == 3
+
+    trigger_kwargs = deployment.query("select kwargs from trigger")
+    logs = "".join(path.read_text(errors="replace") for path in module_tmp.glob("*.log"))
+    assert TOKEN not in json.dumps(trigger_kwargs) + json.dumps(delivered(deployment)) + logs
