@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from airflow_webflow_audit.api import parse_timestamp
+from airflow_webflow_audit.landing.layout import resolve_destination
 from airflow_webflow_audit.monitoring.findings import baseline_path, count_by, load_baseline
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
 
@@ -41,8 +42,6 @@ def load_baseline_if_any(destination: Any, workspace: str) -> Baseline:
     """The findings DAG's baseline under ``destination`` (read only), or an empty one without it."""
     if destination is None:
         return Baseline(workspace=workspace)
-    from airflow_webflow_audit.landing.layout import resolve_destination
-
     return load_baseline(baseline_path(resolve_destination(destination), workspace), workspace)
 
 
