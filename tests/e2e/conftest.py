@@ -24,6 +24,13 @@ def run_airflow(home: Path, *args: str, timeout: float = 300, **extra_env: str) 
 
 
 @pytest.fixture(scope="session")
-def airflow_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An AIRFLOW_HOME with a migrated SQLite database and the examples' pool."""
-    return deployment.prepare_home(tmp_path_factory.mktemp("airflow-home"), dags_folder=DAGS_FOLDER, pools={POOL: 2})
+def migrated_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with the examples' pool, migrated once and copied for each home."""
+    template = tmp_path_factory.mktemp("airflow-template")
+    return deployment.prepare_home(template, dags_folder=DAGS_FOLDER, pools={POOL: 2})
+
+
+@pytest.fixture(scope="session")
+def airflow_home(migrated_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The AIRFLOW_HOME of the ``airflow dags test`` runs."""
+    return deployment.copy_home(migrated_home, tmp_path_factory.mktemp("airflow-home"))

@@ -23,11 +23,11 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
-from airflow_webflow_audit.testing.deployment import Deployment, prepare_home, running
+from airflow_webflow_audit.testing.deployment import Deployment, copy_home, running
 from airflow_webflow_audit.testing.simulator import WebflowSimulator, generate_events
 from airflow_webflow_audit.triggers.audit_events import CURSOR_KEY, SAVE_AFTER_YIELD_SECONDS
 from tests.conftest import DAY0, TOKEN
-from tests.e2e.conftest import DAGS_FOLDER, POOL
+from tests.e2e.conftest import DAGS_FOLDER
 from tests.landing_helpers import read_events, read_manifest, sha256_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -97,9 +97,12 @@ def sim() -> Iterator[WebflowSimulator]:
 
 
 @pytest.fixture(scope="module")
-def deployment(sim: WebflowSimulator, module_tmp: Path) -> Iterator[Deployment]:
-    """api-server, scheduler, dag-processor and triggerer in their own AIRFLOW_HOME, on 127.0.0.1."""
-    home = prepare_home(module_tmp / "airflow", dags_folder=DAGS_FOLDER, pools={POOL: 2})
+def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> Iterator[Deployment]:
+    """api-server, scheduler, dag-processor and triggerer in their own AIRFLOW_HOME, on 127.0.0.1.
+
+    The alert DAG is unpaused at once, so its first batch is delivered while the backfill runs.
+    """
+    home = copy_home(migrated_home, module_tmp / "airflow")
     env = {
         "AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(),
         "WEBFLOW_AUDIT_LOCAL_DESTINATION": f"file://{module_tmp}/landing",
@@ -109,12 +112,16 @@ def deployment(sim: WebflowSimulator, module_tmp: Path) -> Iterator[Deployment]:
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
     }
     components = ("scheduler", "dag-processor", "triggerer")
-    with running(home, logs=module_tmp, dags_folder=DAGS_FOLDER, env=env, components=components) as started:
+    # Torn down with SIGKILL after 5 s: a graceful stop is tested (the triggerer's), not needed here.
+    with running(
+        home, logs=module_tmp, dags_folder=DAGS_FOLDER, env=env, components=components, stop_timeout=5
+    ) as started:
         started.wait_for(
             "the DAGs to be serialized",
             lambda: all(started.dag_is_serialized(dag_id) for dag_id in (BACKFILL_DAG_ID, ALERTS_DAG_ID)),
             STARTUP_TIMEOUT,
         )
+        started.cli("dags", "unpause", ALERTS_DAG_ID)
         yield started
 
 
@@ -209,7 +216,6 @@ def wait_for_runs_to_finish(deployment: Deployment) -> None:
 
 @pytest.mark.timeout(STARTUP_TIMEOUT + 4 * DELIVERY_TIMEOUT + 120)
 def test_each_privilege_change_is_delivered_once_across_a_triggerer_restart(sim, deployment, module_tmp):
-    deployment.cli("dags", "unpause", ALERTS_DAG_ID)
 
     deployment.wait_for("the first batch", lambda: len(delivered(deployment)) >= 3, DELIVERY_TIMEOUT)
     wait_for_runs_to_finish(deployment)
