@@ -100,7 +100,8 @@ def sim() -> Iterator[WebflowSimulator]:
 def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> Iterator[Deployment]:
     """api-server, scheduler, dag-processor and triggerer in their own AIRFLOW_HOME, on 127.0.0.1.
 
-    The alert DAG is unpaused at once, so its first batch is delivered while the backfill runs.
+    The alert DAG is unpaused at once: its watcher starts when the dag-processor next parses the
+    file (every 30 s), and its first batch is delivered while the backfill runs.
     """
     home = copy_home(migrated_home, module_tmp / "airflow")
     env = {
@@ -108,8 +109,6 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
         "WEBFLOW_AUDIT_LOCAL_DESTINATION": f"file://{module_tmp}/landing",
         "WEBFLOW_AUDIT_ALERTS_POLL_SECONDS": str(POLL_SECONDS),
         "WEBFLOW_AUDIT_ALERTS_START_FROM": BASE.isoformat(),
-        # A watcher starts once its DAG is unpaused and the file parsed again.
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
     }
     components = ("scheduler", "dag-processor", "triggerer")
     # Torn down with SIGKILL after 5 s: a graceful stop is tested (the triggerer's), not needed here.
