@@ -96,16 +96,16 @@ def advance(
     out: list[dict[str, Any]] = []
     pending: datetime | None = None
     for event in events:
-        if parse_timestamp(event["timestamp"]) < cursor.since:
+        stamp = parse_timestamp(event["timestamp"])
+        if stamp < cursor.since:
             continue  # from before watching began (an API that reads ``from`` loosely)
         if not matches(event):
-            watermark = max(watermark, parse_timestamp(event["timestamp"]))
+            watermark = max(watermark, stamp)
             continue
         digest = event_digest(event)
         if before[digest] > 0:
             before[digest] -= 1  # handed out by an earlier poll
             continue
-        stamp = parse_timestamp(event["timestamp"])
         if len(out) >= max_events:
             pending = stamp  # not marked: the next poll, from before it, hands it out
             break
