@@ -7,7 +7,7 @@ request headers.
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow_webflow_audit.compat import AirflowException, AirflowFailException
 
 
 class WebflowError(AirflowException):

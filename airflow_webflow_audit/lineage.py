@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import API_VERSION_PREFIX
+from airflow_webflow_audit.compat import hook_lineage_collector
 
 if TYPE_CHECKING:
     from airflow_webflow_audit.landing.writer import LandedWindow
@@ -52,16 +53,12 @@ def plain_uri(path: ObjectStoragePath) -> str:
 
 def report_read(path: ObjectStoragePath) -> None:
     """Tell the hook-lineage collector a task read the data object at ``path``."""
-    from airflow.sdk.lineage import get_hook_lineage_collector
-
-    get_hook_lineage_collector().add_input_asset(context=path, uri=plain_uri(path))
+    hook_lineage_collector().add_input_asset(context=path, uri=plain_uri(path))
 
 
 def report_written(path: ObjectStoragePath) -> None:
     """Tell the hook-lineage collector a task landed the data object at ``path``."""
-    from airflow.sdk.lineage import get_hook_lineage_collector
-
-    get_hook_lineage_collector().add_output_asset(context=path, uri=plain_uri(path))
+    hook_lineage_collector().add_output_asset(context=path, uri=plain_uri(path))
 
 
 def endpoint_dataset_name(base_url: str, workspace: str) -> tuple[str, str]:

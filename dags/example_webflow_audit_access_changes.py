@@ -30,8 +30,10 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, ObjectStoragePath, task
+from airflow.sdk import DAG, ObjectStoragePath, task
 
+# airflow.sdk has it from Airflow 3.2; the compat module gives the right one on 3.0 and 3.1 too.
+from airflow_webflow_audit.compat import CronDataIntervalTimetable
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 from airflow_webflow_audit.sensors.audit_logs import WebflowAuditLogsSensor
 

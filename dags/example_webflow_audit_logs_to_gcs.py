@@ -27,8 +27,10 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
 
+# airflow.sdk has it from Airflow 3.2; the compat module gives the right one on 3.0 and 3.1 too.
+from airflow_webflow_audit.compat import CronDataIntervalTimetable
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 
 WORKSPACE = os.environ.get("WEBFLOW_WORKSPACE", "hitchhikers-workspace")

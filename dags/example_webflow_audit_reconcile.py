@@ -18,8 +18,10 @@ import os
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable
+from airflow.sdk import DAG
 
+# airflow.sdk has it from Airflow 3.2; the compat module gives the right one on 3.0 and 3.1 too.
+from airflow_webflow_audit.compat import CronDataIntervalTimetable
 from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
 
 WORKSPACE = os.environ.get("WEBFLOW_WORKSPACE", "hitchhikers-workspace")

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 from urllib.parse import quote, urlencode
 
 import httpx
-from airflow.sdk import BaseHook
 
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.api import API_MAX_LIMIT, API_VERSION_PREFIX, format_api_time, parse_timestamp
+from airflow_webflow_audit.compat import BaseHook, aget_connection
 from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError
 from airflow_webflow_audit.hooks.clock import Clock, SystemClock
@@ -125,7 +125,7 @@ class WebflowHook(BaseHook):
     async def aconfig(self) -> WebflowConnectionConfig:
         """The checked connection settings, resolved without blocking the event loop."""
         if self._config is None:
-            self._set_config(await _aget_connection(self.webflow_conn_id))
+            self._set_config(await aget_connection(self.webflow_conn_id))
         assert self._config is not None
         return self._config
 
@@ -499,16 +499,6 @@ def _page_dict(page: Page) -> dict[str, Any]:
         "items": page.items,
         "pagination": {"limit": page.limit, "offset": page.offset, "total": page.total},
     }
-
-
-async def _aget_connection(conn_id: str) -> Any:
-    """Resolve a connection without a sync lookup on the event loop (Airflow 3.0 has no aget_connection)."""
-    aget = getattr(BaseHook, "aget_connection", None)
-    if aget is not None:
-        return await aget(conn_id)
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(BaseHook.get_connection)(conn_id)
 
 
 def audit_logs_url(

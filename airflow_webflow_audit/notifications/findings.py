@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseNotifier
+from airflow_webflow_audit.compat import BaseNotifier
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

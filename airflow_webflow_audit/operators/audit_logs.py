@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk import Asset, BaseOperator, ObjectStoragePath, conf
-from airflow.sdk.exceptions import AirflowTaskTerminated
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
+from airflow_webflow_audit.compat import AirflowTaskTerminated, conf
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook

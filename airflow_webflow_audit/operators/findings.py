@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseNotifier, BaseOperator, ObjectStoragePath
+from airflow.sdk import BaseOperator, ObjectStoragePath
 
+from airflow_webflow_audit.compat import BaseNotifier
 from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, WebflowConfigurationError
 from airflow_webflow_audit.landing.layout import check_destination, resolve_destination
 from airflow_webflow_audit.monitoring.findings import catch_up, summarize

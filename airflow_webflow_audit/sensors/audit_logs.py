@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_webflow_audit.compat import AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_webflow_audit.exceptions import WebflowError, WebflowRequestRejectedError
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.webflow import WebflowHook

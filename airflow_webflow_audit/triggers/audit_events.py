@@ -16,10 +16,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from airflow import __version__ as AIRFLOW_VERSION
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
-from packaging.version import Version
 
+from airflow_webflow_audit.compat import AIRFLOW_VERSION, EVENT_TRIGGER_MIN_AIRFLOW, has_trigger_state_store
 from airflow_webflow_audit.exceptions import (
     WebflowAPIError,
     WebflowConfigurationError,
@@ -38,8 +37,6 @@ from airflow_webflow_audit.validation import (
     validate_workspace,
 )
 
-#: The first Airflow whose triggers get ``asset_state_store``, where the cursor survives restarts.
-MIN_AIRFLOW_VERSION = "3.3.2"
 MIN_POLL_INTERVAL = 5.0
 MAX_EVENTS_PER_POLL = 10_000
 #: The key of the cursor in the watched asset's state store.
@@ -55,11 +52,11 @@ SAVE_AFTER_YIELD_SECONDS = 10.0
 
 
 def check_airflow_version(version: str = AIRFLOW_VERSION) -> None:
-    """Refuse Airflow older than :data:`MIN_AIRFLOW_VERSION`, naming both versions."""
-    if Version(version).release < Version(MIN_AIRFLOW_VERSION).release:
+    """Refuse Airflow older than :data:`EVENT_TRIGGER_MIN_AIRFLOW`, naming both versions."""
+    if not has_trigger_state_store(version):
         raise WebflowConfigurationError(
-            f"WebflowAuditEventTrigger needs Airflow {MIN_AIRFLOW_VERSION} or later (its cursor lives in the asset "
-            f"state store); this is Airflow {version}. Upgrade Airflow, or schedule on the landing operator's "
+            f"WebflowAuditEventTrigger needs Airflow {EVENT_TRIGGER_MIN_AIRFLOW} or later (its cursor lives in the "
+            f"asset state store); this is Airflow {version}. Upgrade Airflow, or schedule on the landing operator's "
             "asset instead. The rest of the provider works on Airflow 3.0 and later."
         )
 

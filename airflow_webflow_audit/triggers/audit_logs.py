@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_webflow_audit.compat import AirflowFailException
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.tally import EventTally, atally_window
 from airflow_webflow_audit.validation import validate_window

@@ -1,0 +1,110 @@
+"""What differs between the Airflow 3 minors this provider supports (3.0 to 3.3): the one module that knows.
+
+Every other module, the example DAGs included, imports these names from here and never branches on
+Airflow's version itself. Each name is the newest home first, then the one before it:
+
+========================  ===========================  =====================================
+name                      from                         before
+========================  ===========================  =====================================
+``conf``                  ``airflow.sdk`` (3.2)        ``airflow.configuration``
+``BaseHook``              ``airflow.sdk`` (3.1)        ``airflow.hooks.base``
+``AirflowException`` ...  ``airflow.sdk.exceptions``   ``airflow.exceptions`` (the same
+                          (3.2)                        classes, re-exported from 3.2 on)
+``BaseNotifier``          ``airflow.sdk`` (3.0.x>0)    ``airflow.sdk.bases.notifier`` (3.0.0)
+``CronDataIntervalTime``  ``airflow.sdk`` (3.2)        ``airflow.timetables.interval``
+``table``
+hook lineage collector    ``airflow.sdk.lineage``      ``airflow.lineage.hook``
+                          (3.2)
+``aget_connection``       ``BaseHook.aget_connection`` a thread for ``get_connection``
+                          (3.1)
+trigger state store       3.3.2                        none: the event trigger refuses to run
+========================  ===========================  =====================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow import __version__ as AIRFLOW_VERSION
+from packaging.version import Version
+
+try:  # Airflow 3.2+
+    from airflow.sdk import conf
+except ImportError:
+    from airflow.configuration import conf  # type: ignore[assignment]
+
+try:  # Airflow 3.1+
+    from airflow.sdk import BaseHook
+except ImportError:
+    from airflow.hooks.base import BaseHook  # type: ignore[no-redef,attr-defined]
+
+try:  # Airflow 3.2+; before, the task runner caught these same classes under airflow.exceptions
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTerminated,
+    )
+except ImportError:
+    from airflow.exceptions import (  # type: ignore[no-redef]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        AirflowTaskTerminated,
+    )
+
+try:  # not in 3.0.0
+    from airflow.sdk import BaseNotifier
+except ImportError:
+    from airflow.sdk.bases.notifier import BaseNotifier
+
+try:  # Airflow 3.2+: the task SDK's timetable; the core one before (the scheduler reads both)
+    from airflow.sdk import CronDataIntervalTimetable
+except ImportError:
+    from airflow.timetables.interval import CronDataIntervalTimetable  # type: ignore[assignment]
+
+__all__ = [
+    "AIRFLOW_VERSION",
+    "EVENT_TRIGGER_MIN_AIRFLOW",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "AirflowTaskTerminated",
+    "BaseHook",
+    "BaseNotifier",
+    "CronDataIntervalTimetable",
+    "aget_connection",
+    "conf",
+    "has_trigger_state_store",
+    "hook_lineage_collector",
+]
+
+#: The first Airflow whose triggers get ``asset_state_store``, where the event trigger's cursor survives restarts.
+EVENT_TRIGGER_MIN_AIRFLOW = "3.3.2"
+
+
+def has_trigger_state_store(version: str = AIRFLOW_VERSION) -> bool:
+    """Whether Airflow ``version`` (default: this one) gives event triggers an ``asset_state_store``."""
+    return Version(version).release >= Version(EVENT_TRIGGER_MIN_AIRFLOW).release
+
+
+def hook_lineage_collector() -> Any:
+    """Airflow's hook-lineage collector (imported when first needed: it is not needed to parse a DAG)."""
+    try:  # Airflow 3.2+
+        from airflow.sdk.lineage import get_hook_lineage_collector
+    except ImportError:
+        from airflow.lineage.hook import get_hook_lineage_collector  # type: ignore[no-redef]
+    return get_hook_lineage_collector()
+
+
+async def aget_connection(conn_id: str) -> Any:
+    """Resolve a connection without a blocking lookup on the event loop, which can deadlock a triggerer."""
+    aget = getattr(BaseHook, "aget_connection", None)  # Airflow 3.1+
+    if aget is not None:
+        return await aget(conn_id)
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
