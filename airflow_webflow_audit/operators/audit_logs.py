@@ -141,13 +141,26 @@ class WebflowAuditLogsOperator(BaseOperator):
         return WebflowHook(webflow_conn_id=self.webflow_conn_id, hook_params=self.hook_params)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        return self._land(context)
+
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, window: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Resumed by the triggerer once the window has settled: land the window resolved before the wait.
+
+        A resumed task renders its templates again, so a window templated on the time (or on an XCom
+        that moved) would otherwise be another one.
+        """
+        return self._land(context, window)
+
+    def _land(self, context: Context, window: list[str] | None = None) -> dict[str, Any]:
         # Every check before the first request.
         query = resolve_query(
             context,
             workspace=self.hook.resolve_workspace(self.workspace),
             event_types=self.event_types,
-            start=self.start,
-            end=self.end,
+            start=self.start if window is None else window[0],
+            end=self.end if window is None else window[1],
         )
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
@@ -163,7 +176,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         _ = self.hook.config  # resolves and checks the connection before anything is written
         self._lineage_workspace, self._lineage_object = workspace, object_path
         check_destination_writable(destination)
-        self._wait_to_settle(end + settle, settle)
+        self._wait_to_settle(end + settle, settle, window=[start.isoformat(), end.isoformat()])
         self.log.info(
             "Landing Webflow audit logs of workspace %s for [%s, %s)%s into %s.",
             workspace,
@@ -203,10 +216,6 @@ class WebflowAuditLogsOperator(BaseOperator):
         self._emit_asset_event(context, {**summary, "workspace": workspace, "event_types": event_types})
         return summary
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resumed by the triggerer once the window has settled: land it."""
-        return self.execute(context)
-
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the workspace's audit-log endpoint in; the landed object out, with its rows and bytes."""
         return self._lineage()
@@ -228,7 +237,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             file_format=self.file_format,
         )
 
-    def _wait_to_settle(self, ready_at: datetime, settle: timedelta) -> None:
+    def _wait_to_settle(self, ready_at: datetime, settle: timedelta, *, window: list[str]) -> None:
         """Return once ``ready_at`` (the window's end plus ``settle``) has passed; defer or sleep until then."""
         wait = (ready_at - datetime.now(timezone.utc)).total_seconds()
         if wait <= 0:
@@ -243,7 +252,9 @@ class WebflowAuditLogsOperator(BaseOperator):
         )
         # A resume a moment before ready_at (the triggerer's clock) sleeps the rest rather than deferring again.
         if self.deferrable and wait > MIN_DEFER_SECONDS:
-            self.defer(trigger=DateTimeTrigger(moment=ready_at), method_name="execute_complete")
+            self.defer(
+                trigger=DateTimeTrigger(moment=ready_at), method_name="execute_complete", kwargs={"window": window}
+            )
         self.hook.clock.sleep(wait)
 
     def on_kill(self) -> None:

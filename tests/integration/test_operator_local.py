@@ -433,6 +433,14 @@ def test_a_deferrable_landing_waits_for_the_settle_in_the_triggerer(simulator, c
     assert snapshot(ObjectStoragePath(destination)) == {}
     assert clock.sleeps == []
 
+    # Resumed, it lands the window it waited for, whatever its templates render to this time (the
+    # real clock has not moved: the rest of the wait is slept on the test's clock instead).
+    operator.start = operator.end = None
+    operator.deferrable = False
+    xcom = operator.execute_complete({}, {"moment": end.isoformat()}, **deferred.value.kwargs)
+    assert (xcom["start"], xcom["end"]) == (start.isoformat(), end.isoformat())
+    assert read_events(xcom["uri"]) == sim.events(start, end)
+
 
 @pytest.mark.parametrize("settle", [-1, "soon", timedelta(days=8), float("nan"), True])
 def test_a_bad_settle_is_refused_when_the_dag_is_parsed(settle):
