@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
+import os
 import sys
+from collections.abc import Iterator
+from typing import TextIO
 
 from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
@@ -52,16 +56,44 @@ def main(argv: list[str] | None = None) -> int:
     except WebflowConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        # Airflow's logging writes to stdout; the hook's progress lines go to stderr, so stdout is the report.
-        with contextlib.redirect_stdout(sys.stderr):
+    with _stdout_for_the_report_alone() as out:
+        try:
             report = audit_bucket(destination, workspace, start, end, strict=args.strict)
             if args.recount:
                 from airflow_webflow_audit.hooks.webflow import WebflowHook
 
                 recount(report, WebflowHook(args.conn_id))
-    except Exception as exc:  # storage, the API, a connection: never exit 1, which means "incomplete"
-        print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_COULD_NOT_AUDIT
-    print(json.dumps(report.to_json(), indent=2) if args.json else report.render())
+        except Exception as exc:  # storage, the API, a connection: never exit 1, which means "incomplete"
+            print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_COULD_NOT_AUDIT
+        print(json.dumps(report.to_json(), indent=2) if args.json else report.render(), file=out)
     return EXIT_COMPLETE if report.complete else EXIT_INCOMPLETE
+
+
+@contextlib.contextmanager
+def _stdout_for_the_report_alone() -> Iterator[TextIO]:
+    """A stream for the report; meanwhile anything else written to stdout goes to stderr.
+
+    Airflow's and alembic's log handlers keep the stdout they found when logging was configured
+    (some Airflow versions log the ORM's setup there during a connection lookup), so swapping
+    ``sys.stdout`` is not enough: the file descriptor itself points at stderr until the report.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = None  # stdout is not a file (replaced in-process): only Python-level writes can be moved
+    if fd is None:
+        report = sys.stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            yield report
+        return
+    sys.stdout.flush()
+    saved = os.dup(fd)
+    os.dup2(sys.stderr.fileno(), fd)
+    try:
+        with os.fdopen(os.dup(saved), "w") as report, contextlib.redirect_stdout(sys.stderr):
+            yield report
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, fd)
+        os.close(saved)
