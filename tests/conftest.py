@@ -28,8 +28,9 @@ from airflow_webflow_audit.testing.simulator import (
     generate_events,
 )
 
-# S3 (moto) and GCS (emulator) fixtures; each server starts only when a test asks for it.
-pytest_plugins = ("tests.storage_servers", "tests.wheel_install")
+# S3 (moto) and GCS (emulator) fixtures, each server started only when a test asks for it; the slow
+# installs (the wheel with plain pip, the Airflow version matrix) start in the background at collection.
+pytest_plugins = ("tests.storage_servers", "tests.wheel_install", "tests.version_matrix")
 
 TOKEN = "test-token-s3cr3t-abcdef123456"
 DAY0 = datetime(2026, 10, 1, tzinfo=timezone.utc)

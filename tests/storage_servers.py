@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,68 +17,104 @@ from airflow_webflow_audit.testing.deployment import free_port
 AWS_CONN_ID = "aws_moto"
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
+_started: dict[str, Any] = {}
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+
+def shared_moto_endpoint() -> str:
+    """moto's S3 server on loopback, started on first use and shared by the whole session."""
+    if "moto" not in _started:
+        from moto.server import ThreadedMotoServer
+
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        _started["moto"] = (server, f"http://{host}:{port}")
+    return _started["moto"][1]
+
+
+def aws_connection(endpoint: str) -> str:
+    """An ``aws`` connection (JSON) for moto: the endpoint goes in the extra, as ObjectStoragePath needs."""
+    return json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+    )
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+def shared_gcs_endpoint() -> str:
+    """A GCS emulator on loopback, started on first use and shared by the whole session.
+
+    gcsfs reads both variables set here when a filesystem is created: talk to the emulator, and skip
+    the gRPC bucket-type probe that stalls for a minute against anything but real GCS.
+    """
+    if "gcs" not in _started:
+        from gcp_storage_emulator.server import create_server
+
+        port = free_port()
+        server = create_server("127.0.0.1", port, in_memory=True)
+        server.start()
+        _started["gcs"] = (server, f"http://127.0.0.1:{port}")
+        os.environ["STORAGE_EMULATOR_HOST"] = _started["gcs"][1]
+        os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
+    return _started["gcs"][1]
+
+
+def create_gcs_bucket(endpoint: str, bucket: str) -> None:
+    import httpx
+
+    response = httpx.post(f"{endpoint}/storage/v1/b", params={"project": "test"}, json={"name": bucket})
+    response.raise_for_status()
+
+
+def stop_shared_servers() -> None:
+    for server, _endpoint in _started.values():
+        server.stop()
+    _started.clear()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    stop_shared_servers()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> str:
+    return shared_moto_endpoint()
 
 
 @pytest.fixture
 def s3_bucket(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh bucket on the moto server, reachable as ``s3://aws_moto@<bucket>``."""
-    import boto3
-
     # The aws connection's extra carries the endpoint: ObjectStoragePath ignores storage options.
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}",
-        json.dumps(
-            {
-                "conn_type": "aws",
-                "login": "testing",
-                "password": "testing",
-                "extra": {"endpoint_url": moto_endpoint, "region_name": "us-east-1"},
-            }
-        ),
-    )
+    monkeypatch.setenv(f"AIRFLOW_CONN_{AWS_CONN_ID.upper()}", aws_connection(moto_endpoint))
     bucket = f"webflow-audit-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
+    client = s3_client(moto_endpoint)
     client.create_bucket(Bucket=bucket)
     return bucket
 
 
 @pytest.fixture(scope="session")
-def gcs_endpoint() -> Iterator[str]:
-    from gcp_storage_emulator.server import create_server
-
-    port = free_port()
-    server = create_server("127.0.0.1", port, in_memory=True)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    # gcsfs reads both when a filesystem is created: talk to the emulator, and skip the gRPC
-    # bucket-type probe that stalls for a minute against anything but real GCS.
-    os.environ["STORAGE_EMULATOR_HOST"] = endpoint
-    os.environ["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"
-    yield endpoint
-    server.stop()
+def gcs_endpoint() -> str:
+    return shared_gcs_endpoint()
 
 
 @pytest.fixture
 def gcs_bucket(gcs_endpoint: str) -> str:
     """A fresh bucket on the emulator, reachable as ``gs://<bucket>`` (no connection: anonymous)."""
-    import httpx
-
     bucket = f"webflow-audit-{uuid.uuid4().hex[:12]}"
-    response = httpx.post(f"{gcs_endpoint}/storage/v1/b", params={"project": "test"}, json={"name": bucket})
-    response.raise_for_status()
+    create_gcs_bucket(gcs_endpoint, bucket)
     return bucket
