@@ -19,7 +19,8 @@ from tests.e2e.version_matrix.webflow_version_matrix import SETTLE_SECONDS
 from tests.storage_servers import s3_client
 from tests.version_matrix import MATRIX, Matrix, VersionRun, run_record
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+# Waits for the background runs (they run last, see tests/version_matrix.py): past the suite's 300 s.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(1500)]
 
 WINDOW = (DAY0, DAY0 + timedelta(days=1))
 KEY = "workspace=hitchhikers-workspace/dt=2026-10-01/audit_logs_20261001T000000Z_20261002T000000Z"
