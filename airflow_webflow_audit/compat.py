@@ -42,6 +42,7 @@ try:  # Airflow 3.2+; before, the task runner caught these same classes under ai
     from airflow.sdk.exceptions import (
         AirflowException,
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTerminated,
@@ -50,6 +51,7 @@ except ImportError:
     from airflow.exceptions import (  # type: ignore[no-redef]
         AirflowException,
         AirflowFailException,
+        AirflowNotFoundException,
         AirflowSensorTimeout,
         AirflowSkipException,
         AirflowTaskTerminated,
@@ -70,6 +72,7 @@ __all__ = [
     "EVENT_TRIGGER_MIN_AIRFLOW",
     "AirflowException",
     "AirflowFailException",
+    "AirflowNotFoundException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
     "AirflowTaskTerminated",

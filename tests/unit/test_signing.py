@@ -1,0 +1,140 @@
+"""Signed manifests: what a signature covers, what verifying finds, and where the key comes from."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.signing import (
+    INVALID,
+    UNKNOWN_KEY,
+    UNSIGNED,
+    VALID,
+    ManifestSigner,
+    ManifestVerifier,
+    canonical_bytes,
+    fingerprint,
+    generate_private_key_pem,
+    public_key_pem,
+    signer_from_connection,
+)
+from airflow_webflow_audit.signing.__main__ import main as keys_main
+
+MANIFEST = {"records": 3, "object": {"sha256": "ab" * 32, "size_bytes": 10}, "window": {"start": "s", "end": "e"}}
+
+
+@pytest.fixture
+def signer() -> ManifestSigner:
+    return ManifestSigner.from_pem(generate_private_key_pem(), source="test")
+
+
+def test_a_signed_manifest_verifies_and_names_its_key(signer):
+    signed = signer.sign(MANIFEST)
+    assert signed["signature"]["algorithm"] == "ed25519"
+    assert signed["signature"]["key_fingerprint"] == signer.key_fingerprint
+    verdict = ManifestVerifier([signer.private_key.public_key()]).verify(signed)
+    assert (verdict.status, verdict.key_fingerprint) == (VALID, signer.key_fingerprint)
+
+
+def test_the_signature_covers_every_field_and_the_objects_sha256(signer):
+    verifier = ManifestVerifier([signer.private_key.public_key()])
+    signed = signer.sign(MANIFEST)
+    for changed in (
+        {**signed, "records": 2},
+        {**signed, "object": {**signed["object"], "sha256": "cd" * 32}},
+        {**signed, "added": True},
+    ):
+        assert verifier.verify(changed).status == INVALID
+    # Key order and whitespace are not part of it: the canonical bytes are.
+    reordered = json.loads(json.dumps(signed, indent=3, sort_keys=False))
+    assert verifier.verify(dict(reversed(list(reordered.items())))).status == VALID
+
+
+def test_a_stripped_signature_is_unsigned_and_a_foreign_key_is_unknown(signer):
+    verifier = ManifestVerifier([signer.private_key.public_key()])
+    assert verifier.verify(MANIFEST).status == UNSIGNED
+    attacker = ManifestSigner.from_pem(generate_private_key_pem(), source="attacker")
+    verdict = verifier.verify(attacker.sign({**MANIFEST, "records": 2}))
+    assert verdict.status == UNKNOWN_KEY
+    assert attacker.key_fingerprint in verdict.detail
+
+
+def test_rotated_keys_verify_side_by_side(signer):
+    newer = ManifestSigner.from_pem(generate_private_key_pem(), source="newer")
+    verifier = ManifestVerifier.from_pems(
+        [("old.pem", public_key_pem(signer.private_key.public_key()).encode()), ("new.pem", newer_public(newer))]
+    )
+    assert verifier.verify(signer.sign(MANIFEST)).status == VALID
+    assert verifier.verify(newer.sign(MANIFEST)).status == VALID
+
+
+def newer_public(signer: ManifestSigner) -> bytes:
+    return public_key_pem(signer.private_key.public_key()).encode()
+
+
+def test_canonical_bytes_leave_out_the_signature_and_sort_keys():
+    assert canonical_bytes({"b": 1, "a": {"d": 2, "c": 3}, "signature": {"x": 1}}) == b'{"a":{"c":3,"d":2},"b":1}'
+
+
+@pytest.mark.parametrize(
+    "pem",
+    [
+        "not a key",
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    ],
+)
+def test_a_bad_key_is_refused_naming_how_to_make_one(pem):
+    with pytest.raises(WebflowConfigurationError, match="generate-key"):
+        ManifestSigner.from_pem(pem, source="webflow_audit_signing")
+
+
+def test_an_rsa_key_is_refused():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        .decode()
+    )
+    with pytest.raises(WebflowConfigurationError, match="not Ed25519"):
+        ManifestSigner.from_pem(pem, source="webflow_audit_signing")
+
+
+def test_the_key_never_shows_in_the_signers_repr(signer):
+    text = repr(signer)
+    assert signer.key_fingerprint in text
+    assert "PRIVATE" not in text
+    assert "Ed25519PrivateKey" not in text
+
+
+def test_the_signer_comes_from_the_connection_and_a_missing_one_is_unsigned_unless_named(monkeypatch, signer):
+    monkeypatch.delenv("AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING", raising=False)
+    assert signer_from_connection("webflow_audit_signing", required=False) is None
+    with pytest.raises(WebflowConfigurationError, match="does not exist"):
+        signer_from_connection("my_signing_key", required=True)
+    pem = generate_private_key_pem()
+    monkeypatch.setenv("AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING", json.dumps({"conn_type": "generic", "password": pem}))
+    found = signer_from_connection("webflow_audit_signing", required=False)
+    assert found is not None
+    assert found.key_fingerprint == ManifestSigner.from_pem(pem, source="x").key_fingerprint
+
+
+def test_the_command_line_makes_a_key_and_prints_its_public_half(tmp_path, capsys, monkeypatch):
+    assert keys_main(["generate-key"]) == 0
+    pem = capsys.readouterr().out
+    assert pem.startswith("-----BEGIN PRIVATE KEY-----")
+    key_file = tmp_path / "signing.pem"
+    key_file.write_text(pem)
+    assert keys_main(["public-key", "--private-key-file", str(key_file)]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("-----BEGIN PUBLIC KEY-----")
+    signer = ManifestSigner.from_pem(pem, source="x")
+    assert out.err.strip() == f"fingerprint: {fingerprint(signer.private_key.public_key())}"
+    monkeypatch.setenv("AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING", json.dumps({"conn_type": "generic", "password": pem}))
+    assert keys_main(["public-key"]) == 0
+    assert capsys.readouterr().out == out.out
+    assert keys_main(["public-key", "--conn-id", "nope"]) == 2
+    assert "does not exist" in capsys.readouterr().err
