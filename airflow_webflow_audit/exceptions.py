@@ -94,14 +94,6 @@ class WebflowFormatError(WebflowError, AirflowFailException):
     """
 
 
-class WebflowWindowShrankError(WebflowError):
-    """A pull found fewer events than the window's landed object already holds.
-
-    An audit log only grows, so the API has lost events (retention, or an incident on its side).
-    The landed object is kept; retrying is allowed, in case the API was briefly serving less.
-    """
-
-
 class WebflowRangeIncompleteError(WebflowError):
     """A reconciled range still has windows missing, corrupt or overlapping: a gap is never green.
 
@@ -113,7 +105,22 @@ class WebflowLandingError(WebflowError):
     """The destination could not be written (missing bucket, no permission, storage unreachable).
 
     Raised before any API request when the destination fails its pre-check, and during a landing
-    when storage fails; either way the final key keeps what it held before.
+    when storage fails; either way nothing of the failed write is visible.
+    """
+
+
+class WebflowLandingConflictError(WebflowLandingError):
+    """Another landing of the same window created the key this one was creating, first.
+
+    Retryable: the retry reads the window's parts again and lands only what they lack.
+    """
+
+
+class WebflowArchiveTamperedError(WebflowLandingError, AirflowFailException):
+    """A landed part no longer matches its manifest, or its signature fails: the archive was changed.
+
+    Fails without retries: a landing never builds on a part it cannot trust. Audit the range
+    (``python -m airflow_webflow_audit.audit``) to see every window affected.
     """
 
 

@@ -20,7 +20,7 @@ from airflow_webflow_audit.api import API_VERSION_PREFIX
 from airflow_webflow_audit.compat import hook_lineage_collector
 
 if TYPE_CHECKING:
-    from airflow_webflow_audit.landing.writer import LandedWindow
+    from airflow_webflow_audit.landing.writer import LandedPart
 
 #: OpenLineage's namespace scheme for each ObjectStoragePath protocol this provider writes to.
 _NAMESPACE_SCHEME = {"s3": "s3", "s3a": "s3", "gs": "gs", "gcs": "gs"}
@@ -75,7 +75,7 @@ def landing_lineage(
     base_url: str,
     workspace: str,
     object_path: ObjectStoragePath | None,
-    landed: LandedWindow | None,
+    landed: LandedPart | None,
     file_format: str,
 ) -> Any:
     """The landing's ``OperatorLineage``: the endpoint in; the landed object out, with its row count and size.

@@ -211,3 +211,27 @@ def validate_sort_order(sort_order: object) -> str:
     if not isinstance(sort_order, str) or sort_order not in SORT_ORDERS:
         raise WebflowConfigurationError(f"sort_order must be 'asc' or 'desc', got {sort_order!r}.")
     return sort_order
+
+
+#: S3 Object Lock modes: GOVERNANCE (users with s3:BypassGovernanceRetention may lift it) or COMPLIANCE (nobody).
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
+#: The longest retention a landing asks for (100 years).
+MAX_OBJECT_LOCK_DAYS = 36_500
+
+
+def validate_object_lock(mode: object, days: object) -> tuple[str, int] | None:
+    """``(mode, days)`` of S3 Object Lock for landed objects, or None for no lock; both or neither."""
+    if mode in (None, "") and days in (None, ""):
+        return None
+    if mode not in OBJECT_LOCK_MODES:
+        raise WebflowConfigurationError(
+            f"object_lock_mode must be one of {', '.join(OBJECT_LOCK_MODES)} (or None for no lock), got {mode!r}."
+        )
+    if days in (None, ""):
+        raise WebflowConfigurationError(
+            "object_lock_days is needed with object_lock_mode: how many days each landed object is retained."
+        )
+    checked = validate_whole_number(days, "object_lock_days", minimum=1)
+    if checked > MAX_OBJECT_LOCK_DAYS:
+        raise WebflowConfigurationError(f"object_lock_days must be at most {MAX_OBJECT_LOCK_DAYS}, got {checked}.")
+    return str(mode), checked

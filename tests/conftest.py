@@ -33,6 +33,24 @@ from airflow_webflow_audit.testing.simulator import (
 pytest_plugins = ("tests.storage_servers", "tests.wheel_install", "tests.version_matrix")
 
 TOKEN = "test-token-s3cr3t-abcdef123456"
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The order that keeps ``make test`` short on two cores.
+
+    The background installs (the wheel, the Airflow version matrix) start at collection and overlap
+    the unit, integration and reliability tests, which mostly use one core. The end-to-end tests,
+    whose Airflow processes use both, come next, with the test that waits for the wheel install;
+    the version matrix's own tests, which wait for its runs, come last.
+    """
+
+    def rank(item: pytest.Item) -> tuple[bool, bool]:
+        fixtures = getattr(item, "fixturenames", ())
+        return "version_matrix" in fixtures, "/e2e/" in str(item.path) or "wheel_install" in fixtures
+
+    items.sort(key=rank)
+
+
 DAY0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 
 

@@ -16,7 +16,8 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, dump_line
-from airflow_webflow_audit.landing.writer import LandedWindow, open_window
+from airflow_webflow_audit.landing.layout import parse_object_name, part_sibling
+from airflow_webflow_audit.landing.writer import LandedPart, open_part
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 
 
@@ -50,6 +51,23 @@ def read_events(uri: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in gzip.decompress(data).splitlines()]
 
 
+def read_window(uri: str) -> list[dict[str, Any]]:
+    """Every event of the window whose first part is at ``uri``: its parts' events, part after part."""
+    first = ObjectStoragePath(uri)
+    name = parse_object_name(first.name)
+    assert name is not None, uri
+    events, number = read_events(uri), 2
+    while (part := part_sibling(first, name, number)).exists():
+        events += read_events(str(part))
+        number += 1
+    return events
+
+
+def by_time(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events in the API's order (time, then their JSON), to compare a window's parts with a fresh pull."""
+    return sorted(events, key=lambda e: (e["timestamp"], json.dumps(e, sort_keys=True)))
+
+
 def read_manifest(uri: str) -> dict[str, Any]:
     return json.loads(ObjectStoragePath(uri).read_bytes())
 
@@ -80,9 +98,9 @@ def land_events(
     *,
     file_format: str = "jsonl.gz",
     manifest: dict[str, Any] | None = None,
-) -> LandedWindow:
+) -> LandedPart:
     """Land batches of events at ``path`` as the operator does, with a stand-in manifest."""
-    with open_window(path, file_format) as out:
+    with open_part(path, file_format) as out:
         for events in batches:
             out.write(batch_of(list(events)))
         written = out.finish()

@@ -394,11 +394,6 @@ def _uses_the_matrix(item: pytest.Item) -> bool:
     return "version_matrix" in getattr(item, "fixturenames", ())
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Last: the rest of the suite runs while the versions install and run in the background.
-    items.sort(key=_uses_the_matrix)
-
-
 def pytest_collection_finish(session: pytest.Session) -> None:
     global _job, _matrix
     # Only the versions the selected tests ask for: `pytest -k 3.1.8` builds one virtualenv.

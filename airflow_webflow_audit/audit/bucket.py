@@ -1,33 +1,49 @@
-"""Auditing a date range from the bucket alone: every window's object against its manifest, and the
-windows against the range (no gap, no overlap, no stale leftovers). Never writes to the destination.
+"""Auditing a date range from the bucket alone: every window's parts against their manifests, the chain
+the parts form, their signatures, and the windows against the range (no gap, no overlap, no stale
+leftovers). Never writes to the destination.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.audit.report import (
+    BAD_SIGNATURE,
+    BROKEN_CHAIN,
     CORRUPT,
     GAP,
     MISSING_MANIFEST,
     MISSING_OBJECT,
+    MISSING_PART,
     OK,
     OVERLAP,
     PARTIAL_LEFTOVER,
+    UNSIGNED,
     AuditReport,
     Problem,
     WindowReport,
 )
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.jsonlines import json_object
-from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, ObjectName, parse_object_name, workspace_root
+from airflow_webflow_audit.landing.layout import (
+    FIRST_PART,
+    MANIFEST_SUFFIX,
+    ObjectName,
+    object_name,
+    parse_object_name,
+    workspace_root,
+)
 from airflow_webflow_audit.landing.manifest import COVERAGE_COMPLETE
-from airflow_webflow_audit.landing.reader import measure_object, read_manifest_at
+from airflow_webflow_audit.landing.reader import json_object_of, measure_object, read_bytes_at
+from airflow_webflow_audit.signing import INVALID, UNKNOWN_KEY, VALID, ManifestVerifier
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +55,28 @@ LOOKBEHIND_DAYS = 1
 
 
 @dataclass(frozen=True)
+class SignaturePolicy:
+    """How an audit treats manifest signatures."""
+
+    #: The public keys signatures are checked with; None: signatures are not checked (a warning says so).
+    verifier: ManifestVerifier | None = None
+    #: Windows ending at or before this may be unsigned (landed before signing was turned on): warnings.
+    unsigned_before: datetime | None = None
+    #: An unsigned part after ``unsigned_before`` is a problem (True) or a warning (False).
+    required: bool = True
+
+
+@dataclass
 class _Found:
-    """The keys of one window found in a day folder (either may be missing)."""
+    """The keys of one window's parts found in a day folder, by part number (either key may be missing)."""
 
     name: ObjectName
-    object_key: str | None
-    manifest_key: str | None
+    objects: dict[int, str] = field(default_factory=dict)
+    manifests: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def numbers(self) -> list[int]:
+        return sorted(set(self.objects) | set(self.manifests))
 
 
 def audit_bucket(
@@ -55,18 +87,25 @@ def audit_bucket(
     *,
     strict: bool = False,
     now: datetime | None = None,
+    signatures: SignaturePolicy | None = None,
 ) -> AuditReport:
     """Check every landed window of ``workspace`` that meets ``[start, end)``, and the range's tiling."""
     report = AuditReport(str(destination), workspace, start, end, strict=strict)
+    policy = signatures or SignaturePolicy()
+    report.signatures_checked = policy.verifier is not None
     now = now or datetime.now(timezone.utc)
     root = workspace_root(destination, workspace)
     for folder in _day_folders(root, start, end):
         for found in _windows_in(folder, root, report, now):
             if found.name.end <= start or found.name.start >= end:
                 continue
-            report.windows.append(_check_window(root, found, report))
+            report.windows.append(_check_window(root, found, report, policy))
     report.windows.sort(key=lambda w: (w.start, w.end, w.key))
     _check_tiling(report)
+    if policy.verifier is None and report.windows:
+        report.warnings.append(
+            "signatures not checked: no public key was given (--public-key) and no signing connection was found."
+        )
     return report
 
 
@@ -90,22 +129,18 @@ def _list(folder: ObjectStoragePath) -> list[str]:
 def _windows_in(
     folder: ObjectStoragePath, root: ObjectStoragePath, report: AuditReport, now: datetime
 ) -> Iterator[_Found]:
-    names = set(_list(folder))
     prefix = _relative(folder, root)
-    windows: dict[str, _Found] = {}
-    for name in sorted(names):
+    windows: dict[tuple[Any, ...], _Found] = {}
+    for name in sorted(set(_list(folder))):
         if name.startswith(".") and name.endswith(".partial"):
             _check_partial(folder / name, f"{prefix}/{name}", report, now)
             continue
-        object_name = name.removesuffix(MANIFEST_SUFFIX)
-        parsed = parse_object_name(object_name)
-        if parsed is None or object_name in windows:
+        is_manifest = name.endswith(MANIFEST_SUFFIX)
+        parsed = parse_object_name(name.removesuffix(MANIFEST_SUFFIX))
+        if parsed is None:
             continue
-        windows[object_name] = _Found(
-            parsed,
-            f"{prefix}/{object_name}" if object_name in names else None,
-            f"{prefix}/{object_name}{MANIFEST_SUFFIX}" if object_name + MANIFEST_SUFFIX in names else None,
-        )
+        found = windows.setdefault(parsed.window, _Found(parsed._replace(part=FIRST_PART)))
+        (found.manifests if is_manifest else found.objects)[parsed.part] = f"{prefix}/{name}"
     yield from windows.values()
 
 
@@ -137,32 +172,95 @@ def _check_partial(path: ObjectStoragePath, key: str, report: AuditReport, now: 
     )
 
 
-def _check_window(root: ObjectStoragePath, found: _Found, report: AuditReport) -> WindowReport:
+def _check_window(root: ObjectStoragePath, found: _Found, report: AuditReport, policy: SignaturePolicy) -> WindowReport:
     name = found.name
-    key = found.object_key or (found.manifest_key or "").removesuffix(MANIFEST_SUFFIX)
+    folder_key = (found.objects.get(FIRST_PART) or found.manifests.get(FIRST_PART) or "").rsplit("/", 1)[0]
+    if not folder_key:
+        any_key = next(iter(found.objects.values()), None) or next(iter(found.manifests.values()))
+        folder_key = any_key.rsplit("/", 1)[0]
+    key = f"{folder_key}/{object_name(name.start, name.end, name.file_format, name.event_types)}"
     window = WindowReport(name.start, name.end, key, None, event_types=name.event_types, file_format=name.file_format)
-    if found.manifest_key is None:
-        return report.flag(window, MISSING_MANIFEST, "the object has no manifest: its landing never finished")
-    manifest = read_manifest_at(root.parent / found.manifest_key)
-    if manifest is None:
-        return report.flag(window, CORRUPT, "the manifest is not readable JSON")
-    window.coverage = manifest.get("coverage", COVERAGE_COMPLETE)
-    window.api_total = manifest.get("api_total") if isinstance(manifest.get("api_total"), int) else None
-    claimed = manifest.get("records")
-    window.records = claimed if isinstance(claimed, int) else None
-    if found.object_key is None:
-        return report.flag(window, MISSING_OBJECT, f"the manifest claims {claimed} events, but the object is gone")
+    window.line_keys = Counter()
+    records = 0
+    links: list[dict[str, Any]] = []
+    newest: dict[str, Any] | None = None
+    numbers = found.numbers
+    window.parts = numbers[-1]
+    for number in range(FIRST_PART, numbers[-1] + 1):
+        object_key, manifest_key = found.objects.get(number), found.manifests.get(number)
+        part_key = object_key or (manifest_key or "").removesuffix(MANIFEST_SUFFIX)
+        if object_key is None and manifest_key is None:
+            report.flag(
+                window, MISSING_PART, f"part {number} of {numbers[-1]} is gone: both its object and its manifest"
+            )
+            return _unverified(window)
+        if manifest_key is None:
+            later = " (later parts exist)" if number < numbers[-1] else ": its landing never finished"
+            report.flag(window, MISSING_MANIFEST, f"part {number} ({part_key}) has no manifest{later}")
+            return _unverified(window)
+        manifest_bytes = read_bytes_at(root.parent / manifest_key)
+        manifest = json_object_of(manifest_bytes)
+        if manifest is None:
+            report.flag(window, CORRUPT, f"the manifest of part {number} is not readable JSON")
+            return _unverified(window)
+        if object_key is None:
+            report.flag(
+                window,
+                MISSING_OBJECT,
+                f"the manifest of part {number} claims {manifest.get('records')} events, but its object is gone",
+            )
+            return _unverified(window)
+        problem = _check_part(root, part_key, number, name, manifest, links, window)
+        if problem is not None:
+            report.flag(window, *problem)
+            return _unverified(window)
+        _check_signature(window, number, manifest, report, policy)
+        records += manifest["records"]
+        links.append(
+            {
+                "key": part_key.rsplit("/", 1)[-1],
+                "sha256": json_object(manifest.get("object")).get("sha256"),
+                "records": manifest["records"],
+                "manifest_sha256": hashlib.sha256(manifest_bytes or b"").hexdigest(),
+            }
+        )
+        newest = manifest
+    newest = newest or {}
+    window.records = records
+    window.coverage = newest.get("coverage", COVERAGE_COMPLETE)
+    window.api_total = newest.get("api_total") if isinstance(newest.get("api_total"), int) else None
+    if name.event_types:
+        report.warnings.append(
+            f"{key}: filtered by event type ({','.join(name.event_types)}); listed, not counted toward the range."
+        )
+    if window.coverage != COVERAGE_COMPLETE:
+        report.warnings.append(
+            f"{key}: coverage {window.coverage} (oldest event the API served: {newest.get('earliest_available')}); "
+            "not proof that the window is complete, so its time counts as a gap."
+        )
+    return window
+
+
+def _check_part(
+    root: ObjectStoragePath,
+    part_key: str,
+    number: int,
+    name: ObjectName,
+    manifest: dict[str, Any],
+    links: list[dict[str, Any]],
+    window: WindowReport,
+) -> tuple[str, str] | None:
+    """``(status, detail)`` of what is wrong with one part, or None; its events' keys join the window's."""
+    keys: Counter[bytes] = Counter()
     try:
-        measured = measure_object(root.parent / found.object_key, name.file_format)
+        measured = measure_object(root.parent / part_key, name.file_format, _counting(keys))
     except WebflowLandingError as exc:
-        return report.flag(window, CORRUPT, str(exc))
-    window.records = measured.records
-    window.lines_sha256 = measured.lines_sha256
+        return CORRUPT, f"part {number}: {exc}"
     expected = json_object(manifest.get("object"))
     mismatches = [
         f"{what} {actual} vs {wanted} in the manifest"
         for what, actual, wanted in (
-            ("records", measured.records, claimed),
+            ("records", measured.records, manifest.get("records")),
             ("size_bytes", measured.size_bytes, expected.get("size_bytes")),
             ("sha256", measured.sha256, expected.get("sha256")),
         )
@@ -174,17 +272,62 @@ def _check_window(root: ObjectStoragePath, found: _Found, report: AuditReport) -
             f"the manifest describes another window ({window_claim.get('start')}, {window_claim.get('end')})"
         )
     if mismatches:
-        return report.flag(window, CORRUPT, "; ".join(mismatches) + ": changed after landing")
-    if name.event_types:
-        report.warnings.append(
-            f"{key}: filtered by event type ({','.join(name.event_types)}); listed, not counted toward the range."
+        return CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"
+    claim = json_object(manifest.get("part"))
+    if manifest.get("manifest_format_version", 0) >= 3:
+        if claim.get("number") != number:
+            return BROKEN_CHAIN, f"part {number}'s manifest says it is part {claim.get('number')}"
+        if claim.get("previous") != links:
+            return BROKEN_CHAIN, (
+                f"part {number}'s manifest names other parts before it than those in the bucket: a part before it "
+                "was replaced or its manifest changed"
+            )
+    elif number != FIRST_PART:
+        return BROKEN_CHAIN, f"part {number} has a manifest of format {manifest.get('manifest_format_version')}"
+    if window.line_keys is not None:
+        window.line_keys.update(keys)
+    return None
+
+
+def _check_signature(
+    window: WindowReport, number: int, manifest: dict[str, Any], report: AuditReport, policy: SignaturePolicy
+) -> None:
+    if policy.verifier is None:
+        return
+    verdict = policy.verifier.verify(manifest)
+    if verdict.status == VALID:
+        window.signed_parts += 1
+        return
+    if verdict.status in (INVALID, UNKNOWN_KEY):
+        report.flag(window, BAD_SIGNATURE, f"part {number}: {verdict.detail}")
+        return
+    allowed = policy.unsigned_before is not None and window.end <= policy.unsigned_before
+    if allowed or not policy.required:
+        why = (
+            f"ends by --unsigned-before {policy.unsigned_before.isoformat()}"
+            if allowed and policy.unsigned_before
+            else ""
         )
-    if window.coverage != COVERAGE_COMPLETE:
-        report.warnings.append(
-            f"{key}: coverage {window.coverage} (oldest event the API served: {manifest.get('earliest_available')}); "
-            "not proof that the window is complete, so its time counts as a gap."
-        )
+        report.warnings.append(f"{window.key}: part {number} is unsigned" + (f" (accepted: {why})" if why else ""))
+        return
+    report.flag(
+        window,
+        UNSIGNED,
+        f"part {number} is unsigned, where a signature is required (a stripped signature looks like this; windows "
+        "landed before signing was turned on need --unsigned-before)",
+    )
+
+
+def _unverified(window: WindowReport) -> WindowReport:
+    window.line_keys = None  # not a verified window: nothing to recount
     return window
+
+
+def _counting(keys: Counter[bytes]) -> Any:
+    def count(key: bytes) -> None:
+        keys[key] += 1
+
+    return count
 
 
 def _check_tiling(report: AuditReport) -> None:

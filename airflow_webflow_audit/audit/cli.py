@@ -1,7 +1,12 @@
-"""``python -m airflow_webflow_audit.audit``: is every audit event of a date range in the bucket, once?
+"""``python -m airflow_webflow_audit.audit``: is every audit event of a date range in the bucket, once, and
+unaltered?
 
-Exit codes: 0 complete and verified, 1 incomplete (anything missing, corrupt, overlapping or
-stale), 2 bad usage, 3 could not audit (storage or API unreachable, a refused token).
+Signatures are verified by default: with the public keys given (``--public-key``, for an auditor
+without Airflow access), else with the signing connection's key where this runs. Then an unsigned
+part, a signature that does not verify or one by an unknown key is a problem.
+
+Exit codes: 0 complete and verified, 1 incomplete (anything missing, corrupt, tampered with,
+overlapping or stale), 2 bad usage, 3 could not audit (storage or API unreachable, a refused token).
 """
 
 from __future__ import annotations
@@ -13,13 +18,15 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
-from airflow_webflow_audit.audit.bucket import audit_bucket
+from airflow_webflow_audit.audit.bucket import SignaturePolicy, audit_bucket
 from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.landing.layout import DESTINATION_EXAMPLES, resolve_destination
-from airflow_webflow_audit.validation import validate_window, validate_workspace
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, ManifestVerifier, signer_from_connection
+from airflow_webflow_audit.validation import validate_optional_datetime, validate_window, validate_workspace
 
 EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_COULD_NOT_AUDIT = 0, 1, 2, 3
 
@@ -42,6 +49,26 @@ def _parser() -> argparse.ArgumentParser:
         help="also ask the API whether each window gained events since it was landed (one request per window "
         "when nothing changed)",
     )
+    parser.add_argument(
+        "--public-key",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="an Ed25519 public key (PEM) manifests may be signed with; repeat it for rotated keys. Without it, "
+        "the key of --signing-conn-id is used if that connection exists here",
+    )
+    parser.add_argument(
+        "--signing-conn-id",
+        default=None,
+        help=f"the connection holding the signing key (default {DEFAULT_SIGNING_CONN_ID}, used when it exists)",
+    )
+    parser.add_argument(
+        "--unsigned-before",
+        metavar="ISO",
+        help="accept unsigned parts of windows ending at or before this instant (landed before signing was turned "
+        "on), as warnings",
+    )
     parser.add_argument("--strict", action="store_true", help="count warnings (filtered, retention) as problems")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
@@ -52,13 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         workspace = validate_workspace(args.workspace)
         start, end = validate_window(args.start, args.end)
+        unsigned_before = validate_optional_datetime(args.unsigned_before, "--unsigned-before")
         destination = resolve_destination(args.destination)
     except WebflowConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     with _stdout_for_the_report_alone() as out:
         try:
-            report = audit_bucket(destination, workspace, start, end, strict=args.strict)
+            policy = SignaturePolicy(_verifier(args.public_key, args.signing_conn_id), unsigned_before=unsigned_before)
+        except (WebflowConfigurationError, OSError) as exc:  # a key file or the named connection
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except Exception as exc:  # a secrets backend that does not answer
+            print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_COULD_NOT_AUDIT
+        try:
+            report = audit_bucket(destination, workspace, start, end, strict=args.strict, signatures=policy)
             if args.recount:
                 from airflow_webflow_audit.hooks.webflow import WebflowHook
 
@@ -68,6 +104,22 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_COULD_NOT_AUDIT
         print(json.dumps(report.to_json(), indent=2) if args.json else report.render(), file=out)
     return EXIT_COMPLETE if report.complete else EXIT_INCOMPLETE
+
+
+def _verifier(public_keys: list[Path], signing_conn_id: str | None) -> ManifestVerifier | None:
+    """The public keys given, plus the signing connection's key when it is named or no key file is given."""
+    keys = (
+        list(ManifestVerifier.from_pems((str(p), p.read_bytes()) for p in public_keys).keys.values())
+        if public_keys
+        else []
+    )
+    if signing_conn_id or not keys:
+        signer = signer_from_connection(
+            signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=signing_conn_id is not None
+        )
+        if signer is not None:
+            keys.append(signer.private_key.public_key())
+    return ManifestVerifier(keys) if keys else None
 
 
 @contextlib.contextmanager

@@ -1,19 +1,21 @@
 """Recounting landed windows against the API, with as few requests as possible.
 
 One ``limit=1`` request per window gives ``pagination.total`` of the padded window; when it equals
-the manifest's ``api_total``, nothing changed. Only when it moved is the window pulled, and its
-in-window events compared with the landed ones: a change only in the 1-second padding is not stale.
+the newest part's ``api_total``, nothing changed. Only when it moved is the window pulled, and its
+in-window events compared with those of all its parts, event by event: a change only in the
+1-second padding is not stale.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 
 from airflow_webflow_audit.audit.report import OK, STALE, AuditReport, WindowReport
 from airflow_webflow_audit.hooks.paging import REQUEST_WINDOW_PADDING
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.landing.formats import event_key
 
 
 def recount(report: AuditReport, hook: WebflowHook, *, settled_before: datetime | None = None) -> list[WindowReport]:
@@ -39,16 +41,21 @@ def recount(report: AuditReport, hook: WebflowHook, *, settled_before: datetime 
         report.requests += 1
         if page["pagination"]["total"] == window.api_total:
             continue
-        records, lines_sha256 = _pull(report, hook, window)
-        landed = window.records or 0
-        if records < landed:
+        pulled = _pull(report, hook, window)
+        landed = window.line_keys or Counter()
+        new, gone = pulled - landed, landed - pulled
+        if gone:
             report.warnings.append(
-                f"{window.key}: the API now serves {records} of its {landed} landed events (retention); "
-                "the landed object is kept as the record."
+                f"{window.key}: {gone.total()} of its {landed.total()} landed events are no longer served by the API "
+                "(retention); the landed parts are kept as the record."
             )
-        elif records > landed or (window.lines_sha256 is not None and lines_sha256 != window.lines_sha256):
-            change = f"{records - landed} more" if records > landed else "the same number of, but different,"
-            report.flag(window, STALE, f"the API now holds {change} events ({records} vs {landed} landed)")
+        if new:
+            report.flag(
+                window,
+                STALE,
+                f"the API now holds {new.total()} events its parts do not ({pulled.total()} served, "
+                f"{landed.total()} landed)",
+            )
             stale.append(window)
     return stale
 
@@ -59,14 +66,12 @@ def _recountable(report: AuditReport) -> Iterator[WindowReport]:
             yield window
 
 
-def _pull(report: AuditReport, hook: WebflowHook, window: WindowReport) -> tuple[int, str]:
-    """The window's in-window events now: their count and the sha256 of their lines, as landing writes them."""
-    digest = hashlib.sha256()
-    records = 0
+def _pull(report: AuditReport, hook: WebflowHook, window: WindowReport) -> Counter[bytes]:
+    """The window's in-window events now, by the identity key each would have once landed."""
+    keys: Counter[bytes] = Counter()
     batches = hook.iter_audit_log_batches(report.workspace, window.start, window.end)
     for batch in batches:
-        for line in batch.lines:
-            digest.update(line)
-        records += len(batch.lines)
+        for event, line in zip(batch.events, batch.lines, strict=True):
+            keys[event_key(window.file_format, event, line)] += 1
     report.requests += batches.progress.pages
-    return records, digest.hexdigest()
+    return keys

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +14,14 @@ CORRUPT = "corrupt"
 MISSING_MANIFEST = "missing_manifest"
 MISSING_OBJECT = "missing_object"
 OVERLAP = "overlap"
+#: A part numbered before the window's last one is gone, object and manifest.
+MISSING_PART = "missing_part"
+#: A part's manifest names other parts before it than the bucket holds.
+BROKEN_CHAIN = "broken_chain"
+#: A manifest's signature does not verify, or is by a key none of the given public keys is.
+BAD_SIGNATURE = "bad_signature"
+#: A manifest has no signature where one is required.
+UNSIGNED = "unsigned"
 #: Problem kinds beyond the window statuses.
 GAP = "gap"
 PARTIAL_LEFTOVER = "partial_leftover"
@@ -32,9 +41,13 @@ class WindowReport:
     event_types: tuple[str, ...] | None = None
     coverage: str | None = None
     file_format: str = "jsonl.gz"
-    #: From the manifest, for a recount: the padded window's ``pagination.total`` when it was landed.
+    #: From the newest part's manifest, for a recount: the padded window's ``pagination.total`` then.
     api_total: int | None = None
-    lines_sha256: str | None = None
+    #: Each landed event's identity key, all parts together, for a recount; None if not verified.
+    line_keys: Counter[bytes] | None = None
+    #: Parts the window has (its newest part's number), and how many carry a verified signature.
+    parts: int = 1
+    signed_parts: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,8 @@ class AuditReport:
     strict: bool = False
     #: API requests a recount spent (0 without ``--recount``).
     requests: int = 0
+    #: Whether manifest signatures were checked (a public key was there).
+    signatures_checked: bool = False
 
     def flag(self, window: WindowReport, status: str, detail: str) -> WindowReport:
         """Give ``window`` a bad status and list it as a problem."""
@@ -86,6 +101,8 @@ class AuditReport:
                     "end": w.end.isoformat(),
                     "key": w.key,
                     "records": w.records,
+                    "parts": w.parts,
+                    **({"signed_parts": w.signed_parts} if self.signatures_checked else {}),
                     "status": w.status,
                     **({"detail": w.detail} if w.detail else {}),
                     **({"event_types": list(w.event_types)} if w.event_types else {}),
@@ -94,14 +111,17 @@ class AuditReport:
             ],
             "problems": [
                 {
-                    **asdict(p),
+                    "kind": p.kind,
                     "start": p.start.isoformat() if p.start else None,
                     "end": p.end.isoformat() if p.end else None,
+                    "key": p.key,
+                    "detail": p.detail,
                 }
                 for p in self.problems
             ],
             "warnings": self.warnings,
             "recount_requests": self.requests,
+            "signatures_checked": self.signatures_checked,
         }
 
     def render(self) -> str:
@@ -128,9 +148,16 @@ class AuditReport:
         span = f"[{self.start.isoformat()}, {self.end.isoformat()})"
         if self.complete:
             checked = " and recounted against the API" if self.requests else ""
+            parts = sum(w.parts for w in whole)
+            signed = sum(w.signed_parts for w in whole)
+            signatures = (
+                f"; {signed} of {parts} part manifests carry a verified signature"
+                if self.signatures_checked
+                else "; signatures not checked"
+            )
             return (
                 f"verdict: complete -- {span} of {self.workspace} is tiled by {len(whole)} verified windows "
-                f"({events} events){checked}, with no gap or overlap."
+                f"({events} events in {parts} parts){checked}, with no gap or overlap{signatures}."
             )
         issues = len(self.problems) + (len(self.warnings) if self.strict else 0)
         return f"verdict: incomplete -- {issues} problem(s) in {span} of {self.workspace}; see above."

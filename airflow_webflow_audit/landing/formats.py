@@ -203,6 +203,35 @@ ENCODERS: dict[str, Callable[[HashingSink], WindowEncoder]] = {
 FILE_FORMATS = tuple(ENCODERS)
 
 
+#: Bytes of an event's identity key (a shortened sha256): what tells a late event from one landed already.
+EVENT_KEY_BYTES = 16
+
+
+def line_key(line: bytes) -> bytes:
+    """The identity of an event in gzip JSONL: its line, exactly as landed."""
+    return hashlib.sha256(line).digest()[:EVENT_KEY_BYTES]
+
+
+def parquet_row_key(row: dict[str, Any]) -> bytes:
+    """The identity of an event in Parquet: its row (every column), as :func:`parquet_schema` stores it."""
+    canonical = [row[name].isoformat() if name == "timestamp" else row[name] for name in parquet_schema().names]
+    return hashlib.sha256(json.dumps(canonical, ensure_ascii=False).encode("utf-8", "surrogatepass")).digest()[
+        :EVENT_KEY_BYTES
+    ]
+
+
+def event_key(file_format: str, event: dict[str, Any], line: bytes) -> bytes:
+    """The identity an event pulled from the API will have once landed in ``file_format``.
+
+    Two events are the same event when their landed form is the same: for gzip JSONL the line, for
+    Parquet the row (a Parquet row keeps fewer details than the line, so events that differ only in
+    what Parquet drops are one event there).
+    """
+    if file_format == "parquet":
+        return parquet_row_key(_parquet_row(event))
+    return line_key(line)
+
+
 def validate_file_format(file_format: object) -> str:
     if not isinstance(file_format, str) or file_format not in ENCODERS:
         raise WebflowConfigurationError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}.")

@@ -1,12 +1,17 @@
 """Where things go: destination URLs, checked offline, and the deterministic keys of a landed window.
 
-One window becomes one data object, then a manifest beside it::
+A window lands as a chain of parts, each a data object and then a manifest beside it. The first
+part holds every event the first landing found; a later landing that finds events the earlier parts
+do not hold (late arrivals) adds the next part with only those, and nothing is ever replaced::
 
     {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz
     {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.jsonl.gz.manifest.json
+    {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.part-0002.jsonl.gz
+    {destination}/workspace={workspace}/dt={YYYY-MM-DD}/audit_logs_{start}_{end}.part-0002.jsonl.gz.manifest.json
 
-A window landed with an event-type filter says so in its name, so it never takes the place of the
-whole window: ``audit_logs_{start}_{end}.event_types=custom_role,site_membership.jsonl.gz``.
+A reader that globs ``*.jsonl.gz`` sees every event of the window once. A window landed with an
+event-type filter says so in its name, so it never mixes with the whole window:
+``audit_logs_{start}_{end}.event_types=custom_role,site_membership.jsonl.gz``.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ _KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
 #: The name of a landed window's data object: start, end, the event-type filter if any, the format.
 LANDED_NAME = re.compile(
     rf"^audit_logs_(?P<start>{_KEY_TIME})_(?P<end>{_KEY_TIME})"
-    r"(?:\.event_types=(?P<event_types>[a-z_]+(?:,[a-z_]+)*))?\.(?P<file_format>jsonl\.gz|parquet)$"
+    r"(?:\.event_types=(?P<event_types>[a-z_]+(?:,[a-z_]+)*))?"
+    r"(?:\.part-(?P<part>\d{4,}))?\.(?P<file_format>jsonl\.gz|parquet)$"
 )
+#: The first part of a window has no part number in its name; later ones have ``.part-NNNN``.
+FIRST_PART = 1
 
 
 def check_destination_url(destination: str) -> tuple[str, str]:
@@ -142,21 +150,43 @@ def window_object_path(
     end: datetime,
     file_format: str,
     event_types: Sequence[str] | None = None,
+    part: int = FIRST_PART,
 ) -> ObjectStoragePath:
-    """The deterministic key of one window's data object; a filtered window's name carries its filter."""
+    """The deterministic key of one part of a window; a filtered window's name carries its filter."""
     day = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
+    return (
+        workspace_root(destination, workspace) / f"dt={day}" / object_name(start, end, file_format, event_types, part)
+    )
+
+
+def object_name(
+    start: datetime, end: datetime, file_format: str, event_types: Sequence[str] | None, part: int = FIRST_PART
+) -> str:
+    """The name of one part's data object (see the module's docstring)."""
     label = f".{filter_label(event_types)}" if event_types else ""
-    name = f"audit_logs_{format_key_time(start)}_{format_key_time(end)}{label}.{file_format}"
-    return workspace_root(destination, workspace) / f"dt={day}" / name
+    number = "" if part == FIRST_PART else f".part-{part:04d}"
+    return f"audit_logs_{format_key_time(start)}_{format_key_time(end)}{label}{number}.{file_format}"
+
+
+def part_sibling(path: ObjectStoragePath, name: ObjectName, part: int) -> ObjectStoragePath:
+    """The key of part ``part`` of the window whose part ``path`` (named ``name``) is."""
+    return path.parent / object_name(name.start, name.end, name.file_format, name.event_types, part)
 
 
 class ObjectName(NamedTuple):
-    """What a data object's name says: its window, its event-type filter (None: every event), its format."""
+    """What a data object's name says: its window, its event-type filter (None: every event), its format,
+    and which part of the window it is."""
 
     start: datetime
     end: datetime
     event_types: tuple[str, ...] | None
     file_format: str
+    part: int = FIRST_PART
+
+    @property
+    def window(self) -> tuple[datetime, datetime, tuple[str, ...] | None, str]:
+        """What the parts of one window share."""
+        return self.start, self.end, self.event_types, self.file_format
 
 
 def parse_object_name(name: str) -> ObjectName | None:
@@ -164,12 +194,16 @@ def parse_object_name(name: str) -> ObjectName | None:
     match = LANDED_NAME.match(name)
     if match is None:
         return None
+    part = int(match["part"]) if match["part"] else FIRST_PART
+    if match["part"] and part <= FIRST_PART:
+        return None  # the first part is never numbered: not a name this provider writes
     types = match["event_types"]
     return ObjectName(
         parse_key_time(match["start"]),
         parse_key_time(match["end"]),
         tuple(types.split(",")) if types else None,
         match["file_format"],
+        part,
     )
 
 

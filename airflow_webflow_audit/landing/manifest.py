@@ -1,8 +1,10 @@
-"""The manifest of a landed window, built in one place from what the pull and the writer saw.
+"""The manifest of one part of a landed window, built in one place from what the pull and the writer saw.
 
-A manifest is a claim that the object beside it holds every event of its window, once: it says
-only what the pull proved (records handed out, the API's totals, re-reads) and what the writer
-wrote (sha256, size), so a reader can verify the object from the bucket alone.
+A manifest is a claim that the object beside it, with the parts before it, holds every event of its
+window, once: it says only what the pull proved (records handed out, the API's totals, re-reads),
+what the writer wrote (sha256, size), and which parts came before (each one's object and manifest
+sha256), so a reader can verify the window from the bucket alone. Signed (see
+:mod:`airflow_webflow_audit.signing`), it also shows that nobody without the key wrote it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.hooks.paging import PullProgress
 
-#: 2 added ``earliest_available``, ``coverage`` and ``settle_seconds``.
-MANIFEST_FORMAT_VERSION = 2
+#: 2 added ``earliest_available``, ``coverage`` and ``settle_seconds``. 3 added ``part`` (the chain of
+#: parts), ``window_records`` and ``signature``, and dropped ``supersedes`` (a window is never replaced).
+MANIFEST_FORMAT_VERSION = 3
 
 #: ``coverage`` values: how far the API's retention lets the manifest vouch for its window.
 COVERAGE_COMPLETE = "complete"
@@ -49,6 +52,24 @@ class WrittenObject:
 
 
 @dataclass(frozen=True)
+class PreviousPart:
+    """A part before the one a manifest describes, as that manifest names it."""
+
+    key: str
+    sha256: str
+    records: int
+    manifest_sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "sha256": self.sha256,
+            "records": self.records,
+            "manifest_sha256": self.manifest_sha256,
+        }
+
+
+@dataclass(frozen=True)
 class PullRecord:
     """One pull of a window (one per event type when the task filters by type) and its counters."""
 
@@ -68,16 +89,27 @@ def build_manifest(
     pulled_at: datetime,
     earliest_available: datetime | None,
     settle: timedelta,
-    supersedes: dict[str, Any] | None = None,
+    part: int = 1,
+    previous: Sequence[PreviousPart] = (),
+    adopted: bool = False,
 ) -> dict[str, Any]:
-    """The manifest of one landed window (see the README for each field)."""
+    """The manifest of one part of a landed window (see the README for each field)."""
     totals = [pull.progress.api_total for pull in pulls]
     return {
         "manifest_format_version": MANIFEST_FORMAT_VERSION,
         "workspace": workspace,
         "window": {"start": start.isoformat(), "end": end.isoformat(), "end_exclusive": True},
         "filters": {"event_types": None if event_types is None else list(event_types)},
+        # This part's events; with the parts before it, the window's.
         "records": written.records,
+        "window_records": written.records + sum(p.records for p in previous),
+        "part": {
+            "number": part,
+            "previous": [p.to_json() for p in previous],
+            # Written by a later landing for a data object whose own landing stopped before its manifest,
+            # once every event in it was found in the API's window and in no earlier part.
+            "adopted": adopted,
+        },
         "earliest_available": None if earliest_available is None else earliest_available.isoformat(),
         "coverage": coverage_of(start, end, earliest_available),
         # pagination.total of the requests, which ask for 1 s more on each side than the window.
@@ -110,8 +142,6 @@ def build_manifest(
         "pulled_at": pulled_at.isoformat(timespec="seconds"),
         # How long after the window's end the pull waited at least (0 for a window already that old).
         "settle_seconds": settle.total_seconds(),
-        # Set by a re-landing: what the replaced object held (sha256, records, pulled_at).
-        "supersedes": supersedes,
     }
 
 

@@ -1,5 +1,8 @@
-"""Reading landed windows back, checked against their manifests: the one way monitoring, audits and
-reconciles see what was landed.
+"""Reading landed windows back, checked against their manifests: the one way monitoring, audits,
+reconciles and the landing itself see what was landed.
+
+A window is a chain of parts (see :mod:`airflow_webflow_audit.landing.layout`); readers see the
+union of its parts' events, each once.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from typing import IO, Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.landing.formats import line_key, parquet_row_key
 from airflow_webflow_audit.landing.layout import (
+    FIRST_PART,
     MANIFEST_SUFFIX,
+    ObjectName,
     manifest_path_for,
     parse_object_name,
     workspace_root,
@@ -28,7 +34,7 @@ from airflow_webflow_audit.lineage import open_untracked, read_untracked, report
 
 @dataclass(frozen=True)
 class LandedObject:
-    """A window's data object found in storage, with its manifest beside it."""
+    """One part of a window: its data object found in storage, with its manifest beside it."""
 
     start: datetime
     end: datetime
@@ -36,17 +42,38 @@ class LandedObject:
     #: The event-type filter it was landed with; None: every event of the window.
     event_types: tuple[str, ...] | None = None
     file_format: str = "jsonl.gz"
+    part: int = FIRST_PART
 
     @property
     def manifest_path(self) -> ObjectStoragePath:
         return manifest_path_for(self.path)
 
 
-def list_landed_objects(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
-    """Every data object of ``workspace`` that has a manifest, any format or filter, ordered by start.
+@dataclass(frozen=True)
+class WindowChain:
+    """A landed window: its parts in order, from the first; together they hold each of its events once."""
 
-    Objects without a manifest are left out: a manifest is written last, so the window is either
-    still landing or its landing failed after the move, and either way it is not verified.
+    parts: tuple[LandedObject, ...]
+
+    @property
+    def start(self) -> datetime:
+        return self.parts[0].start
+
+    @property
+    def end(self) -> datetime:
+        return self.parts[0].end
+
+    @property
+    def path(self) -> ObjectStoragePath:
+        """The first part's data object, which names the window."""
+        return self.parts[0].path
+
+
+def list_landed_objects(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
+    """Every part of ``workspace``'s windows that has a manifest, any format or filter, by start and part.
+
+    Objects without a manifest are left out: a manifest is written last, so that part is either
+    still landing or its landing stopped in between, and either way it is not verified.
     """
     root = workspace_root(destination, workspace)
     if not root.exists():
@@ -57,17 +84,95 @@ def list_landed_objects(destination: ObjectStoragePath, workspace: str) -> list[
         parsed = parse_object_name(name)
         if parsed is not None and name + MANIFEST_SUFFIX in names:
             path = root / key[len(root.path.rstrip("/")) + 1 :]
-            found.append(LandedObject(parsed.start, parsed.end, path, parsed.event_types, parsed.file_format))
-    return sorted(found, key=lambda landed: (landed.start, landed.end, landed.path.name))
+            found.append(
+                LandedObject(parsed.start, parsed.end, path, parsed.event_types, parsed.file_format, parsed.part)
+            )
+    return sorted(found, key=lambda landed: (landed.start, landed.end, landed.path.name, landed.part))
 
 
-def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
-    """The whole windows (no event-type filter) of ``workspace`` landed as gzip JSONL, with manifests."""
-    return [
-        landed
-        for landed in list_landed_objects(destination, workspace)
-        if landed.event_types is None and landed.file_format == "jsonl.gz"
-    ]
+def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[WindowChain]:
+    """The whole windows (no event-type filter) of ``workspace`` landed as gzip JSONL, each with its parts.
+
+    A window's parts are those numbered from 1 without a gap; a part after a gap is left out until the
+    missing one is back (the audit names the gap).
+    """
+    chains: dict[tuple[datetime, datetime], list[LandedObject]] = {}
+    for landed in list_landed_objects(destination, workspace):
+        if landed.event_types is None and landed.file_format == "jsonl.gz":
+            chains.setdefault((landed.start, landed.end), []).append(landed)
+    windows = []
+    for parts in chains.values():
+        parts.sort(key=lambda landed: landed.part)
+        contiguous = [landed for number, landed in enumerate(parts, start=FIRST_PART) if landed.part == number]
+        if contiguous:
+            windows.append(WindowChain(tuple(contiguous)))
+    return sorted(windows, key=lambda window: (window.start, window.end))
+
+
+@dataclass(frozen=True)
+class PartOnRecord:
+    """A part of one window as the landing finds it: its data object, its manifest, either may be missing."""
+
+    number: int
+    path: ObjectStoragePath
+    has_object: bool
+    manifest: dict[str, Any] | None
+    manifest_bytes: bytes | None
+
+
+def window_parts_on_record(first_part: ObjectStoragePath) -> list[PartOnRecord]:
+    """Every part of the window whose first part's data object is (or will be) ``first_part``, by number."""
+    wanted = parse_object_name(first_part.name)
+    if wanted is None:
+        raise ValueError(f"{first_part} is not the name of a window's data object")
+    folder = first_part.parent
+    try:
+        names = {path.rsplit("/", 1)[-1] for path in folder.fs.ls(folder.path, detail=False)}
+    except FileNotFoundError:
+        return []
+    except Exception as exc:
+        raise WebflowLandingError(f"Listing {folder} failed ({type(exc).__name__}: {exc}).") from exc
+    numbers: dict[int, str] = {}
+    for name in names:
+        object_name = name.removesuffix(MANIFEST_SUFFIX)
+        parsed = parse_object_name(object_name)
+        if parsed is not None and parsed.window == wanted.window:
+            numbers[parsed.part] = object_name
+    found = []
+    for number in sorted(numbers):
+        path = folder / numbers[number]
+        manifest_bytes = read_bytes_at(manifest_path_for(path)) if numbers[number] + MANIFEST_SUFFIX in names else None
+        manifest = json_object_of(manifest_bytes)
+        found.append(PartOnRecord(number, path, numbers[number] in names, manifest, manifest_bytes))
+    return found
+
+
+def json_object_of(data: bytes | None) -> dict[str, Any] | None:
+    """``data`` parsed, if it is a JSON object (a manifest); else None."""
+    if data is None:
+        return None
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def read_bytes_at(path: ObjectStoragePath) -> bytes | None:
+    """The bytes at ``path``; None if there is nothing there."""
+    try:
+        return read_untracked(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise WebflowLandingError(
+            f"Reading {path} failed ({type(exc).__name__}: {exc}). Nothing was written; the task can be retried "
+            "once the storage is reachable."
+        ) from exc
+
+
+def name_of(landed: LandedObject) -> ObjectName:
+    return ObjectName(landed.start, landed.end, landed.event_types, landed.file_format, landed.part)
 
 
 @dataclass(frozen=True)
@@ -81,8 +186,14 @@ class ObjectMeasure:
     lines_sha256: str | None
 
 
-def measure_object(path: ObjectStoragePath, file_format: str) -> ObjectMeasure:
-    """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable."""
+def measure_object(
+    path: ObjectStoragePath, file_format: str, on_key: Callable[[bytes], None] | None = None
+) -> ObjectMeasure:
+    """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable.
+
+    ``on_key`` gets each event's identity key (:func:`~airflow_webflow_audit.landing.formats.line_key`
+    or :func:`~airflow_webflow_audit.landing.formats.parquet_row_key`), in the object's order.
+    """
     try:
         with open_untracked(path, "rb") as raw:
             reader = _HashingReader(raw)
@@ -90,15 +201,26 @@ def measure_object(path: ObjectStoragePath, file_format: str) -> ObjectMeasure:
                 import pyarrow as pa
                 import pyarrow.parquet as pq
 
-                records = pq.ParquetFile(pa.BufferReader(reader.read())).metadata.num_rows
+                parquet = pq.ParquetFile(pa.BufferReader(reader.read()))
+                records = parquet.metadata.num_rows
+                if on_key is not None:
+                    for group in range(parquet.num_row_groups):
+                        for row in parquet.read_row_group(group).to_pylist():
+                            on_key(parquet_row_key(row))
                 lines_sha256 = None
             else:
                 lines = hashlib.sha256()
                 records = 0
                 with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
-                    while block := unzipped.read(1 << 20):
-                        lines.update(block)
-                        records += block.count(b"\n")
+                    if on_key is None:
+                        while block := unzipped.read(1 << 20):
+                            lines.update(block)
+                            records += block.count(b"\n")
+                    else:
+                        for line in unzipped:
+                            lines.update(line)
+                            records += 1
+                            on_key(line_key(line))
                 reader.read()  # anything after the gzip stream still counts for the hash
                 lines_sha256 = lines.hexdigest()
     except FileNotFoundError:
@@ -145,12 +267,17 @@ class _HashingReader:
         raise io.UnsupportedOperation("a hashing reader only reads forward")
 
 
-def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Stream a landed window's events into ``on_event``, then check them against the manifest.
+def read_landed_events(window: WindowChain, on_event: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+    """Stream a landed window's events, part after part, into ``on_event``; check each part against its manifest.
 
-    Returns the manifest. Raises :class:`WebflowLandingError` if the object's sha256 or record count
-    disagrees with its manifest: whatever ``on_event`` did with the events must then be thrown away.
+    Returns the parts' manifests, in order. Raises :class:`WebflowLandingError` if a part's sha256 or
+    record count disagrees with its manifest: whatever ``on_event`` did with the events must then be
+    thrown away.
     """
+    return [_read_part_events(part, on_event) for part in window.parts]
+
+
+def _read_part_events(landed: LandedObject, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     try:
         manifest = json.loads(read_untracked(landed.manifest_path))
         records = 0
@@ -169,8 +296,18 @@ def read_landed_events(landed: LandedObject, on_event: Callable[[dict[str, Any]]
     if reader.sha256.hexdigest() != expected or manifest.get("records") != records:
         raise WebflowLandingError(
             f"The landed window {landed.path} does not match its manifest (sha256 {reader.sha256.hexdigest()} vs "
-            f"{expected}, {records} vs {manifest.get('records')} records): it was changed after landing. Land the "
-            "window again (rerun its landing task), then rerun this task."
+            f"{expected}, {records} vs {manifest.get('records')} records): it was changed after landing. Audit the "
+            "range (python -m airflow_webflow_audit.audit) to see what else changed."
         )
     report_read(landed.path)
     return manifest
+
+
+def chain_digest(manifests: list[dict[str, Any]]) -> str | None:
+    """One value that changes when a window's parts change: its single part's sha256, or a hash of them all."""
+    shas = [str((manifest.get("object") or {}).get("sha256")) for manifest in manifests]
+    if not shas:
+        return None
+    if len(shas) == 1:
+        return shas[0]  # what baselines written before parts existed hold
+    return hashlib.sha256(";".join(shas).encode()).hexdigest()

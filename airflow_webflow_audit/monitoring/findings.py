@@ -39,7 +39,8 @@ from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowL
 from airflow_webflow_audit.jsonlines import dump_line
 from airflow_webflow_audit.landing.layout import format_key_time
 from airflow_webflow_audit.landing.reader import (
-    LandedObject,
+    WindowChain,
+    chain_digest,
     list_landed_objects,
     list_landed_windows,
     read_landed_events,
@@ -167,39 +168,40 @@ def _refuse_filtered_only(destination: ObjectStoragePath, workspace: str) -> Non
 
 
 def _learn_window(
-    baseline: Baseline, window: LandedObject, settings: RuleSettings, path: ObjectStoragePath
+    baseline: Baseline, window: WindowChain, settings: RuleSettings, path: ObjectStoragePath
 ) -> tuple[Baseline, WindowFindings]:
     # A copy learns the window; it replaces the baseline only once the object proved whole.
     candidate = Baseline.from_json(baseline.to_json())
     scan = WindowScan(candidate, settings)
     digests: list[str] = []
-    manifest = read_landed_events(window, _digesting(scan.add, digests))
+    manifests = read_landed_events(window, _digesting(scan.add, digests))
     findings = scan.finish()
     candidate.applied_through = window.end
     findings_path = findings_path_for(window.path)
     write_object(findings_path, b"".join(dump_line(asdict(finding)) for finding in findings))
-    _remember(candidate, window, manifest, digests, path)
+    _remember(candidate, window, manifests, digests, path)
     log.info(
-        "Learned [%s, %s): %d events, %d findings (%s).",
+        "Learned [%s, %s): %d events in %d part(s), %d findings (%s).",
         window.start.isoformat(),
         window.end.isoformat(),
-        manifest["records"],
+        len(digests),
+        len(manifests),
         len(findings),
         findings_path,
     )
-    return candidate, WindowFindings(window.start, window.end, manifest["records"], findings, str(findings_path))
+    return candidate, WindowFindings(window.start, window.end, len(digests), findings, str(findings_path))
 
 
 def _relearn_changed(
-    baseline: Baseline, landed: list[LandedObject], settings: RuleSettings, path: ObjectStoragePath, result: CatchUp
+    baseline: Baseline, landed: list[WindowChain], settings: RuleSettings, path: ObjectStoragePath, result: CatchUp
 ) -> Baseline:
-    """Read again the recently learned windows whose object changed since, for the events not seen before."""
+    """Read again the recently learned windows that gained a part since, for the events not seen before."""
     for window in landed:
-        learned_sha256 = baseline.learned.get(_window_key(window))
-        if learned_sha256 is None:
+        learned_digest = baseline.learned.get(_window_key(window))
+        if learned_digest is None:
             continue
-        manifest = read_manifest_at(window.manifest_path) or {}
-        if (manifest.get("object") or {}).get("sha256") in (None, learned_sha256):
+        digest = chain_digest([read_manifest_at(part.manifest_path) or {} for part in window.parts])
+        if digest in (None, learned_digest):
             continue
         baseline, found = _learn_late_events(baseline, window, settings, path)
         result.windows.append(found)
@@ -207,7 +209,7 @@ def _relearn_changed(
 
 
 def _learn_late_events(
-    baseline: Baseline, window: LandedObject, settings: RuleSettings, path: ObjectStoragePath
+    baseline: Baseline, window: WindowChain, settings: RuleSettings, path: ObjectStoragePath
 ) -> tuple[Baseline, WindowFindings]:
     seen_path = _seen_path(path, window)
     try:
@@ -227,18 +229,18 @@ def _learn_late_events(
         scan.add(event)
 
     digests: list[str] = []
-    manifest = read_landed_events(window, _digesting(judge_if_new, digests, pass_digest=True))
+    manifests = read_landed_events(window, _digesting(judge_if_new, digests, pass_digest=True))
     findings = scan.finish()
     findings_path = findings_path_for(window.path)
     earlier = read_untracked(findings_path) if findings_path.exists() else b""
     write_object(findings_path, earlier + b"".join(dump_line(asdict(finding)) for finding in findings))
-    _remember(candidate, window, manifest, digests, path)
+    _remember(candidate, window, manifests, digests, path)
     log.warning(
-        "[%s, %s) was landed again since it was learned (sha256 %s); %d events in it were not seen before: "
+        "[%s, %s) gained a part since it was learned (now %d parts); %d events in it were not seen before: "
         "%d findings, appended to %s.",
         window.start.isoformat(),
         window.end.isoformat(),
-        manifest["object"]["sha256"],
+        len(manifests),
         new_events,
         len(findings),
         findings_path,
@@ -263,22 +265,26 @@ def _digesting(
     return wrapped
 
 
-def _window_key(window: LandedObject) -> str:
+def _window_key(window: WindowChain) -> str:
     return f"{window.start.isoformat()}/{window.end.isoformat()}"
 
 
-def _seen_path(baseline_file: ObjectStoragePath, window: LandedObject) -> ObjectStoragePath:
+def _seen_path(baseline_file: ObjectStoragePath, window: WindowChain) -> ObjectStoragePath:
     return baseline_file.parent / "seen" / f"{format_key_time(window.start)}_{format_key_time(window.end)}.json"
 
 
 def _remember(
-    baseline: Baseline, window: LandedObject, manifest: dict[str, Any], digests: list[str], path: ObjectStoragePath
+    baseline: Baseline,
+    window: WindowChain,
+    manifests: list[dict[str, Any]],
+    digests: list[str],
+    path: ObjectStoragePath,
 ) -> None:
     """Record what the window held (seen file first, then the baseline), forgetting windows too old to re-check."""
-    sha256 = manifest["object"]["sha256"]
+    sha256 = chain_digest(manifests)
     seen = {"sha256": sha256, "digests": sorted(digests)}
     write_object(_seen_path(path, window), (json.dumps(seen, separators=(",", ":")) + "\n").encode())
-    baseline.learned[_window_key(window)] = sha256
+    baseline.learned[_window_key(window)] = sha256 or ""
     horizon = (baseline.applied_through or window.end) - RELEARN_LOOKBACK
     for key in [key for key in baseline.learned if parse_timestamp(key.split("/")[1]) < horizon]:
         del baseline.learned[key]

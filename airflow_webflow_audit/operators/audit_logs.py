@@ -17,14 +17,16 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
-from airflow_webflow_audit.landing.writer import LandedWindow, check_destination_writable
+from airflow_webflow_audit.landing.writer import LandedPart, ObjectLock, WriteOptions, check_destination_writable
 from airflow_webflow_audit.lineage import landing_lineage
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signer_from_connection
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
     is_resolved_later,
     validate_duration,
     validate_event_types,
+    validate_object_lock,
     validate_whole_number,
     validate_workspace,
 )
@@ -41,9 +43,11 @@ class WebflowAuditLogsOperator(BaseOperator):
     """Land every Webflow audit event of one window in S3, GCS or a local folder, once.
 
     The window is the run's data interval (``[data_interval_start, data_interval_end)``) unless
-    ``start``/``end`` are given. Events are streamed page by page into a gzip JSON Lines (or Parquet)
-    object under a temporary key, moved to a deterministic key when whole, and described by a
-    manifest written last. A rerun of the window replaces both. See the README for the layout.
+    ``start``/``end`` are given. The window lands as a chain of parts that are never replaced: the
+    first landing writes every event to one gzip JSON Lines (or Parquet) object, created at its final
+    key only once whole, then its manifest; a rerun that finds the same events writes nothing, and
+    one that finds late events adds a part with only those. Manifests are signed when the signing
+    connection exists. See the README for the layout.
 
     :param workspace: Webflow workspace id or slug; omitted or empty, the connection's "Default
         workspace". (templated)
@@ -68,8 +72,17 @@ class WebflowAuditLogsOperator(BaseOperator):
         window (a backfill) never does. (templated)
     :param deferrable: wait out ``settle`` in the triggerer, without holding a worker slot (default:
         ``[operators] default_deferrable``); otherwise the task sleeps in place.
+    :param signing_conn_id: the connection whose password is the Ed25519 key (PKCS#8 PEM) manifests
+        are signed with. None (default): ``webflow_audit_signing`` if it exists, else unsigned; a name
+        given must exist.
+    :param object_lock_mode: ``"GOVERNANCE"`` or ``"COMPLIANCE"``: S3 Object Lock on every object this
+        task creates, for ``object_lock_days``. The bucket must have Object Lock on (checked before any
+        request). s3:// destinations only; on GCS, a bucket retention policy does this.
+    :param object_lock_days: how long each object is locked, in days (1 to 36,500).
 
-    Returns (XCom) ``{"uri", "manifest_uri", "records", "start", "end"}``, never the events. When
+    Returns (XCom) ``{"uri", "manifest_uri", "records", "new_records", "part", "start", "end"}``, never
+    the events: the window's newest part, its events in all parts, those this run added (0: nothing
+    was written). When
     ``destination`` and ``workspace`` are not templated, the operator also declares an outlet
     :class:`~airflow.sdk.Asset` for the workspace's landed logs and attaches the window's uri and
     count to its event, so downstream DAGs can be scheduled on it.
@@ -83,6 +96,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         "end",
         "webflow_conn_id",
         "settle",
+        "signing_conn_id",
     )
     ui_color = "#4353ff"  # Webflow blue
 
@@ -100,10 +114,14 @@ class WebflowAuditLogsOperator(BaseOperator):
         max_window_attempts: int = DEFAULT_MAX_WINDOW_ATTEMPTS,
         settle: timedelta | float | str = DEFAULT_SETTLE,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        signing_conn_id: str | None = None,
+        object_lock_mode: str | None = None,
+        object_lock_days: int | None = None,
         **kwargs: Any,
     ) -> None:
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
+        lock = validate_object_lock(object_lock_mode, object_lock_days)
         if not is_resolved_later(destination):
             check_destination(destination)  # offline: no connection lookup while the DAG is parsed
         if workspace not in (None, "") and not is_resolved_later(workspace):
@@ -130,11 +148,13 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.max_window_attempts = max_window_attempts
         self.settle = settle
         self.deferrable = deferrable
+        self.signing_conn_id = signing_conn_id
+        self.object_lock = None if lock is None else ObjectLock(*lock)
         self._landing = False  # True while execute() streams a window; on_kill() only acts then
         # What this run pulled and landed, for OpenLineage once the task is done.
         self._lineage_workspace: str | None = None
         self._lineage_object: ObjectStoragePath | None = None
-        self._landed: LandedWindow | None = None
+        self._landed: LandedPart | None = None
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -174,8 +194,12 @@ class WebflowAuditLogsOperator(BaseOperator):
             event_types=event_types,
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
-        self._lineage_workspace, self._lineage_object = workspace, object_path
-        check_destination_writable(destination)
+        signer = signer_from_connection(
+            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
+        )
+        options = WriteOptions(object_lock=self.object_lock)
+        self._lineage_workspace = workspace
+        check_destination_writable(destination, options)
         self._wait_to_settle(end + settle, settle, window=[start.isoformat(), end.isoformat()])
         self.log.info(
             "Landing Webflow audit logs of workspace %s for [%s, %s)%s into %s.",
@@ -194,22 +218,30 @@ class WebflowAuditLogsOperator(BaseOperator):
                 settle=settle,
                 max_window_attempts=self.max_window_attempts,
                 task_instance=context.get("ti"),
+                options=options,
+                signer=signer,
             )
-            landed = self._landed = land_window(self.hook, plan, self.log)
+            result = land_window(self.hook, plan, self.log)
         finally:
             self._landing = False
-        self.log.info(
-            "Landed %d events (%d bytes, sha256 %s) at %s; manifest at %s.",
-            landed.records,
-            landed.size_bytes,
-            landed.sha256,
-            landed.uri,
-            landed.manifest_uri,
-        )
+        if result.written is not None:
+            self._landed = result.written
+            self._lineage_object = result.written.path
+            self.log.info(
+                "Landed %d events (%d bytes, sha256 %s) at %s; manifest at %s (%s).",
+                result.written.records,
+                result.written.size_bytes,
+                result.written.sha256,
+                result.written.uri,
+                result.written.manifest_uri,
+                f"signed with {signer.key_fingerprint}" if signer is not None else "unsigned: no signing connection",
+            )
         summary = {
-            "uri": landed.uri,
-            "manifest_uri": landed.manifest_uri,
-            "records": landed.records,
+            "uri": result.uri,
+            "manifest_uri": result.manifest_uri,
+            "records": result.window_records,
+            "new_records": result.new_records,
+            "part": result.part,
             "start": start.isoformat(),
             "end": end.isoformat(),
         }

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_webflow_audit.audit.bucket import audit_bucket
+from airflow_webflow_audit.audit.bucket import SignaturePolicy, audit_bucket
 from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.audit.report import STALE, AuditReport, WindowReport
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
@@ -19,7 +19,13 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import check_destination, manifest_path_for, resolve_destination
 from airflow_webflow_audit.landing.reader import read_manifest_at
-from airflow_webflow_audit.landing.writer import check_destination_writable
+from airflow_webflow_audit.landing.writer import ObjectLock, WriteOptions, check_destination_writable
+from airflow_webflow_audit.signing import (
+    DEFAULT_SIGNING_CONN_ID,
+    ManifestSigner,
+    ManifestVerifier,
+    signer_from_connection,
+)
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -27,6 +33,7 @@ from airflow_webflow_audit.validation import (
     is_resolved_later,
     validate_datetime,
     validate_duration,
+    validate_object_lock,
     validate_optional_datetime,
     validate_workspace,
 )
@@ -44,12 +51,13 @@ MAX_LOOKBACK = timedelta(days=366)
 class WebflowAuditLogsReconcileOperator(BaseOperator):
     """Find landed windows that gained events after they were landed, and land them again.
 
-    Audits ``[start, end)`` from the bucket (every object against its manifest, the windows against
-    the range), recounts each verified window against the API (one ``limit=1`` request per window
-    when nothing changed), and re-lands every stale one with the landing operator's own atomic
-    landing; the new manifest's ``supersedes`` records the ``sha256``/``records`` it replaced. A
-    window the API now holds fewer events for (retention) is never replaced. Fails, after re-landing
-    what it can, when any window in the range is missing, corrupt or overlapping.
+    Audits ``[start, end)`` from the bucket (every part against its manifest, the parts' chains,
+    signatures when the signing key is there, the windows against the range), recounts each verified
+    window against the API (one ``limit=1`` request per window when nothing changed), and lands every
+    stale one again with the landing operator's own landing: a new part holding only the events the
+    window's parts lack, whose manifest names the parts before it. Nothing is replaced or deleted.
+    Fails, after landing what it can, when any window in the range is missing, corrupt, tampered with
+    or overlapping.
 
     :param workspace: Webflow workspace id or slug; omitted or empty, the connection's default. (templated)
     :param destination: the landing operator's destination. (templated)
@@ -65,9 +73,13 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     :param webflow_conn_id: the Webflow connection. (templated)
     :param hook_params: this task's overrides of the connection's ``max_retries``, ``timeout``,
         ``max_concurrency`` and ``rate_limit_per_minute`` (same ranges as the extras).
+    :param signing_conn_id: as on the landing operator: the key new parts are signed with, and whose
+        signatures the audit before them checks.
+    :param object_lock_mode: as on the landing operator: S3 Object Lock on the parts it adds.
+    :param object_lock_days: as on the landing operator.
 
     Returns (XCom) ``{"range", "checked", "relanded": [{"start", "end", "key", "records_before",
-    "records_after"}], "missing": [...], "problems": [...], "warnings": [...], "requests"}``.
+    "records_after", "part"}], "missing": [...], "problems": [...], "warnings": [...], "requests"}``.
     """
 
     template_fields: Sequence[str] = (
@@ -79,6 +91,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         "landing_start",
         "settle",
         "webflow_conn_id",
+        "signing_conn_id",
     )
     ui_color = "#4353ff"
 
@@ -94,8 +107,12 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         settle: timedelta | float | str = DEFAULT_SETTLE,
         webflow_conn_id: str = WebflowHook.default_conn_name,
         hook_params: dict[str, Any] | None = None,
+        signing_conn_id: str | None = None,
+        object_lock_mode: str | None = None,
+        object_lock_days: int | None = None,
         **kwargs: Any,
     ) -> None:
+        lock = validate_object_lock(object_lock_mode, object_lock_days)
         if not is_resolved_later(destination):
             check_destination(destination)
         if workspace not in (None, "") and not is_resolved_later(workspace):
@@ -116,6 +133,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         self.settle = settle
         self.webflow_conn_id = webflow_conn_id
         self.hook_params = check_hook_params(hook_params)
+        self.signing_conn_id = signing_conn_id
+        self.object_lock = None if lock is None else ObjectLock(*lock)
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -127,11 +146,18 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         _ = self.hook.config  # the connection, checked before anything is read or written
-        check_destination_writable(destination)
+        signer = signer_from_connection(
+            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
+        )
+        options = WriteOptions(object_lock=self.object_lock)
+        check_destination_writable(destination, options)
         self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
-        report = audit_bucket(destination, workspace, start, end)
+        # Signatures by the signing key are checked; parts it did not sign are warnings here (the audit
+        # command line decides, with --unsigned-before, which windows may be unsigned).
+        verifier = None if signer is None else ManifestVerifier([signer.private_key.public_key()])
+        report = audit_bucket(destination, workspace, start, end, signatures=SignaturePolicy(verifier, required=False))
         stale = recount(report, self.hook, settled_before=datetime.now(timezone.utc) - settle)
-        relanded = [self._reland(context, destination, report, window) for window in stale]
+        relanded = [self._reland(context, destination, report, window, options, signer) for window in stale]
         return self._summary(report, relanded)
 
     def _range(self, context: Context) -> tuple[datetime, datetime]:
@@ -155,39 +181,44 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         return check_window_order(start, end)
 
     def _reland(
-        self, context: Context, destination: ObjectStoragePath, report: AuditReport, window: WindowReport
+        self,
+        context: Context,
+        destination: ObjectStoragePath,
+        report: AuditReport,
+        window: WindowReport,
+        options: WriteOptions,
+        signer: ManifestSigner | None,
     ) -> dict[str, Any]:
         object_path = destination / window.key
-        old = read_manifest_at(manifest_path_for(object_path)) or {}
-        supersedes = {
-            "sha256": (old.get("object") or {}).get("sha256"),
-            "records": old.get("records"),
-            "pulled_at": old.get("pulled_at"),
-        }
+        first = read_manifest_at(manifest_path_for(object_path)) or {}
         plan = LandingPlan(
             query=WindowQuery(report.workspace, window.start, window.end, None),
             object_path=object_path,
             file_format=window.file_format,
-            settle=timedelta(seconds=old.get("settle_seconds") or 0),
+            settle=timedelta(seconds=first.get("settle_seconds") or 0),
             max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
             task_instance=context.get("ti"),
-            supersedes=supersedes,
+            options=options,
+            signer=signer,
         )
         landed = land_window(self.hook, plan, self.log)
         self.log.warning(
-            "Re-landed [%s, %s): %s -> %d events (%s).",
+            "Landed [%s, %s) again: %s -> %d events, the %d new ones in part %d (%s).",
             window.start.isoformat(),
             window.end.isoformat(),
-            supersedes["records"],
-            landed.records,
+            window.records,
+            landed.window_records,
+            landed.new_records,
+            landed.part,
             landed.uri,
         )
         return {
             "start": window.start.isoformat(),
             "end": window.end.isoformat(),
             "key": window.key,
-            "records_before": supersedes["records"],
-            "records_after": landed.records,
+            "records_before": window.records,
+            "records_after": landed.window_records,
+            "part": landed.part,
         }
 
     def _summary(self, report: AuditReport, relanded: list[dict[str, Any]]) -> dict[str, Any]:
@@ -205,7 +236,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         for warning in report.warnings:
             self.log.warning("%s", warning)
         self.log.info(
-            "Checked %d windows with %d requests; re-landed %d; %d problem(s) left.",
+            "Checked %d windows with %d requests; landed %d again as a new part; %d problem(s) left.",
             len(report.windows),
             report.requests,
             len(relanded),

@@ -13,7 +13,16 @@ from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, window_object_
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER, run_airflow
-from tests.landing_helpers import land_events, make_operator, read_events, read_manifest, run_window, snapshot
+from tests.landing_helpers import (
+    by_time,
+    land_events,
+    make_operator,
+    read_events,
+    read_manifest,
+    read_window,
+    run_window,
+    snapshot,
+)
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -205,9 +214,11 @@ def test_reconcile_dag_re_lands_the_window_that_gained_a_late_event(simulator, a
     )
     logs = result.stdout + result.stderr
     assert "Checked 3 windows with" in logs
-    assert "re-landed 1" in logs
-    assert read_events(f"{destination}/{object_key(*days[1])}") == sim.events(*days[1])
-    manifest = read_manifest(f"{destination}/{object_key(*days[1])}{MANIFEST_SUFFIX}")
-    assert manifest["supersedes"]["records"] == len(sim.events(*days[1])) - 1
+    assert "landed 1 again as a new part" in logs
+    assert by_time(read_window(f"{destination}/{object_key(*days[1])}")) == by_time(sim.events(*days[1]))
+    second = f"{destination}/{object_key(*days[1])}".replace(".jsonl.gz", ".part-0002.jsonl.gz")
+    assert read_events(second) == [late]
+    manifest = read_manifest(f"{second}{MANIFEST_SUFFIX}")
+    assert manifest["part"]["previous"][0]["records"] == len(sim.events(*days[1])) - 1
     assert manifest["airflow"]["dag_id"] == "example_webflow_audit_reconcile"
     assert TOKEN not in logs

@@ -19,7 +19,6 @@ from airflow_webflow_audit.exceptions import (
     WebflowFormatError,
     WebflowPagingError,
     WebflowRetriesExhaustedError,
-    WebflowWindowShrankError,
 )
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.simulator import SimulatorConfig
@@ -47,6 +46,8 @@ def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, d
         "uri": f"{destination}/{KEY}",
         "manifest_uri": f"{destination}/{KEY}{MANIFEST_SUFFIX}",
         "records": len(truth),
+        "new_records": len(truth),
+        "part": 1,
         "start": "2026-10-01T00:00:00+00:00",
         "end": "2026-10-02T00:00:00+00:00",
     }
@@ -58,6 +59,9 @@ def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, d
     assert manifest["window"] == {"start": xcom["start"], "end": xcom["end"], "end_exclusive": True}
     assert manifest["workspace"] == "hitchhikers-workspace"
     assert manifest["filters"] == {"event_types": None}
+    assert manifest["part"] == {"number": 1, "previous": [], "adopted": False}
+    assert manifest["window_records"] == len(truth)
+    assert "signature" not in manifest  # no signing connection here
     assert manifest["provider"]["version"] == __version__
     # The request window is padded by 1 s each side, so the API's total counts those events too.
     assert manifest["api_total"] == len(sim.events(DAY0 - timedelta(seconds=1), DAY1 + timedelta(seconds=1)))
@@ -357,7 +361,7 @@ def test_the_manifest_records_the_oldest_event_served_and_a_complete_window(simu
     oldest = sim.events()[0]["timestamp"]
     assert manifest["earliest_available"] == parse_timestamp(oldest).isoformat()
     assert manifest["coverage"] == "complete"
-    assert manifest["manifest_format_version"] == 2
+    assert manifest["manifest_format_version"] == 3
 
 
 @pytest.mark.parametrize(
@@ -383,14 +387,17 @@ def test_a_window_past_the_apis_retention_is_landed_but_never_claimed_complete(
     assert f"coverage={coverage}" in log
 
 
-def test_a_rerun_past_the_retention_never_replaces_a_fuller_landing(simulator, clock, destination):
+def test_a_rerun_past_the_retention_keeps_the_landed_window_and_writes_nothing(simulator, clock, destination, capsys):
     sim = simulator()
     first, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
     before = snapshot(ObjectStoragePath(destination))
     sim.configure(retention_start="2026-10-03T00:00:00Z")  # the API no longer serves the window
-    with pytest.raises(WebflowWindowShrankError, match=f"already holds {first['records']} events"):
-        run_window(make_operator(clock, destination=destination), DAY0, DAY1)
+    again, _ = run_window(make_operator(clock, destination=destination), DAY0, DAY1)
     assert snapshot(ObjectStoragePath(destination)) == before
+    assert (again["records"], again["new_records"], again["uri"]) == (first["records"], 0, first["uri"])
+    log = capsys.readouterr().out
+    assert f"{first['records']} of the {first['records']} events already landed for this window are no longer" in log
+    assert "nothing was written" in log
 
 
 def recent_window(seconds_to_end: float) -> tuple:

@@ -16,7 +16,7 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
 from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
 from tests.conftest import DAY0
-from tests.landing_helpers import make_operator, read_events, read_manifest, run_window
+from tests.landing_helpers import by_time, make_operator, read_events, read_manifest, read_window, run_window
 
 pytestmark = pytest.mark.integration
 
@@ -40,22 +40,30 @@ def landed(simulator, clock, tmp_path):
     return sim, destination, xcoms
 
 
-def test_a_late_event_is_found_and_its_window_re_landed_with_what_it_replaced(landed, clock, capsys):
+def test_a_late_event_lands_as_a_second_part_naming_the_first(landed, clock, capsys):
     sim, destination, xcoms = landed
+    first_bytes = ObjectStoragePath(xcoms[1]["uri"]).read_bytes()
     old_manifest = read_manifest(xcoms[1]["manifest_uri"])
     late = dict(sim.events(*DAYS[1])[0], timestamp="2026-10-02T23:59:59.500Z", eventType="custom_role")
     sim.insert_event(late)
     result = reconciler(clock, destination, start=DAYS[0][0].isoformat(), end=DAYS[-1][1].isoformat()).execute({})
     (relanded,) = result["relanded"]
     assert (relanded["start"], relanded["records_before"]) == (DAYS[1][0].isoformat(), old_manifest["records"])
-    assert relanded["records_after"] == old_manifest["records"] + 1
-    assert read_events(xcoms[1]["uri"]) == sim.events(*DAYS[1])  # the late event included, in order
-    manifest = read_manifest(xcoms[1]["manifest_uri"])
-    assert manifest["supersedes"] == {
-        "sha256": old_manifest["object"]["sha256"],
-        "records": old_manifest["records"],
-        "pulled_at": old_manifest["pulled_at"],
-    }
+    assert (relanded["records_after"], relanded["part"]) == (old_manifest["records"] + 1, 2)
+    # The first part is as it was; the second holds the late event alone and names the first.
+    assert ObjectStoragePath(xcoms[1]["uri"]).read_bytes() == first_bytes
+    second = xcoms[1]["uri"].replace(".jsonl.gz", ".part-0002.jsonl.gz")
+    assert read_events(second) == [late]
+    manifest = read_manifest(second + ".manifest.json")
+    (previous,) = manifest["part"]["previous"]
+    assert previous["sha256"] == old_manifest["object"]["sha256"]
+    assert previous["key"] == xcoms[1]["uri"].rsplit("/", 1)[1]
+    assert (manifest["part"]["number"], manifest["records"], manifest["window_records"]) == (
+        2,
+        1,
+        old_manifest["records"] + 1,
+    )
+    assert by_time(read_window(xcoms[1]["uri"])) == by_time(sim.events(*DAYS[1]))
     assert result["checked"] == 3
     assert result["problems"] == result["missing"] == []
     # The range now proves complete, recounted against the API.
@@ -83,7 +91,7 @@ def test_a_missing_window_fails_the_task_after_re_landing_what_it_can(landed, cl
     operator = reconciler(clock, destination, start=DAYS[0][0].isoformat(), end=DAYS[-1][1].isoformat())
     with pytest.raises(WebflowRangeIncompleteError, match=r"gap \[2026-10-01T00:00:00\+00:00, 2026-10-02"):
         operator.execute({})
-    assert read_events(xcoms[2]["uri"]) == sim.events(*DAYS[2])  # re-landed before failing
+    assert by_time(read_window(xcoms[2]["uri"])) == by_time(sim.events(*DAYS[2]))  # landed again before failing
 
 
 def test_retention_is_a_warning_and_never_a_re_landing(landed, clock):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -10,15 +11,18 @@ from datetime import timedelta
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.exceptions import WebflowLandingConflictError, WebflowLandingError
+from airflow_webflow_audit.landing import land
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.deployment import free_port
 from tests.conftest import DAY0
-from tests.landing_helpers import make_operator, read_events, read_manifest, run_window, sha256_of, snapshot
+from tests.landing_helpers import by_time, make_operator, read_manifest, read_window, run_window, sha256_of, snapshot
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WINDOW = (DAY0, DAY0 + timedelta(days=1))
+KEY = "workspace=hitchhikers-workspace/dt=2026-10-01/audit_logs_20261001T000000Z_20261002T000000Z.jsonl.gz"
 
 
 @pytest.mark.parametrize("store", ["s3", "gcs"])
@@ -96,11 +100,11 @@ def test_the_s3_endpoint_going_away_mid_pull_leaves_no_object(simulator, clock, 
 
     def storage_goes_away(path, params) -> None:
         requests["n"] += 1
-        if requests["n"] == 10:  # pages are streaming into the temporary object
+        if requests["n"] == 10:  # pages are streaming into the local spool; the upload comes after
             flaky_s3["stop"]()
 
     sim.on_request = storage_goes_away
-    with pytest.raises(WebflowLandingError, match="Nothing changed at the final key"):
+    with pytest.raises(WebflowLandingError, match="Nothing was created at the final key"):
         run_window(make_operator(clock, destination=flaky_s3["destination"]), *WINDOW)
     assert requests["n"] > 10
 
@@ -115,33 +119,60 @@ def test_the_s3_endpoint_going_away_mid_pull_leaves_no_object(simulator, clock, 
     assert read_manifest(rerun["manifest_uri"])["object"]["sha256"] == sha256_of(rerun["uri"])
 
 
+@pytest.mark.parametrize("late_event", [False, True], ids=["first-part", "second-part"])
 @pytest.mark.parametrize("store", ["local", "s3"])
-def test_two_runs_of_one_window_at_once_end_with_one_whole_object(store, simulator, clock, request, tmp_path):
+def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
+    store, late_event, simulator, clock, request, tmp_path, monkeypatch
+):
+    """Both read the window's parts before either writes, so both build the same part: one wins."""
     sim = simulator()
     if store == "s3":
         destination = f"s3://{AWS_CONN_ID}@{request.getfixturevalue('s3_bucket')}/audit"
     else:
         destination = f"file://{tmp_path}/landing"
+    if late_event:
+        run_window(make_operator(clock, destination=destination), *WINDOW)
+        sim.insert_event(dict(sim.events(*WINDOW)[0], timestamp="2026-10-01T12:00:00.250Z"))
+    both_have_read = threading.Barrier(2, timeout=60)
+    real_read = land.window_parts_on_record
+
+    def read_then_wait(first_part):
+        parts = real_read(first_part)
+        both_have_read.wait()
+        return parts
+
+    monkeypatch.setattr(land, "window_parts_on_record", read_then_wait)
     results: list[dict] = []
     errors: list[BaseException] = []
-    start_together = threading.Barrier(2)
 
-    def land() -> None:
+    def land_window() -> None:
         try:
-            operator = make_operator(clock, destination=destination)
-            start_together.wait()
-            results.append(run_window(operator, *WINDOW)[0])
+            results.append(run_window(make_operator(clock, destination=destination), *WINDOW)[0])
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=land) for _ in range(2)]
+    threads = [threading.Thread(target=land_window) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert errors == []
-    assert len(results) == 2
-    assert results[0]["uri"] == results[1]["uri"]
-    assert read_events(results[0]["uri"]) == sim.events(*WINDOW)
-    assert read_manifest(results[0]["manifest_uri"])["object"]["sha256"] == sha256_of(results[0]["uri"])
-    assert len(snapshot(ObjectStoragePath(destination))) == 2  # the object and its manifest, no temporaries
+    assert len(results) == 1
+    (conflict,) = errors
+    assert isinstance(conflict, WebflowLandingConflictError)
+    assert "another landing of this window created it first" in str(conflict)
+    (won,) = results
+    assert won["part"] == (2 if late_event else 1)
+    root = ObjectStoragePath(destination)
+    # Every manifest describes the object beside it; no temporary, no second copy of the part.
+    landed = snapshot(root)
+    assert len(landed) == (4 if late_event else 2)
+    for key, body in landed.items():
+        if key.endswith(MANIFEST_SUFFIX):
+            manifest = json.loads(body)
+            assert manifest["object"]["sha256"] == hashlib.sha256(landed[key.removesuffix(MANIFEST_SUFFIX)]).hexdigest()
+    assert by_time(read_window(f"{destination}/{KEY}")) == by_time(sim.events(*WINDOW))
+    # The loser's retry finds the window whole and writes nothing.
+    monkeypatch.setattr(land, "window_parts_on_record", real_read)
+    retry, _ = run_window(make_operator(clock, destination=destination), *WINDOW)
+    assert (retry["new_records"], retry["part"]) == (0, won["part"])
+    assert snapshot(root) == landed

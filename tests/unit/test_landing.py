@@ -9,7 +9,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from airflow.sdk import BaseHook, ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
+from airflow_webflow_audit.exceptions import (
+    WebflowConfigurationError,
+    WebflowLandingConflictError,
+    WebflowLandingError,
+)
 from airflow_webflow_audit.landing import writer
 from airflow_webflow_audit.landing.layout import (
     MANIFEST_SUFFIX,
@@ -112,9 +116,28 @@ def test_an_object_name_says_what_it_holds_and_reads_back(event_types, file_form
     )
     assert path.name == name
     expected_types = None if event_types is None else tuple(sorted(set(event_types)))
-    assert parse_object_name(name) == (start, end, expected_types, file_format)
+    assert parse_object_name(name) == (start, end, expected_types, file_format, 1)
     assert parse_object_name(name + MANIFEST_SUFFIX) is None
     assert parse_object_name("." + name + ".0123456789ab.partial") is None
+
+
+def test_later_parts_carry_their_number_and_read_back():
+    start = datetime(2026, 10, 1, 23, tzinfo=UTC)
+    end = start + timedelta(hours=1)
+    root = ObjectStoragePath("file:///srv/a")
+    second = window_object_path(root, workspace="ws", start=start, end=end, file_format="jsonl.gz", part=2)
+    assert second.name == "audit_logs_20261001T230000Z_20261002T000000Z.part-0002.jsonl.gz"
+    assert parse_object_name(second.name) == (start, end, None, "jsonl.gz", 2)
+    filtered = window_object_path(
+        root, workspace="ws", start=start, end=end, file_format="parquet", event_types=["custom_role"], part=12
+    )
+    assert filtered.name.endswith(".event_types=custom_role.part-0012.parquet")
+    assert parse_object_name(filtered.name).part == 12
+    # Never a dot first, always the format last: globbing readers see every part.
+    assert not second.name.startswith(".")
+    assert second.name.endswith(".jsonl.gz")
+    # The first part is never numbered; a name that numbers it is not one this provider writes.
+    assert parse_object_name("audit_logs_20261001T230000Z_20261002T000000Z.part-0001.jsonl.gz") is None
 
 
 def test_key_times_are_utc_basic_iso():
@@ -176,22 +199,36 @@ def test_a_failure_while_streaming_leaves_no_key_behind(tmp_path, failure):
     assert all_keys(root) == []
 
 
-def test_a_failed_move_keeps_the_old_object_and_leaves_no_temporary(tmp_path, monkeypatch):
+def test_a_landed_object_is_never_replaced(tmp_path):
     root = ObjectStoragePath(f"file://{tmp_path}")
-    path, first = _land(root, [event("2026-10-01T00:00:00.000Z")])
-    before = path.read_bytes()
+    _, first = _land(root, [event("2026-10-01T00:00:00.000Z")])
+    before = snapshot(root)
+    with pytest.raises(WebflowLandingConflictError, match="another landing of this window created it first"):
+        _land(root, [event("2026-10-01T00:00:00.000Z"), event("2026-10-01T00:00:01.000Z")])
+    assert snapshot(root) == before  # same keys (no temporary left), same bytes
+    assert first.manifest_uri.endswith(MANIFEST_SUFFIX)
 
-    def broken_move(source, target):
+
+def test_a_failed_link_leaves_nothing_at_the_final_key(tmp_path, monkeypatch):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+
+    def broken_link(source, target):
         raise OSError("storage went away")
 
-    monkeypatch.setattr(writer, "_move", broken_move)
+    monkeypatch.setattr(writer.os, "link", broken_link)
     with pytest.raises(WebflowLandingError, match="went away") as caught:
-        _land(root, [event("2026-10-01T00:00:00.000Z"), event("2026-10-01T00:00:01.000Z")])
-    assert "Nothing changed at the final key" in str(caught.value)
-    assert path.read_bytes() == before
-    # The old manifest was removed before the move: an object without one is unverified, never mislabelled.
-    assert snapshot(root).keys() == {"k/audit_logs.jsonl.gz"}
-    assert first.manifest_uri.endswith(MANIFEST_SUFFIX)
+        _land(root, [event("2026-10-01T00:00:00.000Z")])
+    assert "Nothing was created at the final key" in str(caught.value)
+    assert all_keys(root) == []
+
+
+def test_a_manifest_is_created_once(tmp_path):
+    root = ObjectStoragePath(f"file://{tmp_path}")
+    writer.create_object(root / "m.json", b"{}")
+    with pytest.raises(WebflowLandingConflictError):
+        writer.create_object(root / "m.json", b'{"other": 1}')
+    assert (root / "m.json").read_bytes() == b"{}"
+    assert all_keys(root) == ["m.json"]
 
 
 def test_the_manifest_is_written_after_the_data_and_describes_it(tmp_path):
