@@ -301,14 +301,15 @@ def _check_signature(
     if verdict.status in (INVALID, UNKNOWN_KEY):
         report.flag(window, BAD_SIGNATURE, f"part {number}: {verdict.detail}")
         return
-    allowed = policy.unsigned_before is not None and window.end <= policy.unsigned_before
-    if allowed or not policy.required:
-        why = (
-            f"ends by --unsigned-before {policy.unsigned_before.isoformat()}"
-            if allowed and policy.unsigned_before
-            else ""
+    cutoff = policy.unsigned_before
+    if cutoff is not None and window.end <= cutoff:
+        report.warnings.append(
+            f"{window.key}: part {number} is unsigned (accepted: the window ends by --unsigned-before "
+            f"{cutoff.isoformat()})"
         )
-        report.warnings.append(f"{window.key}: part {number} is unsigned" + (f" (accepted: {why})" if why else ""))
+        return
+    if not policy.required:
+        report.warnings.append(f"{window.key}: part {number} is unsigned")
         return
     report.flag(
         window,

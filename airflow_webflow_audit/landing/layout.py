@@ -79,6 +79,19 @@ def check_destination_url(destination: str) -> tuple[str, str]:
     return scheme, bucket + slash + path
 
 
+#: Why S3 Object Lock is refused for other destinations, and what GCS offers instead.
+OBJECT_LOCK_S3_ONLY = (
+    "object_lock_mode applies to s3:// destinations only. On GCS, give the bucket a retention policy (and lock "
+    "it): the landing never replaces or deletes an object, so it works there; a local folder has no lock."
+)
+
+
+def check_object_lock_destination(destination: object) -> None:
+    """Refuse S3 Object Lock for a destination that is not S3, offline."""
+    if check_destination(destination)[0] not in ("s3", "s3a"):
+        raise WebflowConfigurationError(f"{OBJECT_LOCK_S3_ONLY} Got destination={destination!r}.")
+
+
 def protocol_of(path: ObjectStoragePath) -> str:
     """The path's protocol (``file``, ``s3``, ``gs``...), whichever form fsspec gives it in."""
     return path.protocol if isinstance(path.protocol, str) else path.protocol[0]

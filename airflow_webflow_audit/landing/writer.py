@@ -41,7 +41,12 @@ from airflow_webflow_audit.exceptions import (
 )
 from airflow_webflow_audit.jsonlines import EventBatch
 from airflow_webflow_audit.landing.formats import ENCODERS, HashingSink, WindowEncoder, validate_file_format
-from airflow_webflow_audit.landing.layout import manifest_path_for, protocol_of, temporary_sibling
+from airflow_webflow_audit.landing.layout import (
+    OBJECT_LOCK_S3_ONLY,
+    manifest_path_for,
+    protocol_of,
+    temporary_sibling,
+)
 from airflow_webflow_audit.landing.manifest import WrittenObject, encode_manifest
 from airflow_webflow_audit.lineage import open_untracked, report_written
 
@@ -72,10 +77,7 @@ class WriteOptions:
         if self.object_lock is None:
             return {}
         if protocol not in ("s3", "s3a"):
-            raise WebflowConfigurationError(
-                f"object_lock_mode applies to s3:// destinations only, not {protocol}://. On GCS, give the bucket a "
-                "retention policy (and lock it): the landing never replaces or deletes an object, so it works there."
-            )
+            raise WebflowConfigurationError(f"{OBJECT_LOCK_S3_ONLY} Got a {protocol}:// destination.")
         return {
             "ObjectLockMode": self.object_lock.mode,
             "ObjectLockRetainUntilDate": self.object_lock.retain_until(self.now),

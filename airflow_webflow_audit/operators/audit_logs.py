@@ -16,7 +16,13 @@ from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
-from airflow_webflow_audit.landing.layout import asset_uri, check_destination, resolve_destination, window_object_path
+from airflow_webflow_audit.landing.layout import (
+    asset_uri,
+    check_destination,
+    check_object_lock_destination,
+    resolve_destination,
+    window_object_path,
+)
 from airflow_webflow_audit.landing.writer import LandedPart, ObjectLock, WriteOptions, check_destination_writable
 from airflow_webflow_audit.lineage import landing_lineage
 from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signer_from_connection
@@ -122,6 +128,8 @@ class WebflowAuditLogsOperator(BaseOperator):
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
         lock = validate_object_lock(object_lock_mode, object_lock_days)
+        if lock is not None and not is_resolved_later(destination):
+            check_object_lock_destination(destination)
         if not is_resolved_later(destination):
             check_destination(destination)  # offline: no connection lookup while the DAG is parsed
         if workspace not in (None, "") and not is_resolved_later(workspace):

@@ -17,7 +17,12 @@ from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
-from airflow_webflow_audit.landing.layout import check_destination, manifest_path_for, resolve_destination
+from airflow_webflow_audit.landing.layout import (
+    check_destination,
+    check_object_lock_destination,
+    manifest_path_for,
+    resolve_destination,
+)
 from airflow_webflow_audit.landing.reader import read_manifest_at
 from airflow_webflow_audit.landing.writer import ObjectLock, WriteOptions, check_destination_writable
 from airflow_webflow_audit.signing import (
@@ -113,6 +118,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         lock = validate_object_lock(object_lock_mode, object_lock_days)
+        if lock is not None and not is_resolved_later(destination):
+            check_object_lock_destination(destination)
         if not is_resolved_later(destination):
             check_destination(destination)
         if workspace not in (None, "") and not is_resolved_later(workspace):

@@ -120,7 +120,7 @@ def test_the_s3_endpoint_going_away_mid_pull_leaves_no_object(simulator, clock, 
 
 
 @pytest.mark.parametrize("late_event", [False, True], ids=["first-part", "second-part"])
-@pytest.mark.parametrize("store", ["local", "s3"])
+@pytest.mark.parametrize("store", ["local", "s3", "gcs"])
 def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
     store, late_event, simulator, clock, request, tmp_path, monkeypatch
 ):
@@ -128,6 +128,8 @@ def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
     sim = simulator()
     if store == "s3":
         destination = f"s3://{AWS_CONN_ID}@{request.getfixturevalue('s3_bucket')}/audit"
+    elif store == "gcs":
+        destination = f"gs://{request.getfixturevalue('gcs_bucket')}/audit"
     else:
         destination = f"file://{tmp_path}/landing"
     if late_event:
