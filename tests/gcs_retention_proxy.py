@@ -69,8 +69,9 @@ class RetentionProxy:
         refusal = self._refusal(request.command, parts.path, query, body)
         if refusal is not None:
             status, reason = refusal
-            with self._lock:
-                self.refused.append((request.command, unquote(parts.path), status))
+            if status != 499:
+                with self._lock:
+                    self.refused.append((request.command, unquote(parts.path), status))
             payload = json.dumps({"error": {"code": status, "message": reason, "errors": [{"reason": reason}]}})
             self._answer(request, status, {"Content-Type": "application/json"}, payload.encode())
             return
@@ -102,6 +103,9 @@ class RetentionProxy:
                 self.locked.add(bucket["name"])
 
     def _refusal(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> tuple[int, str] | None:
+        if method == "DELETE" and _UPLOAD.match(path) and "upload_id" in query:
+            # Cancelling a resumable upload, which the emulator does not know: GCS answers 499.
+            return 499, "the resumable upload was cancelled"
         if match := _OBJECT.match(path):
             if method == "DELETE" and match["bucket"] in self.locked:
                 return 403, "retentionPolicyNotMet: the object is under the bucket's retention policy"
