@@ -48,4 +48,4 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) demo-output demo-airflow.log .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) demo-output demo-airflow.log demo-signing-key.pub.pem .pytest_cache .ruff_cache .hypothesis
