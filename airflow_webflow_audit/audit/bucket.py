@@ -253,7 +253,7 @@ def _check_part(
     """``(status, detail)`` of what is wrong with one part, or None; its events' keys join the window's."""
     keys: Counter[bytes] = Counter()
     try:
-        measured = measure_object(root.parent / part_key, name.file_format, _counting(keys))
+        measured = measure_object(root.parent / part_key, name.file_format, keys)
     except WebflowLandingError as exc:
         return CORRUPT, f"part {number}: {exc}"
     expected = json_object(manifest.get("object"))
@@ -322,13 +322,6 @@ def _check_signature(
 def _unverified(window: WindowReport) -> WindowReport:
     window.line_keys = None  # not a verified window: nothing to recount
     return window
-
-
-def _counting(keys: Counter[bytes]) -> Any:
-    def count(key: bytes) -> None:
-        keys[key] += 1
-
-    return count
 
 
 def _check_tiling(report: AuditReport) -> None:

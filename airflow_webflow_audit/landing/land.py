@@ -202,13 +202,17 @@ def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
                 f"Part {position} of the window at {plan.object_path} is missing while part {part.number} exists: "
                 "a landed part was deleted. Nothing was written."
             )
+        if part.manifest is None and part.manifest_bytes is not None:
+            raise WebflowArchiveTamperedError(
+                f"The manifest of {part.path} is not a JSON object: the archive was changed. Nothing was written."
+            )
         if part.manifest is None:
             if part is not records[-1] or not part.has_object:
                 raise WebflowArchiveTamperedError(
                     f"{part.path} has no manifest (or an unreadable one), but later parts exist. Nothing was written."
                 )
             keys: Counter[bytes] = Counter()
-            measure = measure_object(part.path, plan.file_format, _counting(keys))
+            measure = measure_object(part.path, plan.file_format, keys)
             written = WrittenObject(
                 str(part.path), plan.file_format, measure.records, measure.sha256, measure.size_bytes
             )
@@ -222,13 +226,6 @@ def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
         )
         chain.newest = (str(part.path), str(manifest_path_for(part.path)), part.manifest)
     return chain
-
-
-def _counting(keys: Counter[bytes]) -> Any:
-    def count(key: bytes) -> None:
-        keys[key] += 1
-
-    return count
 
 
 def _checked_part_keys(part: PartOnRecord, chain: _Chain, plan: LandingPlan) -> Counter[bytes]:
@@ -245,7 +242,7 @@ def _checked_part_keys(part: PartOnRecord, chain: _Chain, plan: LandingPlan) -> 
             "changed. Nothing was written."
         )
     keys: Counter[bytes] = Counter()
-    measure = measure_object(part.path, plan.file_format, _counting(keys))
+    measure = measure_object(part.path, plan.file_format, keys)
     expected = manifest.get("object") or {}
     if measure.sha256 != expected.get("sha256") or measure.records != manifest.get("records"):
         raise WebflowArchiveTamperedError(

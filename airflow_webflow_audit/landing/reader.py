@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,6 @@ from airflow_webflow_audit.landing.formats import line_key, parquet_row_key
 from airflow_webflow_audit.landing.layout import (
     FIRST_PART,
     MANIFEST_SUFFIX,
-    ObjectName,
     manifest_path_for,
     parse_object_name,
     workspace_root,
@@ -171,10 +171,6 @@ def read_bytes_at(path: ObjectStoragePath) -> bytes | None:
         ) from exc
 
 
-def name_of(landed: LandedObject) -> ObjectName:
-    return ObjectName(landed.start, landed.end, landed.event_types, landed.file_format, landed.part)
-
-
 @dataclass(frozen=True)
 class ObjectMeasure:
     """What a landed data object holds, measured from its bytes alone."""
@@ -182,17 +178,13 @@ class ObjectMeasure:
     sha256: str
     size_bytes: int
     records: int
-    #: sha256 of the JSON lines (the decompressed gzip JSONL), to compare with a fresh pull; None for Parquet.
-    lines_sha256: str | None
 
 
-def measure_object(
-    path: ObjectStoragePath, file_format: str, on_key: Callable[[bytes], None] | None = None
-) -> ObjectMeasure:
+def measure_object(path: ObjectStoragePath, file_format: str, keys: Counter[bytes] | None = None) -> ObjectMeasure:
     """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable.
 
-    ``on_key`` gets each event's identity key (:func:`~airflow_webflow_audit.landing.formats.line_key`
-    or :func:`~airflow_webflow_audit.landing.formats.parquet_row_key`), in the object's order.
+    ``keys``, if given, counts each event's identity key (:func:`~airflow_webflow_audit.landing.formats.line_key`
+    or :func:`~airflow_webflow_audit.landing.formats.parquet_row_key`).
     """
     try:
         with open_untracked(path, "rb") as raw:
@@ -203,32 +195,26 @@ def measure_object(
 
                 parquet = pq.ParquetFile(pa.BufferReader(reader.read()))
                 records = parquet.metadata.num_rows
-                if on_key is not None:
+                if keys is not None:
                     for group in range(parquet.num_row_groups):
-                        for row in parquet.read_row_group(group).to_pylist():
-                            on_key(parquet_row_key(row))
-                lines_sha256 = None
+                        keys.update(parquet_row_key(row) for row in parquet.read_row_group(group).to_pylist())
             else:
-                lines = hashlib.sha256()
                 records = 0
                 with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
-                    if on_key is None:
+                    if keys is None:
                         while block := unzipped.read(1 << 20):
-                            lines.update(block)
                             records += block.count(b"\n")
                     else:
                         for line in unzipped:
-                            lines.update(line)
                             records += 1
-                            on_key(line_key(line))
+                            keys[line_key(line)] += 1
                 reader.read()  # anything after the gzip stream still counts for the hash
-                lines_sha256 = lines.hexdigest()
     except FileNotFoundError:
         raise
     except Exception as exc:  # truncated gzip, a broken Parquet footer, storage errors
         raise WebflowLandingError(f"Reading {path} failed ({type(exc).__name__}: {exc}).") from exc
     report_read(path)
-    return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records, lines_sha256)
+    return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records)
 
 
 def read_manifest_at(path: ObjectStoragePath) -> dict[str, Any] | None:

@@ -4,18 +4,28 @@ late event all succeed; nothing is replaced or deleted; the window's parts hold 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.audit.cli import main as audit_main
-from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.exceptions import WebflowArchiveTamperedError, WebflowConfigurationError
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
+from airflow_webflow_audit.landing.writer import open_part
 from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
 from tests.conftest import DAY0
-from tests.landing_helpers import by_time, make_operator, read_events, read_window, run_window, snapshot
+from tests.landing_helpers import (
+    batch_of,
+    by_time,
+    make_operator,
+    read_events,
+    read_window,
+    run_window,
+    snapshot,
+)
 from tests.storage_servers import AWS_CONN_ID, gcs_retention_proxy, s3_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -138,3 +148,41 @@ def test_bad_object_lock_settings_break_the_dag_at_parse_time(kwargs, message):
         make_operator(**kwargs)
     with pytest.raises(WebflowConfigurationError, match=message):
         WebflowAuditLogsReconcileOperator(task_id="r", workspace=WORKSPACE, **kwargs)
+
+
+def _orphan_part(destination: str, events: list[dict]) -> ObjectStoragePath:
+    """Part 2's data object as a landing that stopped before its manifest leaves it."""
+    path = ObjectStoragePath(f"{destination}/{KEY.replace('.jsonl.gz', '.part-0002.jsonl.gz')}")
+    with open_part(path, "jsonl.gz") as out:
+        out.write(batch_of(events))
+        out.finish()  # the object is created; no commit, so no manifest
+    return path
+
+
+def test_a_part_whose_landing_stopped_before_its_manifest_is_adopted(simulator, clock, tmp_path, capsys):
+    sim = simulator()
+    destination = f"file://{tmp_path}/landing"
+    run_window(make_operator(clock, destination=destination), *WINDOW)
+    late = dict(sim.events(*WINDOW)[0], timestamp="2026-10-01T09:30:00.125Z")
+    sim.insert_event(late)
+    orphan = _orphan_part(destination, [late])
+    xcom, _ = run_window(make_operator(clock, destination=destination), *WINDOW)
+    assert (xcom["part"], xcom["new_records"]) == (2, 0)  # its events were the orphan's: nothing else to add
+    manifest = json.loads(ObjectStoragePath(str(orphan) + MANIFEST_SUFFIX).read_bytes())
+    assert manifest["part"]["adopted"] is True
+    assert manifest["records"] == 1
+    assert "its manifest is written now (part 2, adopted)" in capsys.readouterr().out
+    args = [destination, "--workspace", WORKSPACE, "--start", WINDOW[0].isoformat(), "--end", WINDOW[1].isoformat()]
+    assert audit_main([*args, "--recount"]) == 0
+
+
+def test_an_object_nobody_landed_is_never_adopted(simulator, clock, tmp_path):
+    sim = simulator()
+    destination = f"file://{tmp_path}/landing"
+    run_window(make_operator(clock, destination=destination), *WINDOW)
+    planted = dict(sim.events(*WINDOW)[0], timestamp="2026-10-01T09:30:00.125Z", actor={"id": "x", "type": "person"})
+    _orphan_part(destination, [planted])  # an event the API does not serve
+    before = snapshot(ObjectStoragePath(destination))
+    with pytest.raises(WebflowArchiveTamperedError, match="no landing of this provider wrote it"):
+        run_window(make_operator(clock, destination=destination), *WINDOW)
+    assert snapshot(ObjectStoragePath(destination)) == before
