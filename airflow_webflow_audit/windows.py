@@ -25,7 +25,7 @@ NO_DATA_INTERVAL_HINT = (
 )
 
 
-def _is_unset(value: object) -> bool:
+def is_unset(value: object) -> bool:
     # A template over a missing value renders as "" or "None": both mean "not given".
     return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
 
@@ -39,9 +39,9 @@ def _from_context(context: Mapping[str, Any], key: str) -> datetime:
 
 def resolve_window(context: Mapping[str, Any], start: object = None, end: object = None) -> tuple[datetime, datetime]:
     """The checked UTC window: explicit ``start``/``end`` where given, the data interval otherwise."""
-    start_utc = _from_context(context, "data_interval_start") if _is_unset(start) else validate_datetime(start, "start")
-    end_utc = _from_context(context, "data_interval_end") if _is_unset(end) else validate_datetime(end, "end")
-    if start_utc == end_utc and _is_unset(start) and _is_unset(end):
+    start_utc = _from_context(context, "data_interval_start") if is_unset(start) else validate_datetime(start, "start")
+    end_utc = _from_context(context, "data_interval_end") if is_unset(end) else validate_datetime(end, "end")
+    if start_utc == end_utc and is_unset(start) and is_unset(end):
         raise WebflowConfigurationError(
             f"The data interval of this run is empty ({start_utc.isoformat()} to {end_utc.isoformat()}), so "
             "there is no window to pull. That is what CronTriggerTimetable gives, and schedule='@daily' or a "

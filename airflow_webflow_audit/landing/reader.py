@@ -13,7 +13,7 @@ import io
 import json
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -260,33 +260,66 @@ def read_landed_events(window: WindowChain, on_event: Callable[[dict[str, Any]],
     record count disagrees with its manifest: whatever ``on_event`` did with the events must then be
     thrown away.
     """
-    return [_read_part_events(part, on_event) for part in window.parts]
+    manifests = []
+    for part in window.parts:
+        lines = PartLines(part)
+        for line in lines:
+            on_event(parse_landed_line(line, part))
+        manifests.append(lines.manifest)
+    return manifests
 
 
-def _read_part_events(landed: LandedObject, on_event: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def parse_landed_line(line: bytes, landed: LandedObject) -> dict[str, Any]:
+    """One landed line as its event; a line that is not JSON raises :class:`WebflowLandingError`."""
     try:
-        manifest = json.loads(read_untracked(landed.manifest_path))
+        event = json.loads(line)
+    except ValueError as exc:
+        raise WebflowLandingError(f"Reading the landed window {landed.path} failed (ValueError: {exc}).") from exc
+    if not isinstance(event, dict):
+        raise WebflowLandingError(f"The landed window {landed.path} holds a line that is not a JSON object.")
+    return event
+
+
+class PartLines:
+    """Iterate one part's landed lines (each with its newline, exactly as landed), checked as they end.
+
+    The manifest is read first; once the last line has been given, the part's sha256 and line count
+    are checked against it, and a mismatch raises :class:`WebflowLandingError`: whatever was done with
+    the lines must then be thrown away. :attr:`manifest` is the part's manifest.
+    """
+
+    def __init__(self, landed: LandedObject) -> None:
+        self.landed = landed
+        try:
+            self.manifest: dict[str, Any] = json.loads(read_untracked(landed.manifest_path))
+        except (OSError, ValueError) as exc:
+            raise WebflowLandingError(
+                f"Reading the manifest of the landed window {landed.path} failed ({type(exc).__name__}: {exc})."
+            ) from exc
+
+    def __iter__(self) -> Iterator[bytes]:
+        landed = self.landed
         records = 0
-        with open_untracked(landed.path, "rb") as raw:
-            reader = _HashingReader(raw)
-            with gzip.GzipFile(fileobj=reader, mode="rb") as lines:
-                for line in lines:
-                    on_event(json.loads(line))
-                    records += 1
-            reader.read()  # anything after the gzip stream still counts for the hash
-    except (OSError, EOFError, ValueError, zlib.error) as exc:  # gzip truncated or corrupt, JSON broken
-        raise WebflowLandingError(
-            f"Reading the landed window {landed.path} failed ({type(exc).__name__}: {exc})."
-        ) from exc
-    expected = manifest.get("object", {}).get("sha256")
-    if reader.sha256.hexdigest() != expected or manifest.get("records") != records:
-        raise WebflowLandingError(
-            f"The landed window {landed.path} does not match its manifest (sha256 {reader.sha256.hexdigest()} vs "
-            f"{expected}, {records} vs {manifest.get('records')} records): it was changed after landing. Audit the "
-            "range (python -m airflow_webflow_audit.audit) to see what else changed."
-        )
-    report_read(landed.path)
-    return manifest
+        try:
+            with open_untracked(landed.path, "rb") as raw:
+                reader = _HashingReader(raw)
+                with gzip.GzipFile(fileobj=reader, mode="rb") as lines:
+                    for line in lines:
+                        records += 1
+                        yield line
+                reader.read()  # anything after the gzip stream still counts for the hash
+        except (OSError, EOFError, ValueError, zlib.error) as exc:  # gzip truncated or corrupt
+            raise WebflowLandingError(
+                f"Reading the landed window {landed.path} failed ({type(exc).__name__}: {exc})."
+            ) from exc
+        expected = self.manifest.get("object", {}).get("sha256")
+        if reader.sha256.hexdigest() != expected or self.manifest.get("records") != records:
+            raise WebflowLandingError(
+                f"The landed window {landed.path} does not match its manifest (sha256 {reader.sha256.hexdigest()} "
+                f"vs {expected}, {records} vs {self.manifest.get('records')} records): it was changed after "
+                "landing. Audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
+            )
+        report_read(landed.path)
 
 
 def chain_digest(manifests: list[dict[str, Any]]) -> str | None:

@@ -161,7 +161,7 @@ class PartWriter:
         self.file_format = validate_file_format(file_format)
         self.manifest_path = manifest_path_for(object_path)
         self.options = options
-        self._upload: _ExclusiveUpload | None = None
+        self._upload: ExclusiveUpload | None = None
         self._sink: HashingSink | None = None
         self._encoder: WindowEncoder | None = None
         self._written: WrittenObject | None = None
@@ -169,7 +169,7 @@ class PartWriter:
 
     def __enter__(self) -> PartWriter:
         try:
-            self._upload = _ExclusiveUpload(self.object_path, self.options)
+            self._upload = ExclusiveUpload(self.object_path, self.options)
             self._sink = HashingSink(self._upload.raw)
             self._encoder = ENCODERS[self.file_format](self._sink)
         except BaseException as exc:
@@ -246,7 +246,7 @@ def open_part(object_path: ObjectStoragePath, file_format: str, options: WriteOp
 
 def create_object(path: ObjectStoragePath, body: bytes, options: WriteOptions | None = None) -> None:
     """Create ``path`` with ``body``, whole and once: a key that exists raises WebflowLandingConflictError."""
-    upload = _ExclusiveUpload(path, options or WriteOptions())
+    upload = ExclusiveUpload(path, options or WriteOptions())
     try:
         with _storage_step("Writing", path):
             upload.raw.write(body)
@@ -275,8 +275,12 @@ def write_object(path: ObjectStoragePath, body: bytes) -> None:
         raise
 
 
-class _ExclusiveUpload:
-    """A new object's bytes on their way to ``path``, visible there only on :meth:`complete`."""
+class ExclusiveUpload:
+    """A new object's bytes on their way to ``path``, visible there only on :meth:`complete`.
+
+    Write to :attr:`raw`; then :meth:`complete` (the exclusive create: a key that exists raises
+    :class:`~airflow_webflow_audit.exceptions.WebflowLandingConflictError`) or :meth:`discard`.
+    """
 
     def __init__(self, path: ObjectStoragePath, options: WriteOptions) -> None:
         self.path = path
