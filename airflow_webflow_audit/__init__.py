@@ -33,6 +33,7 @@ def get_provider_info() -> dict:
                     "airflow_webflow_audit.operators.audit_logs",
                     "airflow_webflow_audit.operators.findings",
                     "airflow_webflow_audit.operators.reconcile",
+                    "airflow_webflow_audit.operators.ocsf",
                 ],
             },
         ],
