@@ -50,6 +50,7 @@ def test_every_example_dag_is_covered_here():
         "example_webflow_audit_logs_to_gcs",
         "example_webflow_audit_logs_to_local",
         "example_webflow_audit_logs_to_s3",
+        "example_webflow_audit_ocsf",
         "example_webflow_audit_reconcile",
     ]
 
@@ -221,4 +222,28 @@ def test_reconcile_dag_re_lands_the_window_that_gained_a_late_event(simulator, a
     manifest = read_manifest(f"{second}{MANIFEST_SUFFIX}")
     assert manifest["part"]["previous"][0]["records"] == len(sim.events(*days[1])) - 1
     assert manifest["airflow"]["dag_id"] == "example_webflow_audit_reconcile"
+    assert TOKEN not in logs
+
+
+def test_ocsf_dag_converts_a_range_given_in_the_run_conf_and_a_rerun_writes_nothing(
+    simulator, airflow_home, tmp_path, clock
+):
+    sim = simulator(days=2)
+    landing, lake = f"file://{tmp_path}/landing", f"file://{tmp_path}/lake"
+    days = [(DAY0 + timedelta(days=n), DAY0 + timedelta(days=n + 1)) for n in range(2)]
+    for start, end in days:
+        run_window(make_operator(clock, destination=landing), start, end)
+    conf = json.dumps({"start": days[0][0].isoformat(), "end": days[-1][1].isoformat()})
+    env = {"WEBFLOW_AUDIT_LOCAL_DESTINATION": landing, "WEBFLOW_AUDIT_LAKE_DESTINATION": lake}
+    result = run_airflow(airflow_home, "dags", "test", "example_webflow_audit_ocsf", "--conf", conf, **env)
+    logs = result.stdout + result.stderr
+    events = len(sim.events(days[0][0], days[-1][1]))
+    assert f"Read {events} events from 2 part(s) of 2 window(s); wrote {events} rows in 8 file(s)" in logs
+    files = sorted(key for key in snapshot(ObjectStoragePath(lake)) if key.endswith(".parquet"))
+    assert len(files) == 4 * 2  # four classes (the default simulator has no unknown type), two days
+    partition = "/region=us-east-1/accountId=123456789012/eventDay="
+    assert all(key.startswith("ext/webflow-") and partition in key for key in files)
+
+    again = run_airflow(airflow_home, "dags", "test", "example_webflow_audit_ocsf", "--conf", conf, **env)
+    assert f"wrote 0 rows in 0 file(s); {events} events were in the lake already" in again.stdout + again.stderr
     assert TOKEN not in logs
