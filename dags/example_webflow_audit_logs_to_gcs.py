@@ -10,12 +10,13 @@ What it needs:
     ``gs://webflow-audit-logs/webflow``). With no connection id in the URL, gcsfs uses
     Application Default Credentials (the usual way on GCP); ``gs://<gcp_conn_id>@<bucket>/<prefix>``
     uses that google_cloud_platform connection instead. It needs storage.objects.create, get and
-    delete on the bucket;
+    list on the bucket (never delete: landed objects are created once, so a retention policy is fine);
   * a pool that caps concurrent calls on the token: ``airflow pools set webflow_api 2 "Webflow API"``.
 
 Each run lands ``[data_interval_start, data_interval_end)`` (a UTC day) at
 ``<destination>/workspace=<ws>/dt=<day>/audit_logs_<start>_<end>.jsonl.gz`` with a manifest.
-Reruns replace the day's object, so backfills are safe to repeat:
+A rerun writes nothing new unless the API has events the window's parts lack (then only those,
+as the next part), so backfills are safe to repeat:
 
     airflow backfill create --dag-id example_webflow_audit_logs_to_gcs \\
         --from-date 2026-10-01 --to-date 2026-10-04

@@ -12,7 +12,8 @@ What it needs:
 
 Each run lands ``[data_interval_start, data_interval_end)`` (a UTC day) at
 ``<destination>/workspace=<ws>/dt=<day>/audit_logs_<start>_<end>.jsonl.gz`` with a manifest.
-Reruns replace the day's object, so backfills are safe to repeat:
+A rerun writes nothing new unless the API has events the window's parts lack (then only those,
+as the next part), so backfills are safe to repeat:
 
     airflow backfill create --dag-id example_webflow_audit_logs_to_local \\
         --from-date 2026-10-01 --to-date 2026-10-04

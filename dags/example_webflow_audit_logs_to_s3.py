@@ -9,12 +9,13 @@ What it needs:
   * ``WEBFLOW_AUDIT_S3_DESTINATION``: ``s3://<aws_conn_id>@<bucket>/<prefix>`` (default
     ``s3://aws_default@webflow-audit-logs/webflow``), and that aws
     connection (``aws_default``: keys, a role, or the instance profile) with s3:PutObject,
-    s3:GetObject and s3:DeleteObject on the prefix;
+    s3:GetObject and s3:ListBucket on the prefix (never a delete: landed objects are created once);
   * a pool that caps concurrent calls on the token: ``airflow pools set webflow_api 2 "Webflow API"``.
 
 Each run lands ``[data_interval_start, data_interval_end)`` (a UTC hour) at
 ``<destination>/workspace=<ws>/dt=<day>/audit_logs_<start>_<end>.jsonl.gz`` with a manifest.
-Reruns replace the day's object, so backfills are safe to repeat:
+A rerun writes nothing new unless the API has events the window's parts lack (then only those,
+as the next part), so backfills are safe to repeat:
 
     airflow backfill create --dag-id example_webflow_audit_logs_to_s3 \\
         --from-date 2026-10-01T00:00:00+00:00 --to-date 2026-10-02T00:00:00+00:00
