@@ -6,19 +6,25 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install test check demo bench lint format simulator clean
+.PHONY: install test check docs demo bench lint format simulator clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,docs]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
 
-# The checks first: a lint or type error fails `make test`, and so CI, before the suite runs.
-test: check
+# The checks first: a lint or type error, or a docs warning, fails `make test`, and so CI, before the suite runs.
+test: check docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The documentation site into docs/_build/html, from scratch and strict: any warning (a broken
+# cross-reference or link, a page missing from the navigation) fails it.
+docs: $(INSTALLED)
+	rm -rf docs/_build
+	$(BIN)/python -m sphinx -W --keep-going -n -E -q -b html docs docs/_build/html
 
 check: lint
 	$(BIN)/mypy
@@ -29,7 +35,7 @@ demo: $(INSTALLED)
 # Peers and their libraries (the official SDK, the http provider) only for the benchmarks.
 BENCH_INSTALLED := $(VENV)/.bench-installed
 $(BENCH_INSTALLED): $(INSTALLED)
-	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,bench]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,docs,bench]'
 	touch $(BENCH_INSTALLED)
 
 # Several minutes; not part of `make test`. BENCH_ARGS: figure names and/or --quick.
@@ -48,4 +54,4 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) demo-output demo-airflow.log demo-signing-key.pub.pem .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) docs/_build demo-output demo-airflow.log demo-signing-key.pub.pem .pytest_cache .ruff_cache .hypothesis

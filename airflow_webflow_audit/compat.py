@@ -3,22 +3,15 @@
 Every other module, the example DAGs included, imports these names from here and never branches on
 Airflow's version itself. Each name is the newest home first, then the one before it:
 
-========================  ===========================  =====================================
-name                      from                         before
-========================  ===========================  =====================================
-``conf``                  ``airflow.sdk`` (3.2)        ``airflow.configuration``
-``BaseHook``              ``airflow.sdk`` (3.1)        ``airflow.hooks.base``
-``AirflowException`` ...  ``airflow.sdk.exceptions``   ``airflow.exceptions`` (the same
-                          (3.2)                        classes, re-exported from 3.2 on)
-``BaseNotifier``          ``airflow.sdk`` (3.0.x>0)    ``airflow.sdk.bases.notifier`` (3.0.0)
-``CronDataIntervalTime``  ``airflow.sdk`` (3.2)        ``airflow.timetables.interval``
-``table``
-hook lineage collector    ``airflow.sdk.lineage``      ``airflow.lineage.hook``
-                          (3.2)
-``aget_connection``       ``BaseHook.aget_connection`` a thread for ``get_connection``
-                          (3.1)
-trigger state store       3.3.2                        none: the event trigger refuses to run
-========================  ===========================  =====================================
+- ``conf``: ``airflow.sdk`` from 3.2; ``airflow.configuration`` before.
+- ``BaseHook``: ``airflow.sdk`` from 3.1; ``airflow.hooks.base`` before.
+- ``AirflowException`` and the other exceptions: ``airflow.sdk.exceptions`` from 3.2;
+  ``airflow.exceptions`` before (the same classes, re-exported from 3.2 on).
+- ``BaseNotifier``: ``airflow.sdk`` after 3.0.0; ``airflow.sdk.bases.notifier`` in 3.0.0.
+- ``CronDataIntervalTimetable``: ``airflow.sdk`` from 3.2; ``airflow.timetables.interval`` before.
+- the hook lineage collector: ``airflow.sdk.lineage`` from 3.2; ``airflow.lineage.hook`` before.
+- ``aget_connection``: ``BaseHook.aget_connection`` from 3.1; ``get_connection`` in a thread before.
+- the trigger state store: from 3.3.2; before it, none (the event trigger refuses to run).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Detection rules over audit events: pure functions of the events and a per-actor baseline.
 
-Nothing here reads or writes storage or talks to Airflow; :mod:`.findings` and the findings operator
-do. Events are taken one by one in timestamp order: each is checked against the baseline as it was
-before it, then learned, so the second login from a new address is not news, and state such as an
+Nothing here reads or writes storage or talks to Airflow; :mod:`airflow_webflow_audit.monitoring.findings`
+and the findings operator do. Events are taken one by one in timestamp order: each is checked against
+the baseline as it was before it, then learned, so the second login from a new address is not news, and state such as an
 actor's last login carries across window edges through the baseline.
 
 The rules (each can be switched off by name in :class:`RuleSettings`):
