@@ -82,7 +82,11 @@ def dump_line(value: Any) -> bytes:
 
 
 class EventBatch(NamedTuple):
-    """Events in order, each with its JSON line: what flows from a pull to a landing, page by page."""
+    """Events in order, each with its JSON line: what flows from a pull to a landing, page by page.
+
+    From the landing's spool to a gzip JSONL encoder, which writes the lines as they are, ``events``
+    is empty: the lines are not parsed again only to be thrown away.
+    """
 
     events: list[dict[str, Any]]
     lines: list[bytes]

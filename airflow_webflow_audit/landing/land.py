@@ -43,6 +43,8 @@ from airflow_webflow_audit.windows import WindowQuery
 
 #: Events handed to the writer at a time when a new part is written from the spooled pull.
 WRITE_BATCH_EVENTS = 1000
+#: Bytes copied at a time from the pull's spool.
+SPOOL_BLOCK_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -121,9 +123,49 @@ def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult
 
 
 def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
+    """Pull the window and land what the parts on record lack as the next part (the first, if none)."""
+    chain = _read_chain(plan, log)
+    if not chain.links and chain.orphan is None:
+        return _land_first_part(hook, plan, chain, log)
+    return _land_next_part(hook, plan, chain, log)
+
+
+def _land_first_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Log) -> LandingResult:
+    """No part on record: the pull streams straight into part 1, as there is nothing to compare it with.
+
+    The part is still an exclusive create, visible only once whole: a landing that raced this one to
+    it makes this one fail with a conflict, and its retry compares with that part.
+    """
+    query = plan.query
+    pulls: list[PullRecord] = []
+    with open_part(chain.first, plan.file_format, plan.options) as out:
+        for event_type in list(query.event_types) if query.event_types else [None]:
+            batches = hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
+            pulls.append(PullRecord(event_type, batches.progress))
+            for batch in batches:
+                out.write(batch)
+        # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
+        earliest_available = hook.get_earliest_available(query.workspace)
+        pulled_at = datetime.now(timezone.utc)
+        written = out.finish()
+        landed = out.commit(_part_manifest(plan, chain, pulls, pulled_at, earliest_available, written, FIRST_PART))
+    _warn_about_retention(
+        coverage_of(query.start, query.end, earliest_available), earliest_available, written.records, log
+    )
+    log.info("Part 1 of the window holds the %d events pulled.", landed.records)
+    return LandingResult(
+        written=landed,
+        part=FIRST_PART,
+        window_records=landed.records,
+        uri=landed.uri,
+        manifest_uri=landed.manifest_uri,
+        manifest=landed.manifest,
+    )
+
+
+def _land_next_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Log) -> LandingResult:
     """Pull into a local spool, keep the events the parts on record lack, and land them as the next part."""
     query = plan.query
-    chain = _read_chain(plan, log)
     with tempfile.TemporaryFile(prefix="webflow-audit-pull-") as pulled, tempfile.TemporaryFile() as fresh:
         pulls: list[PullRecord] = []
         for event_type in list(query.event_types) if query.event_types else [None]:
@@ -136,22 +178,7 @@ def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
         pulled_at = datetime.now(timezone.utc)
 
         def manifest_for(written: WrittenObject, part: int, adopted: bool = False) -> dict[str, Any]:
-            manifest = build_manifest(
-                workspace=query.workspace,
-                start=query.start,
-                end=query.end,
-                event_types=query.event_types,
-                pulls=pulls,
-                written=written,
-                task_instance=plan.task_instance,
-                pulled_at=pulled_at,
-                earliest_available=earliest_available,
-                settle=plan.settle,
-                part=part,
-                previous=list(chain.links),
-                adopted=adopted,
-            )
-            return plan.signer.sign(manifest) if plan.signer is not None else manifest
+            return _part_manifest(plan, chain, pulls, pulled_at, earliest_available, written, part, adopted)
 
         unseen = chain.keys.copy()
         new_records, total = _keep_unseen(pulled, fresh, unseen, plan.file_format)
@@ -170,7 +197,7 @@ def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
             return _nothing_new(chain, total, log)
         part_path = chain.first if chain.next_part == FIRST_PART else _part_path(chain.first, chain.next_part)
         with open_part(part_path, plan.file_format, plan.options) as out:
-            for batch in _batches(fresh):
+            for batch in _batches(fresh, plan.file_format):
                 out.write(batch)
             written = out.finish()
             landed = out.commit(manifest_for(written, chain.next_part))
@@ -189,6 +216,36 @@ def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
         manifest_uri=landed.manifest_uri,
         manifest=landed.manifest,
     )
+
+
+def _part_manifest(
+    plan: LandingPlan,
+    chain: _Chain,
+    pulls: list[PullRecord],
+    pulled_at: datetime,
+    earliest_available: datetime | None,
+    written: WrittenObject,
+    part: int,
+    adopted: bool = False,
+) -> dict[str, Any]:
+    """The manifest of one part, signed when there is a signing key."""
+    query = plan.query
+    manifest = build_manifest(
+        workspace=query.workspace,
+        start=query.start,
+        end=query.end,
+        event_types=query.event_types,
+        pulls=pulls,
+        written=written,
+        task_instance=plan.task_instance,
+        pulled_at=pulled_at,
+        earliest_available=earliest_available,
+        settle=plan.settle,
+        part=part,
+        previous=list(chain.links),
+        adopted=adopted,
+    )
+    return plan.signer.sign(manifest) if plan.signer is not None else manifest
 
 
 def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
@@ -266,7 +323,14 @@ def _check_signature(verifier: ManifestVerifier | None, part: PartOnRecord, log:
 def _keep_unseen(pulled: IO[bytes], fresh: IO[bytes], unseen: Counter[bytes], file_format: str) -> tuple[int, int]:
     """Copy the pulled events the parts do not hold to ``fresh``, using up ``unseen``; (copied, pulled)."""
     pulled.seek(0)
+    if not +unseen:  # no earlier part (a first landing): every event is new, so copy, don't hash
+        total = 0
+        while block := pulled.read(SPOOL_BLOCK_BYTES):
+            fresh.write(block)
+            total += block.count(b"\n")
+        return total, total
     kept = total = 0
+    keep: list[bytes] = []
     for line in pulled:
         total += 1
         event = loads(line)[0] if file_format != "jsonl.gz" else None
@@ -274,9 +338,13 @@ def _keep_unseen(pulled: IO[bytes], fresh: IO[bytes], unseen: Counter[bytes], fi
         if unseen[key] > 0:
             unseen[key] -= 1
             continue
-        fresh.write(line)
-        kept += 1
-    return kept, total
+        keep.append(line)
+        if len(keep) >= WRITE_BATCH_EVENTS:
+            fresh.write(b"".join(keep))
+            kept += len(keep)
+            keep = []
+    fresh.write(b"".join(keep))
+    return kept + len(keep), total
 
 
 def _adopt_orphan(chain: _Chain, fresh: IO[bytes], plan: LandingPlan, manifest_for: Any, log: Log) -> int:
@@ -319,12 +387,15 @@ def _adopt_orphan(chain: _Chain, fresh: IO[bytes], plan: LandingPlan, manifest_f
     return written.records
 
 
-def _batches(fresh: IO[bytes]) -> Iterator[EventBatch]:
+def _batches(fresh: IO[bytes], file_format: str) -> Iterator[EventBatch]:
+    """The spooled events in batches; parsed only for a format that encodes events (gzip JSONL takes the lines)."""
     fresh.seek(0)
+    parse = file_format != "jsonl.gz"
     events: list[dict[str, Any]] = []
     lines: list[bytes] = []
     for line in fresh:
-        events.append(loads(line)[0])
+        if parse:
+            events.append(loads(line)[0])
         lines.append(line)
         if len(lines) >= WRITE_BATCH_EVENTS:
             yield EventBatch(events, lines)
