@@ -4,8 +4,10 @@ The proxy forwards every request to the emulator. For a bucket created with a ``
 (as GCS's JSON API takes it) it answers as GCS does for objects younger than the policy, which in a
 test is every object: a delete is refused (403), an upload onto an existing name is refused (403;
 412 when it asked ``ifGenerationMatch=0``), and a copy, rewrite or compose onto an existing name is
-refused (403). It also honours ``ifGenerationMatch=0`` on any upload, which the emulator ignores.
-Every refusal is counted, so a test can say that nothing tried to replace or delete.
+refused (403). It also honours ``ifGenerationMatch=0`` on any upload, which the emulator ignores,
+atomically as GCS does: uploads pass the proxy one at a time, from the check to the emulator's answer,
+and a resumable upload started with the condition is checked again when its bytes arrive. Every
+refusal is counted, so a test can say that nothing tried to replace or delete.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ class RetentionProxy:
         self.refused: list[tuple[str, str, int]] = []
         self._client = httpx.Client(timeout=30)
         self._lock = threading.Lock()
+        #: Held from an upload's check to the emulator's answer, so two exclusive creates cannot both pass.
+        self._upload_lock = threading.Lock()
+        #: Resumable uploads started with ifGenerationMatch=0: upload id -> (bucket, object name).
+        self._exclusive_uploads: dict[str, tuple[str, str]] = {}
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,23 +72,39 @@ class RetentionProxy:
         body = request.rfile.read(length) if length else b""
         parts = urlsplit(request.path)
         query = parse_qs(parts.query)
-        refusal = self._refusal(request.command, parts.path, query, body)
+        if request.command in ("POST", "PUT") and _UPLOAD.match(parts.path):
+            with self._upload_lock:
+                self._handle(request, parts.path, query, body)
+        else:
+            self._handle(request, parts.path, query, body)
+
+    def _handle(self, request: BaseHTTPRequestHandler, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        refusal = self._refusal(request.command, path, query, body)
         if refusal is not None:
             status, reason = refusal
             if status != 499:
                 with self._lock:
-                    self.refused.append((request.command, unquote(parts.path), status))
+                    self.refused.append((request.command, unquote(path), status))
             payload = json.dumps({"error": {"code": status, "message": reason, "errors": [{"reason": reason}]}})
             self._answer(request, status, {"Content-Type": "application/json"}, payload.encode())
             return
-        if request.command == "POST" and parts.path == "/storage/v1/b":
+        if request.command == "POST" and path == "/storage/v1/b":
             self._remember_policy(body)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         answer = self._client.request(request.command, self.upstream + request.path, headers=headers, content=body)
         out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
         if "location" in {k.lower() for k in out}:  # resumable uploads continue through the proxy
             out = {k: (v.replace(self.upstream, self.url) if k.lower() == "location" else v) for k, v in out.items()}
+            self._remember_exclusive_upload(path, query, body, answer.headers.get("location", ""))
         self._answer(request, answer.status_code, out, answer.content)
+
+    def _remember_exclusive_upload(self, path: str, query: dict[str, list[str]], body: bytes, location: str) -> None:
+        match = _UPLOAD.match(path)
+        upload_id = parse_qs(urlsplit(location).query).get("upload_id", [None])[0]
+        if match and upload_id and query.get("ifGenerationMatch") == ["0"]:
+            name = query.get("name", [None])[0] or _name_in_metadata(body)
+            if name is not None:
+                self._exclusive_uploads[upload_id] = (match["bucket"], name)
 
     def _answer(self, request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes) -> None:
         request.send_response(status)
@@ -109,6 +131,11 @@ class RetentionProxy:
         if match := _OBJECT.match(path):
             if method == "DELETE" and match["bucket"] in self.locked:
                 return 403, "retentionPolicyNotMet: the object is under the bucket's retention policy"
+            return None
+        if method == "PUT" and _UPLOAD.match(path) and "upload_id" in query:
+            target = self._exclusive_uploads.get(query["upload_id"][0])
+            if target is not None and self._exists(*target):
+                return 412, "conditionNotMet: the object exists"
             return None
         if method == "POST" and (match := _UPLOAD.match(path)):
             name = query.get("name", [None])[0] or _name_in_metadata(body)
