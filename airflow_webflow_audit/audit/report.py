@@ -58,6 +58,11 @@ class Problem:
     key: str | None
     detail: str
 
+    def label(self) -> str:
+        """``kind [start, end) key``: how an error message names the problem."""
+        where = f"[{self.start.isoformat() if self.start else '?'}, {self.end.isoformat() if self.end else '?'})"
+        return f"{self.kind} {where}" + (f" {self.key}" if self.key else "")
+
 
 @dataclass
 class AuditReport:

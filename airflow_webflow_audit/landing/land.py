@@ -139,11 +139,8 @@ def _land_first_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: L
     query = plan.query
     pulls: list[PullRecord] = []
     with open_part(chain.first, plan.file_format, plan.options) as out:
-        for event_type in list(query.event_types) if query.event_types else [None]:
-            batches = hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
-            pulls.append(PullRecord(event_type, batches.progress))
-            for batch in batches:
-                out.write(batch)
+        for batch in _pull(hook, query, pulls):
+            out.write(batch)
         # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
         earliest_available = hook.get_earliest_available(query.workspace)
         pulled_at = datetime.now(timezone.utc)
@@ -168,11 +165,8 @@ def _land_next_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Lo
     query = plan.query
     with tempfile.TemporaryFile(prefix="webflow-audit-pull-") as pulled, tempfile.TemporaryFile() as fresh:
         pulls: list[PullRecord] = []
-        for event_type in list(query.event_types) if query.event_types else [None]:
-            batches = hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
-            pulls.append(PullRecord(event_type, batches.progress))
-            for batch in batches:
-                pulled.write(b"".join(batch.lines))
+        for batch in _pull(hook, query, pulls):
+            pulled.write(b"".join(batch.lines))
         # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
         earliest_available = hook.get_earliest_available(query.workspace)
         pulled_at = datetime.now(timezone.utc)
@@ -216,6 +210,15 @@ def _land_next_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Lo
         manifest_uri=landed.manifest_uri,
         manifest=landed.manifest,
     )
+
+
+def _pull(hook: WebflowHook, query: WindowQuery, pulls: list[PullRecord]) -> Iterator[EventBatch]:
+    """The window's events, one pull per event type asked for (one in all without a filter); each
+    pull's record is appended to ``pulls`` as it starts, its progress filled in as it goes."""
+    for event_type in list(query.event_types) if query.event_types else [None]:
+        batches = hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
+        pulls.append(PullRecord(event_type, batches.progress))
+        yield from batches
 
 
 def _part_manifest(

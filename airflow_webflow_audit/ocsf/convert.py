@@ -29,7 +29,7 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingConflictError, WebflowLandingError
-from airflow_webflow_audit.landing.reader import PartLines, WindowChain, parse_landed_line
+from airflow_webflow_audit.landing.reader import LandedObject, PartLines, WindowChain, parse_landed_line
 from airflow_webflow_audit.landing.writer import ExclusiveUpload, WriteOptions
 from airflow_webflow_audit.lineage import open_untracked, report_written
 from airflow_webflow_audit.ocsf.lake import FILE_SUFFIX, day_folder, file_name, file_prefix
@@ -108,6 +108,16 @@ class Conversion:
     #: ``eventType.eventSubType`` of events that went to the fallback class, with their counts.
     unmapped: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: Conversion) -> None:
+        """Count ``other`` (another range of the same run) in too."""
+        self.windows += other.windows
+        self.parts += other.parts
+        self.events += other.events
+        self.files.extend(other.files)
+        self.rows_by_class.update(other.rows_by_class)
+        self.already_in_lake += other.already_in_lake
+        self.unmapped.update(other.unmapped)
+
 
 def convert_windows(
     windows: Sequence[WindowChain],
@@ -120,22 +130,18 @@ def convert_windows(
 ) -> Conversion:
     """Convert ``windows`` (in order, landed under ``source``) of the run over ``[start, end)`` into ``target``."""
     result = Conversion(windows=len(windows))
-    parts = [[(PartLines(part), part) for part in window.parts] for window in windows]
-    refs = {
-        id(lines): PartRef(_relative(landed.path, source), str(lines.manifest.get("object", {}).get("sha256")))
-        for window_parts in parts
-        for lines, landed in window_parts
-    }
+    parts = [[_part_stream(part, source) for part in window.parts] for window in windows]
+    refs = [ref for window_parts in parts for _, ref in window_parts]
     result.parts = len(refs)
     if not windows:
         return result
-    covered = _covered_parts(target, workspace, _days(windows), {ref.key: ref for ref in refs.values()})
+    covered = _covered_parts(target, workspace, _days(windows), {ref.key: ref for ref in refs})
     open_files: dict[tuple[int, date], _LakeFileWriter] = {}
     try:
         for window, window_parts in zip(windows, parts, strict=True):
             _finish_before(open_files, window.start.astimezone(timezone.utc).date(), result)
             read_before = result.events
-            for converted, ref in _merged(window_parts, refs):
+            for converted, ref in _merged(window_parts):
                 result.events += 1
                 if not converted.mapped:
                     result.unmapped[converted.event["metadata"]["event_code"]] += 1
@@ -147,10 +153,10 @@ def convert_windows(
                 writer = open_files.get(slot)
                 if writer is None:
                     todo = [
-                        refs[id(lines)]
+                        part_ref
                         for window_parts_of_day in _windows_on(day, windows, parts)
-                        for lines, _ in window_parts_of_day
-                        if refs[id(lines)].key not in covered.get(slot, {})
+                        for _, part_ref in window_parts_of_day
+                        if part_ref.key not in covered.get(slot, {})
                     ]
                     writer = open_files[slot] = _LakeFileWriter(
                         target, workspace, start, end, converted.ocsf_class.uid, day, todo
@@ -171,9 +177,15 @@ def convert_windows(
     return result
 
 
-def _merged(window_parts: list[tuple[PartLines, Any]], refs: dict[int, PartRef]) -> Iterator[tuple[OcsfEvent, PartRef]]:
+def _part_stream(landed: LandedObject, source: ObjectStoragePath) -> tuple[PartLines, PartRef]:
+    """A landed part's lines (its manifest read), and the reference a lake file records for it."""
+    lines = PartLines(landed)
+    return lines, PartRef(_relative(landed.path, source), str(lines.manifest.get("object", {}).get("sha256")))
+
+
+def _merged(window_parts: list[tuple[PartLines, PartRef]]) -> Iterator[tuple[OcsfEvent, PartRef]]:
     """A window's events, all parts merged by time (each part is in time order), each once."""
-    streams = [_converted(lines, refs[id(lines)], number) for number, (lines, _) in enumerate(window_parts)]
+    streams = [_converted(lines, ref, number) for number, (lines, ref) in enumerate(window_parts)]
     for _, _, _, converted, ref in heapq.merge(*streams):
         yield converted, ref
 
@@ -213,8 +225,8 @@ def _days(windows: Sequence[WindowChain]) -> list[date]:
 
 
 def _windows_on(
-    day: date, windows: Sequence[WindowChain], parts: list[list[tuple[PartLines, Any]]]
-) -> Iterator[list[tuple[PartLines, Any]]]:
+    day: date, windows: Sequence[WindowChain], parts: list[list[tuple[PartLines, PartRef]]]
+) -> Iterator[list[tuple[PartLines, PartRef]]]:
     """The parts of the windows that reach into ``day`` (UTC)."""
     day_start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
     for window, window_parts in zip(windows, parts, strict=True):
@@ -309,7 +321,6 @@ class _LakeFileWriter:
         )
         self.rows = 0
         self._buffer: list[dict[str, Any]] = []
-        self._last_time: int | None = None
         self._upload: ExclusiveUpload | None = ExclusiveUpload(self.path, WriteOptions())
         try:
             self._writer = pq.ParquetWriter(
@@ -326,9 +337,8 @@ class _LakeFileWriter:
         log.info("Writing %s rows of %s to %s.", CLASSES_BY_UID[class_uid].name, f"{day:%Y-%m-%d}", self.path)
 
     def add(self, converted: OcsfEvent) -> None:
-        if self._last_time is not None and converted.time_ms < self._last_time:
-            raise WebflowLandingError(f"Rows for {self.path} came out of time order; nothing was written there.")
-        self._last_time = converted.time_ms
+        """Append a row; rows come in time order (each part is checked as read, parts are merged by
+        time, and windows come in order without overlap, which the audit before the run proved)."""
         self._buffer.append(to_row(self.class_uid, converted.event))
         if len(self._buffer) >= ROW_GROUP_ROWS:
             self._flush()

@@ -243,7 +243,7 @@ def _fill_user_access(
         resource=_membership_scope(event_type, payload, workspace),
         message=f"{(target or {}).get('email_addr') or 'a user'} was given {privileges[0]}"
         + (f" (was {payload['previousRoleName']})" if payload.get("previousRoleName") else "")
-        + f" in {ocsf_scope_label(event_type, payload, workspace)}",
+        + f" in {_scope_label(event_type, payload, workspace)}",
     )
 
 
@@ -258,7 +258,7 @@ def _fill_group_management(
         privileges=[role] if role else None,
         message=f"{(target or {}).get('email_addr') or 'a user'} "
         + ("added to" if subtype == "user_added" else "removed from")
-        + f" {ocsf_scope_label(event_type, payload, workspace)}"
+        + f" {_scope_label(event_type, payload, workspace)}"
         + (f" as {role}" if role and subtype == "user_added" else ""),
     )
 
@@ -291,7 +291,7 @@ def _membership_scope(event_type: str, payload: dict[str, Any], workspace: dict[
     return _compact({"uid": _text(workspace.get("id")), "name": _text(workspace.get("slug")), "type": "Workspace"})
 
 
-def ocsf_scope_label(event_type: str, payload: dict[str, Any], workspace: dict[str, Any]) -> str:
+def _scope_label(event_type: str, payload: dict[str, Any], workspace: dict[str, Any]) -> str:
     scope = _membership_scope(event_type, payload, workspace) or {}
     return f"{str(scope.get('type', 'workspace')).lower()} {scope.get('name') or scope.get('uid') or '(unnamed)'}"
 

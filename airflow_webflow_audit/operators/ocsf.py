@@ -156,9 +156,7 @@ class WebflowAuditOCSFOperator(BaseOperator):
                 end.isoformat(),
                 target.destination,
             )
-            _add(
-                total, convert_windows(windows, source=source, workspace=workspace, start=start, end=end, target=target)
-            )
+            total.add(convert_windows(windows, source=source, workspace=workspace, start=start, end=end, target=target))
         return self._summary(total, ranges)
 
     def _ranges(self, context: Context, workspace: str) -> list[tuple[datetime, datetime]]:
@@ -184,10 +182,7 @@ class WebflowAuditOCSFOperator(BaseOperator):
         if report.complete:
             return
         named = "; ".join(
-            f"{p.kind} [{p.start.isoformat() if p.start else '?'}, {p.end.isoformat() if p.end else '?'})"
-            + (f" {p.key}" if p.key else "")
-            + (f": {p.detail}" if p.detail else "")
-            for p in report.problems[:MAX_PROBLEMS_NAMED]
+            p.label() + (f": {p.detail}" if p.detail else "") for p in report.problems[:MAX_PROBLEMS_NAMED]
         )
         more = len(report.problems) - MAX_PROBLEMS_NAMED
         raise WebflowRangeIncompleteError(
@@ -233,16 +228,6 @@ class WebflowAuditOCSFOperator(BaseOperator):
             "unmapped": dict(sorted(total.unmapped.items())),
             "files": [lake_file.as_json() for lake_file in total.files[:MAX_FILES_IN_XCOM]],
         }
-
-
-def _add(total: Conversion, part: Conversion) -> None:
-    total.windows += part.windows
-    total.parts += part.parts
-    total.events += part.events
-    total.files.extend(part.files)
-    total.rows_by_class.update(part.rows_by_class)
-    total.already_in_lake += part.already_in_lake
-    total.unmapped.update(part.unmapped)
 
 
 def _asset_event_windows(asset_events: Any, workspace: str) -> list[tuple[datetime, datetime]]:

@@ -250,11 +250,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             len(remaining),
         )
         if remaining:
-            listed = "; ".join(
-                f"{p.kind} [{p.start.isoformat() if p.start else '?'}, {p.end.isoformat() if p.end else '?'})"
-                + (f" {p.key}" if p.key else "")
-                for p in remaining
-            )
+            listed = "; ".join(p.label() for p in remaining)
             raise WebflowRangeIncompleteError(
                 f"The range [{report.start.isoformat()}, {report.end.isoformat()}) is not complete after "
                 f"reconciling: {listed}. Land the missing windows (a backfill of the landing DAG) or rerun their "
