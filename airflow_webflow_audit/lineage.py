@@ -2,47 +2,26 @@
 
 Airflow's ``ObjectStoragePath.open`` reports every path it opens to the hook-lineage collector, under
 a URI that carries Airflow's connection id (``s3://aws_default@bucket/key``). The landing's hidden
-temporary keys, its write probe and its manifests are not datasets, so storage is opened through
-:func:`open_untracked` and only the data objects are reported, by :func:`report_read` and
-:func:`report_written`, under their plain URIs. The landing operator builds its OpenLineage facets
-with :func:`landing_lineage`; the OpenLineage provider is imported only there, so the provider works
-without it.
+temporary keys, its write probe and its manifests are not datasets, so storage is opened untracked
+(:func:`~airflow_webflow_audit.landing.storage.open_untracked`) and only the data objects are
+reported, by :func:`report_read` and :func:`report_written`, under their plain URIs. The landing
+operator's OpenLineage facets are built beside it, in :mod:`airflow_webflow_audit.operators.audit_logs`.
 """
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import API_VERSION_PREFIX
 from airflow_webflow_audit.compat import hook_lineage_collector
-
-if TYPE_CHECKING:
-    from airflow_webflow_audit.landing.writer import LandedPart
-
-#: OpenLineage's namespace scheme for each ObjectStoragePath protocol this provider writes to.
-_NAMESPACE_SCHEME = {"s3": "s3", "s3a": "s3", "gs": "gs", "gcs": "gs"}
-
-
-def open_untracked(path: ObjectStoragePath, mode: str) -> IO[bytes]:
-    """Open ``path`` without reporting it to the hook-lineage collector (see the module's docstring)."""
-    return path.fs.open(path.path, mode=mode)
-
-
-def read_untracked(path: ObjectStoragePath) -> bytes:
-    """The whole object at ``path``, read without reporting it (for manifests and bookkeeping state)."""
-    with open_untracked(path, "rb") as raw:
-        return raw.read()
+from airflow_webflow_audit.landing.storage import backend_of
 
 
 def dataset_name(path: ObjectStoragePath) -> tuple[str, str]:
     """``(namespace, name)`` of a stored object: ``("s3://bucket", "key")`` or ``("file", "/abs/path")``."""
-    if path.protocol in ("file", "local", ""):
-        return "file", "/" + path.path.lstrip("/")
-    bucket, _, key = path.path.partition("/")
-    return f"{_NAMESPACE_SCHEME.get(path.protocol, path.protocol)}://{bucket}", key or "/"
+    return backend_of(path).dataset_namespace(path)
 
 
 def plain_uri(path: ObjectStoragePath) -> str:
@@ -68,54 +47,3 @@ def endpoint_dataset_name(base_url: str, workspace: str) -> tuple[str, str]:
     netloc = f"{host}:{parts.port}" if parts.port else host  # never the userinfo of a URL
     path = f"{parts.path.rstrip('/')}{API_VERSION_PREFIX}/workspaces/{workspace}/audit_logs"
     return f"{parts.scheme}://{netloc}", path
-
-
-def landing_lineage(
-    *,
-    base_url: str,
-    workspace: str,
-    object_path: ObjectStoragePath | None,
-    landed: LandedPart | None,
-    file_format: str,
-) -> Any:
-    """The landing's ``OperatorLineage``: the endpoint in; the landed object out, with its row count and size.
-
-    Without a landing (the task failed), only the input. Parquet objects carry their schema.
-    """
-    from airflow.providers.common.compat.openlineage.facet import (
-        InputDataset,
-        OutputDataset,
-        OutputStatisticsOutputDatasetFacet,
-    )
-    from airflow.providers.openlineage.extractors import OperatorLineage
-
-    namespace, name = endpoint_dataset_name(base_url, workspace)
-    outputs = []
-    if object_path is not None and landed is not None:
-        out_namespace, out_name = dataset_name(object_path)
-        facets: dict[str, Any] = {}
-        if file_format == "parquet":
-            facets["schema"] = _parquet_schema_facet()
-        outputs.append(
-            OutputDataset(
-                namespace=out_namespace,
-                name=out_name,
-                facets=facets,
-                outputFacets={
-                    "outputStatistics": OutputStatisticsOutputDatasetFacet(
-                        rowCount=landed.records, size=landed.size_bytes
-                    )
-                },
-            )
-        )
-    return OperatorLineage(inputs=[InputDataset(namespace=namespace, name=name)], outputs=outputs)
-
-
-def _parquet_schema_facet() -> Any:
-    from airflow.providers.common.compat.openlineage.facet import SchemaDatasetFacet, SchemaDatasetFacetFields
-
-    from airflow_webflow_audit.landing.formats import parquet_schema
-
-    return SchemaDatasetFacet(
-        fields=[SchemaDatasetFacetFields(name=field.name, type=str(field.type)) for field in parquet_schema()]
-    )

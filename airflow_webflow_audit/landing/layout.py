@@ -17,7 +17,6 @@ event-type filter says so in its name, so it never mixes with the whole window:
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -25,15 +24,9 @@ from typing import NamedTuple
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.landing.storage import OBJECT_LOCK_S3_ONLY, SUPPORTED_SCHEMES, protocol_of
 from airflow_webflow_audit.validation import validate_workspace
 
-#: URL schemes a destination may use, with what each needs installed.
-SUPPORTED_SCHEMES: dict[str, str] = {
-    "s3": "apache-airflow-providers-amazon[s3fs] (extra 'amazon')",
-    "gs": "apache-airflow-providers-google (extra 'google')",
-    "gcs": "apache-airflow-providers-google (extra 'google')",
-    "file": "nothing extra",
-}
 MANIFEST_SUFFIX = ".manifest.json"
 DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
 _KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
@@ -79,22 +72,10 @@ def check_destination_url(destination: str) -> tuple[str, str]:
     return scheme, bucket + slash + path
 
 
-#: Why S3 Object Lock is refused for other destinations, and what GCS offers instead.
-OBJECT_LOCK_S3_ONLY = (
-    "object_lock_mode applies to s3:// destinations only. On GCS, give the bucket a retention policy (and lock "
-    "it): the landing never replaces or deletes an object, so it works there; a local folder has no lock."
-)
-
-
 def check_object_lock_destination(destination: object) -> None:
     """Refuse S3 Object Lock for a destination that is not S3, offline."""
     if check_destination(destination)[0] not in ("s3", "s3a"):
         raise WebflowConfigurationError(f"{OBJECT_LOCK_S3_ONLY} Got destination={destination!r}.")
-
-
-def protocol_of(path: ObjectStoragePath) -> str:
-    """The path's protocol (``file``, ``s3``, ``gs``...), whichever form fsspec gives it in."""
-    return path.protocol if isinstance(path.protocol, str) else path.protocol[0]
 
 
 def check_destination(destination: object) -> tuple[str, str]:
@@ -222,11 +203,3 @@ def parse_object_name(name: str) -> ObjectName | None:
 
 def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
     return object_path.parent / (object_path.name + MANIFEST_SUFFIX)
-
-
-def temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
-    """A fresh temporary key beside ``path``.
-
-    Hidden (leading dot) and suffixed, so globbing readers, Hive/Spark/Athena included, skip it.
-    """
-    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.partial"

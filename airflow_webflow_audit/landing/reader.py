@@ -29,7 +29,8 @@ from airflow_webflow_audit.landing.layout import (
     parse_object_name,
     workspace_root,
 )
-from airflow_webflow_audit.lineage import open_untracked, read_untracked, report_read
+from airflow_webflow_audit.landing.storage import open_untracked, read_untracked
+from airflow_webflow_audit.lineage import report_read
 
 
 @dataclass(frozen=True)

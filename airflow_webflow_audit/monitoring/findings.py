@@ -46,8 +46,8 @@ from airflow_webflow_audit.landing.reader import (
     read_landed_events,
     read_manifest_at,
 )
+from airflow_webflow_audit.landing.storage import read_untracked
 from airflow_webflow_audit.landing.writer import write_object
-from airflow_webflow_audit.lineage import read_untracked
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ Each file records, in its Parquet footer, the landed parts it covers (key and sh
 the events of parts a file of their class and day already covers, so a rerun writes nothing, a run
 after a late part writes files holding only that part's events, and a run stopped half-way writes
 only what it had not finished. Files are exclusive creates
-(:class:`~airflow_webflow_audit.landing.writer.ExclusiveUpload`): visible only once complete, never replaced.
+(:func:`~airflow_webflow_audit.landing.writer.exclusive_create`): visible only once complete, never replaced.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingConflictError, WebflowLandingError
 from airflow_webflow_audit.landing.reader import LandedObject, PartLines, WindowChain, parse_landed_line
-from airflow_webflow_audit.landing.writer import ExclusiveUpload, WriteOptions
-from airflow_webflow_audit.lineage import open_untracked, report_written
+from airflow_webflow_audit.landing.storage import ExclusiveCreate, backend_of, open_untracked
+from airflow_webflow_audit.landing.writer import exclusive_create
+from airflow_webflow_audit.lineage import report_written
 from airflow_webflow_audit.ocsf.lake import FILE_SUFFIX, day_folder, file_name, file_prefix
 from airflow_webflow_audit.ocsf.mapping import CLASSES_BY_UID, OCSF_VERSION, OcsfEvent, to_ocsf
 from airflow_webflow_audit.ocsf.schema import class_schema, to_row
@@ -260,12 +261,7 @@ def _covered_parts(
 
 
 def _lake_files(folder: ObjectStoragePath, workspace: str) -> list[ObjectStoragePath]:
-    try:
-        names = [name.rsplit("/", 1)[-1] for name in folder.fs.ls(folder.path, detail=False)]
-    except FileNotFoundError:
-        return []
-    except Exception as exc:
-        raise WebflowLandingError(f"Listing {folder} failed ({type(exc).__name__}: {exc}).") from exc
+    names = [entry.name for entry in backend_of(folder).list_folder(folder)]
     prefix = file_prefix(workspace)
     return [folder / name for name in sorted(names) if name.startswith(prefix) and name.endswith(FILE_SUFFIX)]
 
@@ -321,7 +317,7 @@ class _LakeFileWriter:
         )
         self.rows = 0
         self._buffer: list[dict[str, Any]] = []
-        self._upload: ExclusiveUpload | None = ExclusiveUpload(self.path, WriteOptions())
+        self._upload: ExclusiveCreate | None = exclusive_create(self.path)
         try:
             self._writer = pq.ParquetWriter(
                 self._upload.raw,

@@ -24,7 +24,7 @@ from airflow_webflow_audit.landing.layout import (
     window_object_path,
 )
 from airflow_webflow_audit.landing.writer import LandedPart, ObjectLock, WriteOptions, check_destination_writable
-from airflow_webflow_audit.lineage import landing_lineage
+from airflow_webflow_audit.operators.landing_lineage import landing_lineage
 from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signer_from_connection
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,

@@ -14,7 +14,7 @@ from airflow_webflow_audit.exceptions import (
     WebflowLandingConflictError,
     WebflowLandingError,
 )
-from airflow_webflow_audit.landing import writer
+from airflow_webflow_audit.landing import storage, writer
 from airflow_webflow_audit.landing.layout import (
     MANIFEST_SUFFIX,
     asset_uri,
@@ -215,7 +215,7 @@ def test_a_failed_link_leaves_nothing_at_the_final_key(tmp_path, monkeypatch):
     def broken_link(source, target):
         raise OSError("storage went away")
 
-    monkeypatch.setattr(writer.os, "link", broken_link)
+    monkeypatch.setattr(storage.os, "link", broken_link)
     with pytest.raises(WebflowLandingError, match="went away") as caught:
         _land(root, [event("2026-10-01T00:00:00.000Z")])
     assert "Nothing was created at the final key" in str(caught.value)

@@ -10,7 +10,8 @@ from airflow.sdk.lineage import HookLineageCollector
 
 from airflow_webflow_audit.landing.reader import measure_object, read_manifest_at
 from airflow_webflow_audit.landing.writer import check_destination_writable
-from airflow_webflow_audit.lineage import dataset_name, endpoint_dataset_name, landing_lineage, plain_uri
+from airflow_webflow_audit.lineage import dataset_name, endpoint_dataset_name, plain_uri
+from airflow_webflow_audit.operators.landing_lineage import landing_lineage
 from tests.conftest import event
 from tests.landing_helpers import land_events
 
