@@ -23,6 +23,9 @@ The API promises little (see the design notes), so the pull checks instead of tr
   reached is re-asked once; if it is empty again with the same total, the pull ends there (a
   ``total`` that overcounts must not loop forever nor fail every run). Either disagreement between
   ``total`` and the items served is logged, and the manifest records both.
+* Every event handed out must name the same workspace (``workspace.id`` and ``slug``), and the one
+  asked for by its id or its slug: a server answering for another workspace stops the pull. The
+  workspace the events named is kept for the manifest, which binds the window to it.
 """
 
 from __future__ import annotations
@@ -65,6 +68,8 @@ class PullProgress:
     api_total: int | None = None
     #: Items the API served in the pass that completed, in and out of the window.
     served: int = 0
+    #: ``{"id", "slug"}`` of the workspace the events handed out name; None before the first such event.
+    workspace: dict[str, Any] | None = None
 
 
 class WindowPull:
@@ -77,9 +82,13 @@ class WindowPull:
         end: datetime,
         max_snapshot_attempts: int = DEFAULT_MAX_SNAPSHOT_ATTEMPTS,
         on_unknown_event_type: Callable[[str], None] | None = None,
+        workspace: str | None = None,
     ) -> None:
         self.start = start
         self.end = end
+        #: The workspace id or slug the pull asks for; None: not checked (a caller without one).
+        self.workspace = workspace
+        self._workspace_key: tuple[object, object] | None = None
         self.max_snapshot_attempts = max_snapshot_attempts
         self.progress = PullProgress()
         self._on_unknown_event_type = on_unknown_event_type
@@ -198,12 +207,39 @@ class WindowPull:
             event_type = item.get("eventType")
             if event_type not in KNOWN_EVENT_TYPES:
                 self._note_unknown_type(event_type)
+            named = item.get("workspace")
+            if named is not None and (
+                not isinstance(named, dict) or (named.get("id"), named.get("slug")) != self._workspace_key
+            ):
+                self._check_workspace(named)
             out.events.append(item)
             out.lines.append(line)
         # One update per page: the digest of the lines in a row is the digest of each line in turn.
         self._digest_of_handed_out.update(b"".join(out.lines))
         self.progress.records += len(out.lines)
         return out
+
+    def _check_workspace(self, named: object) -> None:
+        """The first event's workspace must be the one asked for; every later one the same as the first."""
+        if not isinstance(named, dict) or not all(isinstance(named.get(k), (str, type(None))) for k in ("id", "slug")):
+            raise WebflowPagingError(
+                f"Stopping the pull of {self._window()}: an event's workspace is {named!r}, not an object with "
+                "an id and a slug."
+            )
+        seen = self.progress.workspace
+        if seen is not None:
+            raise WebflowPagingError(
+                f"Stopping the pull of {self._window()}: its events name two workspaces ({seen} and {named}); "
+                "one window is one workspace's log."
+            )
+        if self.workspace is not None and self.workspace not in (named.get("id"), named.get("slug")):
+            raise WebflowPagingError(
+                f"Stopping the pull of {self._window()}: the API answered for workspace {self.workspace!r} with "
+                f"events of workspace id {named.get('id')!r}, slug {named.get('slug')!r}. If the workspace's slug "
+                "changed, name it by its id (or its new slug)."
+            )
+        self.progress.workspace = {"id": named.get("id"), "slug": named.get("slug")}
+        self._workspace_key = (named.get("id"), named.get("slug"))
 
     def _check_prefix(self) -> None:
         if self._verify_digest.digest() != self._digest_of_handed_out.digest():

@@ -464,6 +464,7 @@ class WebflowHook(BaseHook):
             end=end_utc,
             max_snapshot_attempts=self.retry_policy.max_snapshot_attempts,
             on_unknown_event_type=self._warn_unknown_event_type,
+            workspace=workspace,
         )
         return _PullRun(self, workspace, pull, validate_event_type(event_type))
 

@@ -297,3 +297,33 @@ def test_token_actors_without_email_pass_through(mock_hook):
     item = at(5, actor={"id": "tok-1", "type": "token"})
     hook, _ = mock_hook(FakeLog([item]))
     assert list(hook.iter_audit_logs(None, START, END)) == [item]
+
+
+def test_events_of_the_workspace_asked_for_by_slug_or_id_are_recorded(mock_hook):
+    hook, _ = mock_hook(FakeLog(spread(5)), extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
+    batches = hook.iter_audit_log_batches(None, START, END)
+    assert sum(len(batch.lines) for batch in batches) == 5
+    assert batches.progress.workspace == {"id": "w1", "slug": "hitchhikers-workspace"}
+    by_id = hook.iter_audit_log_batches("w1", START, END)
+    assert sum(len(batch.lines) for batch in by_id) == 5
+
+
+@pytest.mark.parametrize(
+    ("stranger", "message"),
+    [
+        ({"id": "w2", "slug": "another-workspace"}, "two workspaces"),
+        ("hitchhikers-workspace", "not an object"),
+    ],
+)
+def test_a_window_whose_events_name_two_workspaces_stops_the_pull(mock_hook, stranger, message):
+    events = spread(5)
+    events[3] = {**events[3], "workspace": stranger}
+    hook, _ = mock_hook(FakeLog(events), extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
+    with pytest.raises(WebflowPagingError, match=message):
+        list(hook.iter_audit_logs(None, START, END))
+
+
+def test_an_answer_for_another_workspace_stops_the_pull_naming_both(mock_hook):
+    hook, _ = mock_hook(FakeLog(spread(3)), extra={"workspace": "hitchhikers-workspace", "max_concurrency": 1})
+    with pytest.raises(WebflowPagingError, match=r"answered for workspace 'renamed-workspace' with events of .*'w1'"):
+        list(hook.iter_audit_logs("renamed-workspace", START, END))

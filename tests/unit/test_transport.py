@@ -23,6 +23,8 @@ from airflow_webflow_audit.exceptions import (
 from airflow_webflow_audit.hooks.responses import redact
 from tests.conftest import TOKEN, event, page_response
 
+#: The workspace the events of tests.conftest.event() name.
+WORKSPACE = "hitchhikers-workspace"
 START = datetime(2026, 10, 1, tzinfo=timezone.utc)
 END = START + timedelta(hours=1)
 ONE_EVENT = [event("2026-10-01T00:10:00.000Z")]
@@ -164,7 +166,7 @@ def test_transient_failures_are_retried_with_backoff(mock_hook, clock, failure):
 def test_backoff_is_capped(mock_hook, clock):
     failure = error(500, "internal_error", "boom")
     hook, _ = mock_hook(scripted(*[failure] * 9, page_response(ONE_EVENT)), extra={"max_retries": 9})
-    list(hook.iter_audit_logs("ws", START, END))
+    list(hook.iter_audit_logs(WORKSPACE, START, END))
     assert len(clock.sleeps) == 9
     assert max(clock.sleeps) <= 30.0
     assert clock.sleeps[-1] >= 15.0
@@ -173,7 +175,7 @@ def test_backoff_is_capped(mock_hook, clock):
 def test_an_outage_longer_than_the_budget_names_the_last_error_and_the_attempts(mock_hook, clock):
     hook, seen = mock_hook(lambda request: error(503, "service_unavailable", "maintenance"), extra={"max_retries": 3})
     with pytest.raises(WebflowRetriesExhaustedError) as info:
-        list(hook.iter_audit_logs("ws", START, END))
+        list(hook.iter_audit_logs(WORKSPACE, START, END))
     assert len(seen) == 4
     assert info.value.attempts == 4
     assert "after 4 attempts" in str(info.value)
@@ -184,7 +186,7 @@ def test_an_outage_longer_than_the_budget_names_the_last_error_and_the_attempts(
 def test_max_retries_zero_fails_on_the_first_transient_error(mock_hook):
     hook, seen = mock_hook(lambda request: error(500, "internal_error", "x"), extra={"max_retries": 0})
     with pytest.raises(WebflowRetriesExhaustedError):
-        hook.get_audit_logs_page("ws")
+        hook.get_audit_logs_page(WORKSPACE)
     assert len(seen) == 1
 
 
@@ -223,7 +225,7 @@ def test_429s_do_not_use_up_the_retry_budget_for_errors(mock_hook, clock):
     hook, _ = mock_hook(
         scripted(limited, limited, failure, limited, page_response(ONE_EVENT)), extra={"max_retries": 1}
     )
-    assert list(hook.iter_audit_logs("ws", START, END)) == ONE_EVENT
+    assert list(hook.iter_audit_logs(WORKSPACE, START, END)) == ONE_EVENT
 
 
 def test_pacing_spends_what_other_clients_of_the_token_leave(mock_hook, clock):
@@ -240,7 +242,7 @@ def test_pacing_spends_what_other_clients_of_the_token_leave(mock_hook, clock):
         left_over.append(60 - ours - others)
         return {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": str(max(0, 60 - ours - others))}
 
-    hook, seen = mock_hook(one_item_pages(items, headers), extra={"workspace": "ws", "max_concurrency": 1})
+    hook, seen = mock_hook(one_item_pages(items, headers), extra={"workspace": WORKSPACE, "max_concurrency": 1})
     assert list(hook.iter_audit_logs(None, START, END)) == items
     assert len(seen) == 90
     # 60 go at once; the rest wait for the next minute, minus what the other client spent meanwhile.
@@ -253,7 +255,7 @@ def test_pacing_spends_what_other_clients_of_the_token_leave(mock_hook, clock):
 def test_the_connections_rate_limit_is_a_hard_ceiling(mock_hook, clock):
     items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(5)]
 
-    hook, seen = mock_hook(one_item_pages(items), extra={"workspace": "ws", "rate_limit_per_minute": 30})
+    hook, seen = mock_hook(one_item_pages(items), extra={"workspace": WORKSPACE, "rate_limit_per_minute": 30})
     list(hook.iter_audit_logs(None, START, END))
     assert len(seen) == 5
     assert clock.sleeps == [pytest.approx(2.0)] * 4
@@ -317,7 +319,7 @@ def test_long_pulls_log_progress(mock_hook, clock, capsys):
     items = [event(f"2026-10-01T00:{minute:02d}:00.000Z") for minute in range(4)]
 
     # One request a minute: every page takes longer than the 30 s progress interval.
-    extra = {"workspace": "ws", "rate_limit_per_minute": 1, "max_concurrency": 1}
+    extra = {"workspace": WORKSPACE, "rate_limit_per_minute": 1, "max_concurrency": 1}
     hook, _ = mock_hook(one_item_pages(items), extra=extra)
     list(hook.iter_audit_logs(None, START, END))
     out = capsys.readouterr().out
@@ -415,7 +417,7 @@ def test_the_hooks_clients_share_one_ssl_context(monkeypatch):
     from airflow_webflow_audit.hooks.webflow import WebflowHook
     from tests.conftest import set_connection
 
-    set_connection(monkeypatch, host="https://api.webflow.com", extra={"workspace": "ws"})
+    set_connection(monkeypatch, host="https://api.webflow.com", extra={"workspace": WORKSPACE})
     loads = []
     original = httpx.create_ssl_context
     monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: loads.append(1) or original(*a, **k))
