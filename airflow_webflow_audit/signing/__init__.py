@@ -11,6 +11,11 @@ Airflow's connections cannot sign. Verifying needs only the public key: an audit
 access verifies with ``--public-key``. The fingerprint names the key that signed, so keys can be
 rotated and an audit given several public keys. The cryptography is ``cryptography``'s, which
 Airflow itself depends on.
+
+Every reader judges signatures by one :class:`SignaturePolicy`: the public keys, and the cut-over
+before which windows may be unsigned (landed before signing was turned on). Inside Airflow it comes
+from the signing connection (:func:`signing_from_connection`): its key's public half, the public keys
+of earlier keys listed in its extra (``public_keys``), and its extra's ``unsigned_before``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from airflow_webflow_audit.compat import AirflowNotFoundException, BaseHook
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.validation import validate_optional_datetime
 
 #: The connection whose password is the signing key; when it exists, every manifest is signed.
 DEFAULT_SIGNING_CONN_ID = "webflow_audit_signing"
@@ -116,8 +123,8 @@ class ManifestVerifier:
 
     @classmethod
     def from_pems(cls, pems: Iterable[tuple[str, bytes]]) -> ManifestVerifier:
-        """From ``(source, pem)`` pairs; a private key is accepted too (its public half is used)."""
-        return cls(_load_public_key(pem, source) for source, pem in pems)
+        """From ``(source, key)`` pairs, each a public key in PEM or OpenSSH (``ssh-ed25519 ...``) form."""
+        return cls(load_public_key(pem, source) for source, pem in pems)
 
     def verify(self, manifest: Mapping[str, Any]) -> Verdict:
         signature = manifest.get(SIGNATURE_FIELD)
@@ -139,13 +146,38 @@ class ManifestVerifier:
         return Verdict(VALID, f"signed by {used}", used)
 
 
-def signer_from_connection(conn_id: str | None, *, required: bool) -> ManifestSigner | None:
-    """The signer whose key is the password of Airflow connection ``conn_id``; None if there is none.
+@dataclass(frozen=True)
+class SignaturePolicy:
+    """How every reader of landed windows judges manifest signatures (see the module's docstring)."""
+
+    #: The public keys signatures are checked with; None: signatures are not checked (the audit warns).
+    verifier: ManifestVerifier | None = None
+    #: Windows ending at or before this may be unsigned (landed before signing was turned on): a warning.
+    unsigned_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Signing:
+    """What a signing connection gives a task: the signer (None: manifests are not signed) and the policy."""
+
+    signer: ManifestSigner | None
+    policy: SignaturePolicy
+
+
+#: The signing connection's extra fields: earlier keys' public halves, and the unsigned cut-over.
+PUBLIC_KEYS_EXTRA = "public_keys"
+UNSIGNED_BEFORE_EXTRA = "unsigned_before"
+
+
+def signing_from_connection(conn_id: str | None, *, required: bool, to_sign: bool = True) -> Signing:
+    """The signer and signature policy of Airflow connection ``conn_id`` (default: the policy checks nothing).
 
     ``required``: the user named the connection, so a missing one is an error, not unsigned manifests.
+    ``to_sign``: the task signs what it writes, so the connection must hold a private key; a reader may use a
+    connection with only ``public_keys`` in its extra.
     """
     if not conn_id:
-        return None
+        return Signing(None, SignaturePolicy())
     try:
         conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
@@ -155,16 +187,66 @@ def signer_from_connection(conn_id: str | None, *, required: bool) -> ManifestSi
                 "password is an Ed25519 private key, PKCS#8 PEM: python -m airflow_webflow_audit.signing "
                 "generate-key), or leave signing_conn_id unset to sign with 'webflow_audit_signing' when it exists."
             ) from None
-        return None
-    if not conn.password:
+        return Signing(None, SignaturePolicy())
+    extra = _extra_of(conn, conn_id)
+    keys = [
+        load_public_key(text.encode("utf-8"), f"{conn_id} extra {PUBLIC_KEYS_EXTRA}[{index}]")
+        for index, text in enumerate(_public_keys_in(extra.get(PUBLIC_KEYS_EXTRA), conn_id))
+    ]
+    signer = None
+    if conn.password:
+        signer = ManifestSigner.from_pem(conn.password, source=conn_id)
+        keys.insert(0, signer.private_key.public_key())
+    elif to_sign or not keys:
         raise WebflowConfigurationError(
             f"The signing connection {conn_id!r} has no password: put the Ed25519 private key (PKCS#8 PEM) there."
         )
-    return ManifestSigner.from_pem(conn.password, source=conn_id)
+    unsigned_before = _unsigned_before_in(extra.get(UNSIGNED_BEFORE_EXTRA), conn_id)
+    return Signing(signer, SignaturePolicy(ManifestVerifier(keys), unsigned_before))
+
+
+def _extra_of(conn: Any, conn_id: str) -> dict[str, Any]:
+    try:
+        extra = conn.extra_dejson
+    except Exception:  # a malformed extra
+        extra = None
+    if not isinstance(extra, dict):
+        raise WebflowConfigurationError(f"The extra of the signing connection {conn_id!r} is not a JSON object.")
+    return extra
+
+
+def _public_keys_in(value: object, conn_id: str) -> list[str]:
+    if value in (None, "", []):
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise WebflowConfigurationError(
+        f"{PUBLIC_KEYS_EXTRA} in the extra of the signing connection {conn_id!r} must be a list of public keys "
+        "(PEM or OpenSSH strings), got " + type(value).__name__ + "."
+    )
+
+
+def _unsigned_before_in(value: object, conn_id: str) -> datetime | None:
+    try:
+        return validate_optional_datetime(value, UNSIGNED_BEFORE_EXTRA)
+    except WebflowConfigurationError as exc:
+        raise WebflowConfigurationError(f"The signing connection {conn_id!r}: {exc}") from None
+
+
+def signer_from_connection(conn_id: str | None, *, required: bool) -> ManifestSigner | None:
+    """The signer whose key is the password of Airflow connection ``conn_id``; None if there is none."""
+    return signing_from_connection(conn_id, required=required).signer
 
 
 def _load_private_key(pem: str | bytes, source: str) -> Ed25519PrivateKey:
     data = pem.encode("utf-8") if isinstance(pem, str) else pem
+    if b"PUBLIC KEY" in data or data.lstrip().startswith(b"ssh-"):
+        raise WebflowConfigurationError(
+            f"{source} holds a public key where the signing key (private) belongs. Make one with: "
+            "python -m airflow_webflow_audit.signing generate-key"
+        )
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:
@@ -180,11 +262,33 @@ def _load_private_key(pem: str | bytes, source: str) -> Ed25519PrivateKey:
     return key
 
 
-def _load_public_key(pem: bytes, source: str) -> Ed25519PublicKey:
+def load_public_key(data: bytes, source: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM (SubjectPublicKeyInfo) or OpenSSH (``ssh-ed25519 AAAA... comment``) text.
+
+    A private key is refused: an auditor verifies with the public half alone, and should never hold the other.
+    """
+    text = data.strip()
+    if b"PRIVATE KEY" in text:
+        raise WebflowConfigurationError(
+            f"{source} holds a private key. An auditor needs only the public half, and should never hold the "
+            "signing key: print it with python -m airflow_webflow_audit.signing public-key, and give that file."
+        )
+    key: Any
     try:
-        key: Any = serialization.load_pem_public_key(pem)
-    except ValueError:
-        key = _load_private_key(pem, source).public_key()
+        if text.startswith(b"ssh-"):
+            key = serialization.load_ssh_public_key(text)
+        else:
+            key = serialization.load_pem_public_key(text)
+    except (ValueError, TypeError) as exc:
+        raise WebflowConfigurationError(
+            f"{source} is not a public key in PEM (-----BEGIN PUBLIC KEY-----) or OpenSSH (ssh-ed25519 ...) form "
+            f"({type(exc).__name__}). Print the public key of the signing key with: python -m "
+            "airflow_webflow_audit.signing public-key"
+        ) from None
+    except Exception as exc:  # an unsupported key type
+        raise WebflowConfigurationError(
+            f"{source} is not an Ed25519 public key ({type(exc).__name__}: {exc})."
+        ) from None
     if not isinstance(key, Ed25519PublicKey):
         raise WebflowConfigurationError(f"The public key in {source} is a {type(key).__name__}, not Ed25519.")
     return key

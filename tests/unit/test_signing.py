@@ -14,11 +14,14 @@ from airflow_webflow_audit.signing import (
     VALID,
     ManifestSigner,
     ManifestVerifier,
+    SignaturePolicy,
     canonical_bytes,
     fingerprint,
     generate_private_key_pem,
+    load_public_key,
     public_key_pem,
     signer_from_connection,
+    signing_from_connection,
 )
 from airflow_webflow_audit.signing.__main__ import main as keys_main
 
@@ -138,3 +141,93 @@ def test_the_command_line_makes_a_key_and_prints_its_public_half(tmp_path, capsy
     assert capsys.readouterr().out == out.out
     assert keys_main(["public-key", "--conn-id", "nope"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def openssh_line(signer: ManifestSigner) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    raw = signer.private_key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return raw + b" auditor@example.com\n"
+
+
+def test_a_public_key_is_read_from_pem_or_openssh_form(signer):
+    pem = public_key_pem(signer.private_key.public_key()).encode()
+    for text in (pem, openssh_line(signer)):
+        assert fingerprint(load_public_key(text, "key file")) == signer.key_fingerprint
+    verifier = ManifestVerifier.from_pems([("ssh", openssh_line(signer))])
+    assert verifier.verify(signer.sign(MANIFEST)).status == VALID
+
+
+def test_a_private_key_where_a_public_key_belongs_is_refused_pointing_at_the_public_half(signer):
+    private = generate_private_key_pem().encode()
+    with pytest.raises(WebflowConfigurationError, match=r"holds a private key\. An auditor needs only the public half"):
+        load_public_key(private, "auditor.pem")
+
+
+@pytest.mark.parametrize("text", [b"not a key", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"])
+def test_a_file_that_is_no_public_key_says_so_and_not_generate_key(text):
+    with pytest.raises(WebflowConfigurationError) as info:
+        load_public_key(text, "auditor.pem")
+    assert "is not a public key in PEM" in str(info.value)
+    assert "generate-key" not in str(info.value)
+
+
+def test_a_public_key_as_the_signing_key_is_refused():
+    pem = public_key_pem(ManifestSigner.from_pem(generate_private_key_pem(), source="x").private_key.public_key())
+    with pytest.raises(WebflowConfigurationError, match="holds a public key where the signing key"):
+        ManifestSigner.from_pem(pem, source="webflow_audit_signing")
+
+
+def test_the_signing_connection_gives_one_policy_with_earlier_keys_and_the_cut_over(monkeypatch, signer):
+    earlier = ManifestSigner.from_pem(generate_private_key_pem(), source="earlier")
+    extra = {
+        "public_keys": [openssh_line(earlier).decode()],
+        "unsigned_before": "2026-10-01T00:00:00+00:00",
+    }
+    pem = generate_private_key_pem()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING", json.dumps({"conn_type": "generic", "password": pem, "extra": extra})
+    )
+    signing = signing_from_connection("webflow_audit_signing", required=False)
+    assert signing.signer is not None
+    assert signing.policy.verifier is not None
+    assert signing.policy.verifier.verify(earlier.sign(MANIFEST)).status == VALID  # a rotated key still verifies
+    assert signing.policy.verifier.verify(signing.signer.sign(MANIFEST)).status == VALID
+    assert signing.policy.unsigned_before is not None
+    assert signing.policy.unsigned_before.isoformat() == "2026-10-01T00:00:00+00:00"
+
+
+def test_a_reader_may_use_a_connection_with_public_keys_only_a_landing_may_not(monkeypatch, signer):
+    pem = public_key_pem(signer.private_key.public_key())
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_VERIFY_ONLY", json.dumps({"conn_type": "generic", "extra": {"public_keys": [pem]}})
+    )
+    policy = signing_from_connection("verify_only", required=True, to_sign=False).policy
+    assert policy.verifier is not None
+    assert policy.verifier.verify(signer.sign(MANIFEST)).status == VALID
+    with pytest.raises(WebflowConfigurationError, match="has no password"):
+        signing_from_connection("verify_only", required=True)
+
+
+def test_no_signing_connection_gives_a_policy_that_checks_nothing(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING", raising=False)
+    signing = signing_from_connection("webflow_audit_signing", required=False)
+    assert (signing.signer, signing.policy) == (None, SignaturePolicy())
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"public_keys": 3}, "must be a list of public keys"),
+        ({"unsigned_before": "yesterday"}, "unsigned_before"),
+    ],
+)
+def test_a_malformed_signing_extra_is_refused_naming_the_field(monkeypatch, extra, message):
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING",
+        json.dumps({"conn_type": "generic", "password": generate_private_key_pem(), "extra": extra}),
+    )
+    with pytest.raises(WebflowConfigurationError, match=message):
+        signing_from_connection("webflow_audit_signing", required=False)
