@@ -8,17 +8,20 @@ import json
 import random
 from collections.abc import Iterable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
+from airflow_webflow_audit.hooks.paging import PullProgress
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, dump_line
-from airflow_webflow_audit.landing.layout import parse_object_name, part_sibling
+from airflow_webflow_audit.landing.layout import parse_object_name, part_sibling, window_object_path
+from airflow_webflow_audit.landing.manifest import PullRecord, build_manifest
 from airflow_webflow_audit.landing.writer import LandedPart, open_part
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
+from airflow_webflow_audit.signing import ManifestSigner
 
 
 def make_operator(clock: Any = None, **kwargs: Any) -> WebflowAuditLogsOperator:
@@ -105,3 +108,42 @@ def land_events(
             out.write(batch_of(list(events)))
         written = out.finish()
         return out.commit({**(manifest or {}), "records": written.records, "object": asdict(written)})
+
+
+def land_window_events(
+    root: ObjectStoragePath,
+    start: datetime,
+    end: datetime,
+    events: list[dict[str, Any]],
+    *,
+    workspace: str = "hitchhikers-workspace",
+    event_types: list[str] | None = None,
+    file_format: str = "jsonl.gz",
+    signer: ManifestSigner | None = None,
+) -> ObjectStoragePath:
+    """Land ``events`` as part 1 of a window under ``root``, with the manifest a landing writes (signed if a
+    signer is given), without a pull: for tests of what reads landed windows."""
+    path = window_object_path(
+        root, workspace=workspace, start=start, end=end, file_format=file_format, event_types=event_types
+    )
+    progress = PullProgress(pages=1, records=len(events), api_total=len(events), served=len(events))
+    named = next((e["workspace"] for e in events if isinstance(e.get("workspace"), dict)), None)
+    with open_part(path, file_format) as out:
+        out.write(batch_of(events))
+        written = out.finish()
+        manifest = build_manifest(
+            workspace=workspace,
+            workspace_identity=None if named is None else {"id": named.get("id"), "slug": named.get("slug")},
+            object_key=f"workspace={workspace}/dt={start:%Y-%m-%d}/{path.name}",
+            start=start,
+            end=end,
+            event_types=event_types,
+            pulls=[PullRecord(None, progress)],
+            written=written,
+            task_instance=None,
+            pulled_at=end,
+            earliest_available=None,
+            settle=timedelta(0),
+        )
+        out.commit(signer.sign(manifest) if signer is not None else manifest)
+    return path

@@ -18,14 +18,21 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from airflow_webflow_audit.audit.bucket import SignaturePolicy, audit_bucket
+from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.landing.layout import DESTINATION_EXAMPLES, resolve_destination
-from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, ManifestVerifier, signer_from_connection
+from airflow_webflow_audit.landing.layout import DESTINATION_EXAMPLES, check_destination, resolve_destination
+from airflow_webflow_audit.signing import (
+    DEFAULT_SIGNING_CONN_ID,
+    ManifestVerifier,
+    SignaturePolicy,
+    load_public_key,
+    signing_from_connection,
+)
 from airflow_webflow_audit.validation import validate_optional_datetime, validate_window, validate_workspace
 
 EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_COULD_NOT_AUDIT = 0, 1, 2, 3
@@ -55,8 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=[],
         metavar="FILE",
-        help="an Ed25519 public key (PEM) manifests may be signed with; repeat it for rotated keys. Without it, "
-        "the key of --signing-conn-id is used if that connection exists here",
+        help="an Ed25519 public key manifests may be signed with, PEM or OpenSSH (ssh-ed25519 ...); repeat it for "
+        "rotated keys. Without it, the keys of --signing-conn-id are used if that connection exists here",
     )
     parser.add_argument(
         "--signing-conn-id",
@@ -67,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         "--unsigned-before",
         metavar="ISO",
         help="accept unsigned parts of windows ending at or before this instant (landed before signing was turned "
-        "on), as warnings",
+        "on), as warnings; default: the signing connection's unsigned_before, when its keys are used",
     )
     parser.add_argument("--strict", action="store_true", help="count warnings (filtered, retention) as problems")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -80,13 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         workspace = validate_workspace(args.workspace)
         start, end = validate_window(args.start, args.end)
         unsigned_before = validate_optional_datetime(args.unsigned_before, "--unsigned-before")
-        destination = resolve_destination(args.destination)
+        check_destination(args.destination)
     except WebflowConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    # From here on, Airflow may log (a connection lookup, a filesystem attached): stdout is the report's alone.
     with _stdout_for_the_report_alone() as out:
         try:
-            policy = SignaturePolicy(_verifier(args.public_key, args.signing_conn_id), unsigned_before=unsigned_before)
+            policy = _policy(args.public_key, args.signing_conn_id, unsigned_before)
+            destination = resolve_destination(args.destination)
         except (WebflowConfigurationError, OSError) as exc:  # a key file or the named connection
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -106,20 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_COMPLETE if report.complete else EXIT_INCOMPLETE
 
 
-def _verifier(public_keys: list[Path], signing_conn_id: str | None) -> ManifestVerifier | None:
-    """The public keys given, plus the signing connection's key when it is named or no key file is given."""
-    keys = (
-        list(ManifestVerifier.from_pems((str(p), p.read_bytes()) for p in public_keys).keys.values())
-        if public_keys
-        else []
-    )
+def _policy(public_keys: list[Path], signing_conn_id: str | None, unsigned_before: datetime | None) -> SignaturePolicy:
+    """The public keys given, plus the signing connection's keys when it is named or no key file is given; the
+    cut-over given, else the connection's."""
+    keys = [load_public_key(path.read_bytes(), str(path)) for path in public_keys]
     if signing_conn_id or not keys:
-        signer = signer_from_connection(
-            signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=signing_conn_id is not None
-        )
-        if signer is not None:
-            keys.append(signer.private_key.public_key())
-    return ManifestVerifier(keys) if keys else None
+        found = signing_from_connection(
+            signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=signing_conn_id is not None, to_sign=False
+        ).policy
+        if found.verifier is not None:
+            keys.extend(found.verifier.keys.values())
+        if unsigned_before is None:
+            unsigned_before = found.unsigned_before
+    return SignaturePolicy(ManifestVerifier(keys) if keys else None, unsigned_before)
 
 
 @contextlib.contextmanager

@@ -5,26 +5,52 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-#: A window's status, best first.
+from airflow_webflow_audit.landing.chain import (
+    BAD_SIGNATURE,
+    BROKEN_CHAIN,
+    CORRUPT,
+    MISPLACED,
+    MISSING_MANIFEST,
+    MISSING_OBJECT,
+    MISSING_PART,
+    UNSIGNED_PART,
+)
+
+if TYPE_CHECKING:
+    from airflow_webflow_audit.landing.chain import ChainVerdict
+
+#: A window's status, best first; the chain judge's flaws (:mod:`airflow_webflow_audit.landing.chain`) are
+#: statuses too.
 OK = "ok"
 STALE = "stale"
-CORRUPT = "corrupt"
-MISSING_MANIFEST = "missing_manifest"
-MISSING_OBJECT = "missing_object"
 OVERLAP = "overlap"
-#: A part numbered before the window's last one is gone, object and manifest.
-MISSING_PART = "missing_part"
-#: A part's manifest names other parts before it than the bucket holds.
-BROKEN_CHAIN = "broken_chain"
-#: A manifest's signature does not verify, or is by a key none of the given public keys is.
-BAD_SIGNATURE = "bad_signature"
-#: A manifest has no signature where one is required.
-UNSIGNED = "unsigned"
+UNSIGNED = UNSIGNED_PART
 #: Problem kinds beyond the window statuses.
 GAP = "gap"
 PARTIAL_LEFTOVER = "partial_leftover"
+#: An object under the workspace's folder that is neither a part, a manifest nor a known leftover.
+UNEXPECTED_OBJECT = "unexpected_object"
+#: Every kind of problem, for the docs and for consumers that sort them.
+PROBLEM_KINDS = (
+    GAP,
+    STALE,
+    OVERLAP,
+    MISSING_PART,
+    MISSING_MANIFEST,
+    MISSING_OBJECT,
+    CORRUPT,
+    BROKEN_CHAIN,
+    BAD_SIGNATURE,
+    UNSIGNED,
+    MISPLACED,
+    UNEXPECTED_OBJECT,
+    PARTIAL_LEFTOVER,
+)
+#: Problems that say the evidence itself is wrong (missing, changed, misplaced, unexplained), as opposed to
+#: time not landed yet (a gap), a window that gained events since (stale), or a killed landing's leftover.
+EVIDENCE_PROBLEMS = frozenset(PROBLEM_KINDS) - {GAP, STALE, PARTIAL_LEFTOVER}
 
 
 @dataclass
@@ -48,6 +74,8 @@ class WindowReport:
     #: Parts the window has (its newest part's number), and how many carry a verified signature.
     parts: int = 1
     signed_parts: int = 0
+    #: The chain judge's verdict (its verified parts are what consumers read).
+    chain: ChainVerdict | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -82,8 +110,9 @@ class AuditReport:
     signatures_checked: bool = False
 
     def flag(self, window: WindowReport, status: str, detail: str) -> WindowReport:
-        """Give ``window`` a bad status and list it as a problem."""
-        window.status, window.detail = status, detail
+        """List a problem of ``window``; its status and detail are those of its first problem."""
+        if window.status == OK:
+            window.status, window.detail = status, detail
         self.problems.append(Problem(status, window.start, window.end, window.key, detail))
         return window
 

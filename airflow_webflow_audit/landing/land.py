@@ -3,9 +3,11 @@
 The one way a window reaches storage, for the landing operator and for reconcile. A window is never
 replaced: the first landing writes part 1 with every event; a later one (a rerun, a reconcile)
 compares its pull with the parts already landed and writes a new part holding only the events they
-lack, or nothing at all. Each part's manifest names the parts before it and is signed when a signing
-key is configured. Before building on the parts on record, the landing checks each against its
-manifest and their chain: it never adds to a window it cannot trust.
+lack, or nothing at all. Each part's manifest names the parts before it and its place (workspace,
+window, filter, part, object), and is signed when a signing key is configured. Before building on
+the parts on record, the landing asks the chain judge (:mod:`.chain`) about them, with the same
+signature policy every reader uses, and refuses on the first flaw: it never adds to a window it
+cannot trust.
 """
 
 from __future__ import annotations
@@ -20,11 +22,17 @@ from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowArchiveTamperedError, WebflowWindowChangedError
+from airflow_webflow_audit.exceptions import (
+    WebflowArchiveTamperedError,
+    WebflowLandingConflictError,
+    WebflowPagingError,
+    WebflowWindowChangedError,
+)
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, loads
+from airflow_webflow_audit.landing.chain import Flaw, Place
 from airflow_webflow_audit.landing.formats import event_key, validate_file_format
-from airflow_webflow_audit.landing.layout import FIRST_PART, manifest_path_for, parse_object_name, part_sibling
+from airflow_webflow_audit.landing.layout import FIRST_PART, manifest_path_for, parse_object_name
 from airflow_webflow_audit.landing.manifest import (
     COVERAGE_BEFORE,
     COVERAGE_COMPLETE,
@@ -35,16 +43,18 @@ from airflow_webflow_audit.landing.manifest import (
     coverage_of,
     encode_manifest,
 )
-from airflow_webflow_audit.landing.reader import PartOnRecord, measure_object, window_parts_on_record
+from airflow_webflow_audit.landing.reader import measure_object, read_chain
 from airflow_webflow_audit.landing.writer import LandedPart, WriteOptions, create_object, open_part
 from airflow_webflow_audit.logs import Log
-from airflow_webflow_audit.signing import INVALID, UNKNOWN_KEY, UNSIGNED, ManifestSigner, ManifestVerifier
+from airflow_webflow_audit.signing import ManifestSigner, SignaturePolicy
 from airflow_webflow_audit.windows import WindowQuery
 
 #: Events handed to the writer at a time when a new part is written from the spooled pull.
 WRITE_BATCH_EVENTS = 1000
 #: Bytes copied at a time from the pull's spool.
 SPOOL_BLOCK_BYTES = 1 << 20
+#: How often a landing that lost a race to create a part compares its pull with the winner's part again.
+MAX_CONFLICT_RETRIES = 2
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,15 @@ class LandingPlan:
     task_instance: object | None = None
     options: WriteOptions = field(default_factory=WriteOptions)
     signer: ManifestSigner | None = None
+    #: How the parts on record are judged: the same policy every reader of the window applies.
+    policy: SignaturePolicy = field(default_factory=SignaturePolicy)
+
+    @property
+    def place(self) -> Place:
+        name = parse_object_name(self.object_path.name)
+        if name is None:
+            raise ValueError(f"{self.object_path} is not the name of a window's data object")
+        return Place(self.query.workspace, name)
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,7 @@ class _Chain:
     """The window's parts on record, checked: their links for the next part, their events' keys."""
 
     first: ObjectStoragePath
+    place: Place
     links: list[PreviousPart] = field(default_factory=list)
     keys: Counter[bytes] = field(default_factory=Counter)
     #: A data object after the last part whose landing stopped before its manifest, with its measure.
@@ -103,9 +123,11 @@ class _Chain:
 
 
 def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
-    """Pull the window and land what its parts lack; pull it whole again if late events land mid-pull."""
+    """Pull the window and land what its parts lack; pull it whole again if late events land mid-pull, or
+    if another landing of the window created the part this one was writing (then this one compares its
+    pull with that part, and usually finds nothing left to write)."""
     validate_file_format(plan.file_format)
-    attempt = 1
+    attempt = conflicts = 1
     while True:
         try:
             return _land_once(hook, plan, log)
@@ -120,6 +142,11 @@ def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult
                 attempt,
                 plan.max_window_attempts,
             )
+        except WebflowLandingConflictError as exc:
+            if conflicts > MAX_CONFLICT_RETRIES:
+                raise
+            conflicts += 1
+            log.warning("%s Another landing of this window got there first; comparing with what it landed.", exc)
 
 
 def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
@@ -189,7 +216,7 @@ def _land_next_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Lo
             )
         if new_records == 0 and chain.links:
             return _nothing_new(chain, total, log)
-        part_path = chain.first if chain.next_part == FIRST_PART else _part_path(chain.first, chain.next_part)
+        part_path = chain.first.parent / chain.place.part_name(chain.next_part)
         with open_part(part_path, plan.file_format, plan.options) as out:
             for batch in _batches(fresh, plan.file_format):
                 out.write(batch)
@@ -235,6 +262,8 @@ def _part_manifest(
     query = plan.query
     manifest = build_manifest(
         workspace=query.workspace,
+        workspace_identity=_workspace_identity(pulls),
+        object_key=chain.place.key(part),
         start=query.start,
         end=query.end,
         event_types=query.event_types,
@@ -251,76 +280,45 @@ def _part_manifest(
     return plan.signer.sign(manifest) if plan.signer is not None else manifest
 
 
+def _workspace_identity(pulls: list[PullRecord]) -> dict[str, Any] | None:
+    """The workspace the pulled events name (each pull checked its own events against the one asked for)."""
+    named = [pull.progress.workspace for pull in pulls if pull.progress.workspace is not None]
+    if any(identity != named[0] for identity in named[1:]):
+        raise WebflowPagingError(f"The pulls of one window name different workspaces ({named}); nothing was written.")
+    return named[0] if named else None
+
+
 def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
-    """The window's parts on record, each checked against its manifest and the links before it."""
-    chain = _Chain(plan.object_path)
-    verifier = ManifestVerifier([plan.signer.private_key.public_key()]) if plan.signer is not None else None
-    records = window_parts_on_record(plan.object_path)
-    for position, part in enumerate(records, start=FIRST_PART):
-        if part.number != position:
-            raise WebflowArchiveTamperedError(
-                f"Part {position} of the window at {plan.object_path} is missing while part {part.number} exists: "
-                "a landed part was deleted. Nothing was written."
-            )
-        if part.manifest is None and part.manifest_bytes is not None:
-            raise WebflowArchiveTamperedError(
-                f"The manifest of {part.path} is not a JSON object: the archive was changed. Nothing was written."
-            )
-        if part.manifest is None:
-            if part is not records[-1] or not part.has_object:
-                raise WebflowArchiveTamperedError(
-                    f"{part.path} has no manifest (or an unreadable one), but later parts exist. Nothing was written."
-                )
-            keys: Counter[bytes] = Counter()
-            measure = measure_object(part.path, plan.file_format, keys)
-            written = WrittenObject(
-                str(part.path), plan.file_format, measure.records, measure.sha256, measure.size_bytes
-            )
-            chain.orphan = (part.path, written, keys)
-            continue
-        chain.keys.update(_checked_part_keys(part, chain, plan))
-        _check_signature(verifier, part, log)
-        manifest_sha256 = hashlib.sha256(part.manifest_bytes or b"").hexdigest()
-        chain.links.append(
-            PreviousPart(part.path.name, part.manifest["object"]["sha256"], part.manifest["records"], manifest_sha256)
-        )
-        chain.newest = (str(part.path), str(manifest_path_for(part.path)), part.manifest)
+    """The window's parts on record, judged by the chain judge; the landing refuses on the first flaw."""
+    place = plan.place
+    chain = _Chain(plan.object_path, place)
+    folder = plan.object_path.parent
+    keys: dict[int, Counter[bytes]] = {}
+    verdict = read_chain(folder, place, plan.policy, stop_at_first=True, keys=keys)
+    for warning in verdict.warnings:
+        log.warning("%s", warning)
+    orphan = verdict.orphan
+    if verdict.flaws and orphan is None:
+        raise WebflowArchiveTamperedError(_refusal(plan, verdict.flaws[0]))
+    for part in verdict.parts:
+        chain.keys.update(keys.get(part.number, Counter()))
+        chain.links.append(part.link())
+        path = folder / place.part_name(part.number)
+        chain.newest = (str(path), str(manifest_path_for(path)), part.manifest)
+    if orphan is not None:
+        path = folder / place.part_name(orphan)
+        orphan_keys: Counter[bytes] = Counter()
+        measure = measure_object(path, plan.file_format, orphan_keys)
+        written = WrittenObject(str(path), plan.file_format, measure.records, measure.sha256, measure.size_bytes)
+        chain.orphan = (path, written, orphan_keys)
     return chain
 
 
-def _checked_part_keys(part: PartOnRecord, chain: _Chain, plan: LandingPlan) -> Counter[bytes]:
-    manifest = part.manifest or {}
-    if not part.has_object:
-        raise WebflowArchiveTamperedError(
-            f"The data object of {part.path} is gone but its manifest is there: the archive was changed. "
-            "Nothing was written."
-        )
-    claimed = [PreviousPart(**link) for link in (manifest.get("part") or {}).get("previous", [])]
-    if manifest.get("manifest_format_version", 0) >= 3 and claimed != chain.links:
-        raise WebflowArchiveTamperedError(
-            f"The manifest of {part.path} names other parts before it than those on record: the archive was "
-            "changed. Nothing was written."
-        )
-    keys: Counter[bytes] = Counter()
-    measure = measure_object(part.path, plan.file_format, keys)
-    expected = manifest.get("object") or {}
-    if measure.sha256 != expected.get("sha256") or measure.records != manifest.get("records"):
-        raise WebflowArchiveTamperedError(
-            f"{part.path} does not match its manifest (sha256 {measure.sha256} vs {expected.get('sha256')}, "
-            f"{measure.records} vs {manifest.get('records')} events): it was changed after landing. Nothing was "
-            "written; audit the range to see what else changed."
-        )
-    return keys
-
-
-def _check_signature(verifier: ManifestVerifier | None, part: PartOnRecord, log: Log) -> None:
-    if verifier is None or part.manifest is None:
-        return
-    verdict = verifier.verify(part.manifest)
-    if verdict.status == INVALID:
-        raise WebflowArchiveTamperedError(f"The manifest of {part.path}: {verdict.detail}. Nothing was written.")
-    if verdict.status in (UNSIGNED, UNKNOWN_KEY):
-        log.warning("The manifest of %s: %s; the audit decides whether that is allowed.", part.path, verdict.detail)
+def _refusal(plan: LandingPlan, flaw: Flaw) -> str:
+    return (
+        f"The window at {plan.object_path} cannot be built on: {flaw.kind}: {flaw.detail}. Nothing was written; "
+        "audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
+    )
 
 
 def _keep_unseen(pulled: IO[bytes], fresh: IO[bytes], unseen: Counter[bytes], file_format: str) -> tuple[int, int]:
@@ -405,13 +403,6 @@ def _batches(fresh: IO[bytes], file_format: str) -> Iterator[EventBatch]:
             events, lines = [], []
     if lines:
         yield EventBatch(events, lines)
-
-
-def _part_path(first: ObjectStoragePath, number: int) -> ObjectStoragePath:
-    name = parse_object_name(first.name)
-    if name is None:
-        raise ValueError(f"{first} is not the name of a window's data object")
-    return part_sibling(first, name, number)
 
 
 def _nothing_new(chain: _Chain, total: int, log: Log) -> LandingResult:

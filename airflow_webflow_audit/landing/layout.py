@@ -12,13 +12,22 @@ do not hold (late arrivals) adds the next part with only those, and nothing is e
 A reader that globs ``*.jsonl.gz`` sees every event of the window once. A window landed with an
 event-type filter says so in its name, so it never mixes with the whole window:
 ``audit_logs_{start}_{end}.event_types=custom_role,site_membership.jsonl.gz``.
+
+The names this provider owns under ``workspace={workspace}/`` (:func:`classify_name` tells them
+apart; anything else there is a problem the audit names, since readers that glob the folder would
+count it):
+
+* ``dt={YYYY-MM-DD}/`` folders holding, for windows that start that day (UTC), the parts' data objects
+  and manifests above, the findings operator's ``audit_logs_{start}_{end}.findings.jsonl``, and
+  hidden temporary objects ``.{name}.{12 hex}.partial`` of landings in progress (or killed);
+* ``_monitoring/``: the findings operator's baseline and what it has seen.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import NamedTuple
 
 from airflow.sdk import ObjectStoragePath
@@ -34,10 +43,19 @@ _KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
 LANDED_NAME = re.compile(
     rf"^audit_logs_(?P<start>{_KEY_TIME})_(?P<end>{_KEY_TIME})"
     r"(?:\.event_types=(?P<event_types>[a-z_]+(?:,[a-z_]+)*))?"
-    r"(?:\.part-(?P<part>\d{4,}))?\.(?P<file_format>jsonl\.gz|parquet)$"
+    r"(?:\.part-(?P<part>\d{4,}))?\.(?P<file_format>jsonl\.gz|parquet)\Z"
 )
 #: The first part of a window has no part number in its name; later ones have ``.part-NNNN``.
 FIRST_PART = 1
+#: The findings operator's file beside a window: its first part's name with this instead of ``.jsonl.gz``.
+FINDINGS_SUFFIX = ".findings.jsonl"
+#: The folder under a workspace's where the findings operator keeps its baseline.
+MONITORING_FOLDER = "_monitoring"
+DAY_FOLDER = re.compile(r"dt=(?P<day>\d{4}-\d{2}-\d{2})")
+TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.partial")
+
+#: What a name in a day folder is (:func:`classify_name`).
+PART_OBJECT, PART_MANIFEST, FINDINGS_FILE, TEMPORARY, UNKNOWN = "object", "manifest", "findings", "temporary", "unknown"
 
 
 def check_destination_url(destination: str) -> tuple[str, str]:
@@ -203,3 +221,41 @@ def parse_object_name(name: str) -> ObjectName | None:
 
 def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
     return object_path.parent / (object_path.name + MANIFEST_SUFFIX)
+
+
+def day_folder_name(day: date) -> str:
+    return f"dt={day.isoformat()}"
+
+
+def parse_day_folder(name: str) -> date | None:
+    """The day of a ``dt=YYYY-MM-DD`` folder's name; None for any other name."""
+    match = DAY_FOLDER.fullmatch(name)
+    if match is None:
+        return None
+    try:
+        return date.fromisoformat(match["day"])
+    except ValueError:
+        return None
+
+
+def classify_name(name: str, day: date) -> tuple[str, ObjectName | None]:
+    """What the name ``name`` in the folder of ``day`` is, and the window part it names, if any.
+
+    A part's object or manifest belongs in the folder of its window's start day; anywhere else it is
+    :data:`UNKNOWN`, as is every name this provider does not write.
+    """
+    kind = PART_MANIFEST if name.endswith(MANIFEST_SUFFIX) else PART_OBJECT
+    inner = name.removesuffix(MANIFEST_SUFFIX)
+    temporary = TEMPORARY_NAME.fullmatch(name)
+    if temporary is not None:
+        kind, inner = TEMPORARY, temporary["name"]
+        if inner.endswith(FINDINGS_SUFFIX):
+            inner = inner.removesuffix(FINDINGS_SUFFIX) + ".jsonl.gz"
+    elif name.endswith(FINDINGS_SUFFIX):
+        kind, inner = FINDINGS_FILE, name.removesuffix(FINDINGS_SUFFIX) + ".jsonl.gz"
+    parsed = parse_object_name(inner.removesuffix(MANIFEST_SUFFIX))
+    if parsed is None or parsed.start.astimezone(timezone.utc).date() != day:
+        return UNKNOWN, None
+    if kind == FINDINGS_FILE and (parsed.part != FIRST_PART or parsed.event_types or parsed.file_format != "jsonl.gz"):
+        return UNKNOWN, None
+    return kind, parsed

@@ -2,9 +2,10 @@
 
 A manifest is a claim that the object beside it, with the parts before it, holds every event of its
 window, once: it says only what the pull proved (records handed out, the API's totals, re-reads),
-what the writer wrote (sha256, size), and which parts came before (each one's object and manifest
-sha256), so a reader can verify the window from the bucket alone. Signed (see
-:mod:`airflow_webflow_audit.signing`), it also shows that nobody without the key wrote it.
+what the writer wrote (sha256, size), which parts came before (each one's object and manifest
+sha256), and where it belongs (workspace, window, filter, part, object key), so a reader can verify
+the window from the bucket alone. Signed (see :mod:`airflow_webflow_audit.signing`), it also shows
+that nobody without the key wrote it, and the chain judge (:mod:`.chain`) that it lies where it says.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from airflow_webflow_audit.hooks.paging import PullProgress
 
 #: 2 added ``earliest_available``, ``coverage`` and ``settle_seconds``. 3 added ``part`` (the chain of
 #: parts), ``window_records`` and ``signature``, and dropped ``supersedes`` (a window is never replaced).
-MANIFEST_FORMAT_VERSION = 3
+#: 4 added what binds a manifest to its place: ``workspace_identity`` (the workspace's id and slug as
+#: the events name it) and ``object.key`` (the data object's key under the destination).
+MANIFEST_FORMAT_VERSION = 4
 
 #: ``coverage`` values: how far the API's retention lets the manifest vouch for its window.
 COVERAGE_COMPLETE = "complete"
@@ -80,6 +83,8 @@ class PullRecord:
 def build_manifest(
     *,
     workspace: str,
+    workspace_identity: dict[str, Any] | None,
+    object_key: str,
     start: datetime,
     end: datetime,
     event_types: Sequence[str] | None,
@@ -97,7 +102,9 @@ def build_manifest(
     totals = [pull.progress.api_total for pull in pulls]
     return {
         "manifest_format_version": MANIFEST_FORMAT_VERSION,
+        # The workspace asked for (its folder's name), and as the events name it: None when there were none.
         "workspace": workspace,
+        "workspace_identity": workspace_identity,
         "window": {"start": start.isoformat(), "end": end.isoformat(), "end_exclusive": True},
         "filters": {"event_types": None if event_types is None else list(event_types)},
         # This part's events; with the parts before it, the window's.
@@ -127,6 +134,7 @@ def build_manifest(
             for pull in pulls
         ],
         "object": {
+            "key": object_key,
             "uri": written.uri,
             "file_format": written.file_format,
             "sha256": written.sha256,

@@ -1,8 +1,9 @@
-"""Reading landed windows back, checked against their manifests: the one way monitoring, audits,
-reconciles and the landing itself see what was landed.
+"""Reading landed windows back, judged by the chain judge: the one way monitoring, audits, reconciles,
+the OCSF conversion and the landing itself see what was landed.
 
 A window is a chain of parts (see :mod:`airflow_webflow_audit.landing.layout`); readers see the
-union of its parts' events, each once.
+union of its parts' events, each once, and only once :mod:`~airflow_webflow_audit.landing.chain`
+found nothing wrong with them.
 """
 
 from __future__ import annotations
@@ -13,24 +14,38 @@ import io
 import json
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
+from airflow_webflow_audit.landing.chain import (
+    ChainVerdict,
+    ObjectMeasure,
+    PartFound,
+    Place,
+    judge_chain,
+    object_mismatches,
+)
 from airflow_webflow_audit.landing.formats import line_key, parquet_row_key
 from airflow_webflow_audit.landing.layout import (
     FIRST_PART,
     MANIFEST_SUFFIX,
+    PART_OBJECT,
+    ObjectName,
+    classify_name,
+    day_folder_name,
     manifest_path_for,
+    parse_day_folder,
     parse_object_name,
     workspace_root,
 )
-from airflow_webflow_audit.landing.storage import open_untracked, read_untracked
+from airflow_webflow_audit.landing.storage import DIRECTORY, FILE, Entry, backend_of, open_untracked, read_untracked
 from airflow_webflow_audit.lineage import report_read
+from airflow_webflow_audit.signing import SignaturePolicy
 
 
 @dataclass(frozen=True)
@@ -52,9 +67,28 @@ class LandedObject:
 
 @dataclass(frozen=True)
 class WindowChain:
-    """A landed window: its parts in order, from the first; together they hold each of its events once."""
+    """A window the chain judge verified: its parts in order, from the first, each with the manifest it
+    verified; together they hold each of its events once. Their bytes are checked as they are read."""
 
     parts: tuple[LandedObject, ...]
+    manifests: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def of(cls, folder: ObjectStoragePath, verdict: ChainVerdict) -> WindowChain:
+        """The verified parts of ``verdict``, whose window lies in ``folder``."""
+        name = verdict.place.name
+        parts = tuple(
+            LandedObject(
+                name.start,
+                name.end,
+                folder / verdict.place.part_name(part.number),
+                name.event_types,
+                name.file_format,
+                part.number,
+            )
+            for part in verdict.parts
+        )
+        return cls(parts, tuple(part.manifest for part in verdict.parts))
 
     @property
     def start(self) -> datetime:
@@ -70,82 +104,89 @@ class WindowChain:
         return self.parts[0].path
 
 
-def list_landed_objects(destination: ObjectStoragePath, workspace: str) -> list[LandedObject]:
-    """Every part of ``workspace``'s windows that has a manifest, any format or filter, by start and part.
+def list_folder(folder: ObjectStoragePath) -> list[Entry]:
+    """The names directly in ``folder`` (see :meth:`~airflow_webflow_audit.landing.storage.Backend.list_folder`)."""
+    return backend_of(folder).list_folder(folder)
 
-    Objects without a manifest are left out: a manifest is written last, so that part is either
-    still landing or its landing stopped in between, and either way it is not verified.
-    """
-    root = workspace_root(destination, workspace)
-    if not root.exists():
-        return []
-    names = {path.rsplit("/", 1)[-1]: path for path in root.fs.find(root.path)}
+
+def parts_found(folder: ObjectStoragePath, place: Place, entries: Sequence[Entry]) -> list[PartFound]:
+    """Every part of the window at ``place`` among ``entries`` (the listing of ``folder``), manifests read."""
+    kinds = {entry.name: entry.kind for entry in entries}
+    numbers = set()
+    for entry in entries:
+        parsed = parse_object_name(entry.name.removesuffix(MANIFEST_SUFFIX))
+        if parsed is not None and parsed.window == place.name.window:
+            numbers.add(parsed.part)
     found = []
-    for name, key in names.items():
-        parsed = parse_object_name(name)
-        if parsed is not None and name + MANIFEST_SUFFIX in names:
-            path = root / key[len(root.path.rstrip("/")) + 1 :]
-            found.append(
-                LandedObject(parsed.start, parsed.end, path, parsed.event_types, parsed.file_format, parsed.part)
-            )
-    return sorted(found, key=lambda landed: (landed.start, landed.end, landed.path.name, landed.part))
+    for number in sorted(numbers):
+        name = place.part_name(number)
+        manifest_kind = kinds.get(name + MANIFEST_SUFFIX)
+        manifest = read_bytes_at(folder / (name + MANIFEST_SUFFIX)) if manifest_kind == FILE else None
+        found.append(PartFound(number, kinds.get(name), manifest_kind, manifest))
+    return found
 
 
-def list_landed_windows(destination: ObjectStoragePath, workspace: str) -> list[WindowChain]:
-    """The whole windows (no event-type filter) of ``workspace`` landed as gzip JSONL, each with its parts.
+def read_chain(
+    folder: ObjectStoragePath,
+    place: Place,
+    policy: SignaturePolicy,
+    *,
+    entries: Sequence[Entry] | None = None,
+    stop_at_first: bool = False,
+    keys: dict[int, Counter[bytes]] | None = None,
+) -> ChainVerdict:
+    """The chain judge's verdict on the window at ``place``, whose parts lie in ``folder``.
 
-    A window's parts are those numbered from 1 without a gap; a part after a gap is left out until the
-    missing one is back (the audit names the gap).
+    ``entries``: the folder's listing, if the caller has it. ``keys``, if given, receives each measured
+    part's event keys, by part number.
     """
-    chains: dict[tuple[datetime, datetime], list[LandedObject]] = {}
-    for landed in list_landed_objects(destination, workspace):
-        if landed.event_types is None and landed.file_format == "jsonl.gz":
-            chains.setdefault((landed.start, landed.end), []).append(landed)
-    windows = []
-    for parts in chains.values():
-        parts.sort(key=lambda landed: landed.part)
-        contiguous = [landed for number, landed in enumerate(parts, start=FIRST_PART) if landed.part == number]
-        if contiguous:
-            windows.append(WindowChain(tuple(contiguous)))
-    return sorted(windows, key=lambda window: (window.start, window.end))
+    found = parts_found(folder, place, list_folder(folder) if entries is None else entries)
+
+    def measure(number: int) -> ObjectMeasure:
+        counter = None if keys is None else keys.setdefault(number, Counter())
+        return measure_object(folder / place.part_name(number), place.name.file_format, counter)
+
+    return judge_chain(place, found, policy, measure, stop_at_first=stop_at_first)
 
 
 @dataclass(frozen=True)
-class PartOnRecord:
-    """A part of one window as the landing finds it: its data object, its manifest, either may be missing."""
+class LandedSpan:
+    """Where a workspace's whole gzip JSONL windows begin and end, and which filters other windows have."""
 
-    number: int
-    path: ObjectStoragePath
-    has_object: bool
-    manifest: dict[str, Any] | None
-    manifest_bytes: bytes | None
+    first_start: datetime | None
+    last_end: datetime | None
+    filters: frozenset[tuple[str, ...]] = frozenset()
 
 
-def window_parts_on_record(first_part: ObjectStoragePath) -> list[PartOnRecord]:
-    """Every part of the window whose first part's data object is (or will be) ``first_part``, by number."""
-    wanted = parse_object_name(first_part.name)
-    if wanted is None:
-        raise ValueError(f"{first_part} is not the name of a window's data object")
-    folder = first_part.parent
-    try:
-        names = {path.rsplit("/", 1)[-1] for path in folder.fs.ls(folder.path, detail=False)}
-    except FileNotFoundError:
-        return []
-    except Exception as exc:
-        raise WebflowLandingError(f"Listing {folder} failed ({type(exc).__name__}: {exc}).") from exc
-    numbers: dict[int, str] = {}
-    for name in names:
-        object_name = name.removesuffix(MANIFEST_SUFFIX)
-        parsed = parse_object_name(object_name)
-        if parsed is not None and parsed.window == wanted.window:
-            numbers[parsed.part] = object_name
-    found = []
-    for number in sorted(numbers):
-        path = folder / numbers[number]
-        manifest_bytes = read_bytes_at(manifest_path_for(path)) if numbers[number] + MANIFEST_SUFFIX in names else None
-        manifest = json_object_of(manifest_bytes)
-        found.append(PartOnRecord(number, path, numbers[number] in names, manifest, manifest_bytes))
-    return found
+def landed_span(destination: ObjectStoragePath, workspace: str) -> LandedSpan:
+    """The first whole window's start and the last one's end (gzip JSONL), from the first and last day folders
+    that hold one: a few listings, not the whole archive's. With no whole window at all, every folder is
+    listed to say which filtered windows there are."""
+    root = workspace_root(destination, workspace)
+    days = sorted(
+        day
+        for entry in list_folder(root)
+        if entry.kind == DIRECTORY and (day := parse_day_folder(entry.name)) is not None
+    )
+    filters: set[tuple[str, ...]] = set()
+
+    def whole_in(day: date) -> list[ObjectName]:
+        names = []
+        for entry in list_folder(root / day_folder_name(day)):
+            kind, parsed = classify_name(entry.name, day)
+            if kind != PART_OBJECT or parsed is None:
+                continue
+            if parsed.event_types is not None:
+                filters.add(parsed.event_types)
+            elif parsed.file_format == "jsonl.gz":
+                names.append(parsed)
+        return names
+
+    first = next((names for day in days if (names := whole_in(day))), [])
+    if not first:
+        return LandedSpan(None, None, frozenset(filters))
+    last = next(names for day in reversed(days) if (names := whole_in(day)))
+    return LandedSpan(min(name.start for name in first), max(name.end for name in last), frozenset(filters))
 
 
 def json_object_of(data: bytes | None) -> dict[str, Any] | None:
@@ -170,15 +211,6 @@ def read_bytes_at(path: ObjectStoragePath) -> bytes | None:
             f"Reading {path} failed ({type(exc).__name__}: {exc}). Nothing was written; the task can be retried "
             "once the storage is reachable."
         ) from exc
-
-
-@dataclass(frozen=True)
-class ObjectMeasure:
-    """What a landed data object holds, measured from its bytes alone."""
-
-    sha256: str
-    size_bytes: int
-    records: int
 
 
 def measure_object(path: ObjectStoragePath, file_format: str, keys: Counter[bytes] | None = None) -> ObjectMeasure:
@@ -218,20 +250,6 @@ def measure_object(path: ObjectStoragePath, file_format: str, keys: Counter[byte
     return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records)
 
 
-def read_manifest_at(path: ObjectStoragePath) -> dict[str, Any] | None:
-    """The manifest at ``path``; None if there is none or it is not a JSON object."""
-    try:
-        manifest = json.loads(read_untracked(path))
-    except (FileNotFoundError, ValueError):
-        return None
-    except Exception as exc:
-        raise WebflowLandingError(
-            f"Reading {path} failed ({type(exc).__name__}: {exc}). Nothing changed at the final key; the task can "
-            "be retried once the storage is reachable."
-        ) from exc
-    return manifest if isinstance(manifest, dict) else None
-
-
 class _HashingReader:
     """A read-only file object that hashes the bytes it passes on."""
 
@@ -261,13 +279,10 @@ def read_landed_events(window: WindowChain, on_event: Callable[[dict[str, Any]],
     record count disagrees with its manifest: whatever ``on_event`` did with the events must then be
     thrown away.
     """
-    manifests = []
-    for part in window.parts:
-        lines = PartLines(part)
-        for line in lines:
+    for part, manifest in zip(window.parts, window.manifests, strict=True):
+        for line in PartLines(part, manifest):
             on_event(parse_landed_line(line, part))
-        manifests.append(lines.manifest)
-    return manifests
+    return list(window.manifests)
 
 
 def parse_landed_line(line: bytes, landed: LandedObject) -> dict[str, Any]:
@@ -284,19 +299,15 @@ def parse_landed_line(line: bytes, landed: LandedObject) -> dict[str, Any]:
 class PartLines:
     """Iterate one part's landed lines (each with its newline, exactly as landed), checked as they end.
 
-    The manifest is read first; once the last line has been given, the part's sha256 and line count
-    are checked against it, and a mismatch raises :class:`WebflowLandingError`: whatever was done with
-    the lines must then be thrown away. :attr:`manifest` is the part's manifest.
+    ``manifest`` is the part's manifest as the chain judge verified it; once the last line has been
+    given, the part's bytes are checked against it by the judge's own rule
+    (:func:`~airflow_webflow_audit.landing.chain.object_mismatches`), and a mismatch raises
+    :class:`WebflowLandingError`: whatever was done with the lines must then be thrown away.
     """
 
-    def __init__(self, landed: LandedObject) -> None:
+    def __init__(self, landed: LandedObject, manifest: dict[str, Any]) -> None:
         self.landed = landed
-        try:
-            self.manifest: dict[str, Any] = json.loads(read_untracked(landed.manifest_path))
-        except (OSError, ValueError) as exc:
-            raise WebflowLandingError(
-                f"Reading the manifest of the landed window {landed.path} failed ({type(exc).__name__}: {exc})."
-            ) from exc
+        self.manifest = manifest
 
     def __iter__(self) -> Iterator[bytes]:
         landed = self.landed
@@ -313,12 +324,12 @@ class PartLines:
             raise WebflowLandingError(
                 f"Reading the landed window {landed.path} failed ({type(exc).__name__}: {exc})."
             ) from exc
-        expected = self.manifest.get("object", {}).get("sha256")
-        if reader.sha256.hexdigest() != expected or self.manifest.get("records") != records:
+        mismatches = object_mismatches(self.manifest, ObjectMeasure(reader.sha256.hexdigest(), reader.size, records))
+        if mismatches:
             raise WebflowLandingError(
-                f"The landed window {landed.path} does not match its manifest (sha256 {reader.sha256.hexdigest()} "
-                f"vs {expected}, {records} vs {self.manifest.get('records')} records): it was changed after "
-                "landing. Audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
+                f"The landed window {landed.path} does not match its manifest ({'; '.join(mismatches)}): it was "
+                "changed after landing. Audit the range (python -m airflow_webflow_audit.audit) to see what else "
+                "changed."
             )
         report_read(landed.path)
 

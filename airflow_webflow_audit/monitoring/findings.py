@@ -9,9 +9,13 @@ The baseline learns windows strictly in order and records how far it has read (`
 the next window it learns must start exactly there. A run catches up on every landed window after
 that point, in order, and stops at the first gap (a window not landed yet, as happens while a
 backfill lands windows out of order); the run after the missing window lands continues from there.
-A window is learned whole or not at all: its object is checked against its manifest, findings are
-written, then the baseline -- each through a temporary key, so a crash between the two only means
-the window is read again. Windows already learned are never learned twice.
+Before anything is learned, the span it reads is audited by the range audit's own rules (the chain
+judge, with the signing connection's policy): a window the audit would refuse (changed, misplaced,
+unsigned, overlapping, or an object the layout does not own) refuses the run, and nothing is
+written. A window is learned whole or not at all: its parts' bytes are checked again against their
+verified manifests as they are read, findings are written, then the baseline -- each through a
+temporary key, so a crash between the two only means the window is read again. Windows already
+learned are never learned twice.
 
 A window learned in the last :data:`RELEARN_LOOKBACK` and landed again since (its object's sha256
 changed: the reconcile operator re-landed it with late events) is read again, and only the events
@@ -35,24 +39,24 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
+from airflow_webflow_audit.audit.bucket import audit_bucket
+from airflow_webflow_audit.audit.report import GAP, AuditReport
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError, WebflowRangeIncompleteError
 from airflow_webflow_audit.jsonlines import dump_line
-from airflow_webflow_audit.landing.layout import format_key_time
+from airflow_webflow_audit.landing.layout import FINDINGS_SUFFIX, format_key_time
 from airflow_webflow_audit.landing.reader import (
     WindowChain,
     chain_digest,
-    list_landed_objects,
-    list_landed_windows,
+    landed_span,
     read_landed_events,
-    read_manifest_at,
 )
 from airflow_webflow_audit.landing.storage import read_untracked
 from airflow_webflow_audit.landing.writer import write_object
 from airflow_webflow_audit.monitoring.rules import Baseline, Finding, RuleSettings, WindowScan
+from airflow_webflow_audit.signing import SignaturePolicy
 
 log = logging.getLogger(__name__)
 
-FINDINGS_SUFFIX = ".findings.jsonl"
 #: Windows learned this long before ``applied_through`` are checked for re-landings on every run (one
 #: manifest read each): the reconcile operator's default lookback.
 RELEARN_LOOKBACK = timedelta(days=7)
@@ -116,24 +120,30 @@ def catch_up(
     *,
     baseline_start: datetime | None = None,
     through: datetime | None = None,
+    policy: SignaturePolicy | None = None,
 ) -> CatchUp:
     """Learn every landed window after the baseline's point, in order, up to ``through`` or the first gap."""
     path = baseline_path(destination, workspace)
     baseline = load_baseline(path, workspace)
-    landed = list_landed_windows(destination, workspace)
-    if not landed:
-        _refuse_filtered_only(destination, workspace)
+    result = CatchUp(baseline_uri=str(path), applied_through=baseline.applied_through)
+    span = landed_span(destination, workspace)
+    if span.first_start is None or span.last_end is None:
+        _refuse_filtered_only(destination, workspace, span.filters)
         log.warning(
             "No gzip JSONL window with a manifest under %s for workspace %s yet (windows landed as Parquet are "
             "not read by the monitoring rules).",
             destination,
             workspace,
         )
-    result = CatchUp(baseline_uri=str(path), applied_through=baseline.applied_through)
+        return result
+    cursor = baseline.applied_through or baseline_start or span.first_start
+    # What is read: the windows learned lately (re-read if they gained a part), and those after the cursor.
+    low = min(cursor, baseline.applied_through - RELEARN_LOOKBACK) if baseline.applied_through else cursor
+    high = max(through if through is not None else span.last_end, cursor)
+    landed = _audited_windows(destination, workspace, low, high, policy) if low < high else []
     baseline = _relearn_changed(baseline, landed, settings, path, result)
-    cursor = baseline.applied_through or baseline_start or (landed[0].start if landed else None)
     for window in landed:
-        if cursor is None or (through is not None and window.start >= through):
+        if through is not None and window.start >= through:
             break
         if window.end <= cursor:
             continue  # learned already, or before the baseline's start
@@ -154,11 +164,39 @@ def catch_up(
     return result
 
 
-def _refuse_filtered_only(destination: ObjectStoragePath, workspace: str) -> None:
+def _audited_windows(
+    destination: ObjectStoragePath, workspace: str, start: datetime, end: datetime, policy: SignaturePolicy | None
+) -> list[WindowChain]:
+    """The verified whole gzip JSONL windows meeting ``[start, end)``, in order, once the range audit found
+    nothing wrong with the evidence there (gaps are expected: learning stops at the first)."""
+    report = audit_bucket(destination, workspace, start, end, signatures=policy)
+    _refuse_wrong_evidence(report)
+    return [
+        WindowChain.of(destination / window.chain.place.folder, window.chain)
+        for window in report.windows
+        if window.chain is not None
+        and window.chain.verified
+        and window.event_types is None
+        and window.file_format == "jsonl.gz"
+    ]
+
+
+def _refuse_wrong_evidence(report: AuditReport) -> None:
+    wrong = [problem for problem in report.problems if problem.kind != GAP]
+    if wrong:
+        listed = "; ".join(f"{p.label()}: {p.detail}" for p in wrong[:10])
+        more = f"; and {len(wrong) - 10} more" if len(wrong) > 10 else ""
+        raise WebflowRangeIncompleteError(
+            f"Not learning [{report.start.isoformat()}, {report.end.isoformat()}) of {report.workspace}: the range "
+            f"audit refuses it ({listed}{more}). Nothing was written. Audit the range (python -m "
+            "airflow_webflow_audit.audit) and repair what it names, then run this task again."
+        )
+
+
+def _refuse_filtered_only(destination: ObjectStoragePath, workspace: str, filters: frozenset[tuple[str, ...]]) -> None:
     """A destination holding only event-type-filtered windows would look like a quiet log: refuse it."""
-    filtered = {o.event_types for o in list_landed_objects(destination, workspace) if o.event_types is not None}
-    if filtered:
-        kinds = "; ".join(",".join(types) for types in sorted(filtered))
+    if filters:
+        kinds = "; ".join(",".join(types) for types in sorted(filters))
         raise WebflowConfigurationError(
             f"Only windows filtered by event type ({kinds}) are landed under {destination} for workspace "
             f"{workspace}. The monitoring rules judge the whole log, so they read only windows landed without "
@@ -200,7 +238,7 @@ def _relearn_changed(
         learned_digest = baseline.learned.get(_window_key(window))
         if learned_digest is None:
             continue
-        digest = chain_digest([read_manifest_at(part.manifest_path) or {} for part in window.parts])
+        digest = chain_digest(list(window.manifests))
         if digest in (None, learned_digest):
             continue
         baseline, found = _learn_late_events(baseline, window, settings, path)

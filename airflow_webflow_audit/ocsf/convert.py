@@ -131,7 +131,10 @@ def convert_windows(
 ) -> Conversion:
     """Convert ``windows`` (in order, landed under ``source``) of the run over ``[start, end)`` into ``target``."""
     result = Conversion(windows=len(windows))
-    parts = [[_part_stream(part, source) for part in window.parts] for window in windows]
+    parts = [
+        [_part_stream(part, manifest, source) for part, manifest in zip(window.parts, window.manifests, strict=True)]
+        for window in windows
+    ]
     refs = [ref for window_parts in parts for _, ref in window_parts]
     result.parts = len(refs)
     if not windows:
@@ -178,9 +181,11 @@ def convert_windows(
     return result
 
 
-def _part_stream(landed: LandedObject, source: ObjectStoragePath) -> tuple[PartLines, PartRef]:
-    """A landed part's lines (its manifest read), and the reference a lake file records for it."""
-    lines = PartLines(landed)
+def _part_stream(
+    landed: LandedObject, manifest: dict[str, Any], source: ObjectStoragePath
+) -> tuple[PartLines, PartRef]:
+    """A landed part's lines (checked against its verified manifest), and the reference a lake file records."""
+    lines = PartLines(landed, manifest)
     return lines, PartRef(_relative(landed.path, source), str(lines.manifest.get("object", {}).get("sha256")))
 
 

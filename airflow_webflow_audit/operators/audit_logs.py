@@ -25,7 +25,7 @@ from airflow_webflow_audit.landing.layout import (
 )
 from airflow_webflow_audit.landing.writer import LandedPart, ObjectLock, WriteOptions, check_destination_writable
 from airflow_webflow_audit.operators.landing_lineage import landing_lineage
-from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signer_from_connection
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signing_from_connection
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -202,7 +202,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             event_types=event_types,
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
-        signer = signer_from_connection(
+        signing = signing_from_connection(
             self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
         )
         options = WriteOptions(object_lock=self.object_lock)
@@ -227,7 +227,8 @@ class WebflowAuditLogsOperator(BaseOperator):
                 max_window_attempts=self.max_window_attempts,
                 task_instance=context.get("ti"),
                 options=options,
-                signer=signer,
+                signer=signing.signer,
+                policy=signing.policy,
             )
             result = land_window(self.hook, plan, self.log)
         finally:
@@ -242,7 +243,9 @@ class WebflowAuditLogsOperator(BaseOperator):
                 result.written.sha256,
                 result.written.uri,
                 result.written.manifest_uri,
-                f"signed with {signer.key_fingerprint}" if signer is not None else "unsigned: no signing connection",
+                f"signed with {signing.signer.key_fingerprint}"
+                if signing.signer is not None
+                else "unsigned: no signing connection",
             )
         summary = {
             "uri": result.uri,

@@ -14,6 +14,7 @@ from airflow_webflow_audit.landing.layout import check_destination, resolve_dest
 from airflow_webflow_audit.monitoring.findings import catch_up, summarize
 from airflow_webflow_audit.monitoring.rules import RuleSettings
 from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier, send_findings
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signing_from_connection
 from airflow_webflow_audit.validation import is_resolved_later, validate_optional_datetime, validate_workspace
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ class WebflowAuditFindingsOperator(BaseOperator):
         ``elevated_roles``.
     :param notifiers: Called when there are findings, with the context plus ``webflow_findings`` and
         ``webflow_findings_summary``; default: :class:`WebflowFindingsLogNotifier`.
+    :param signing_conn_id: The connection whose keys (and ``unsigned_before`` cut-over) the landed manifests
+        are judged by, as the audit judges them (default ``webflow_audit_signing``, when it exists). A span
+        the audit would refuse is refused, naming the windows, and nothing is written. (templated)
     """
 
-    template_fields: Sequence[str] = ("workspace", "destination", "baseline_start", "through")
+    template_fields: Sequence[str] = ("workspace", "destination", "baseline_start", "through", "signing_conn_id")
     ui_color = "#ffcc4d"
 
     def __init__(
@@ -60,6 +64,7 @@ class WebflowAuditFindingsOperator(BaseOperator):
         through: datetime | str | None = None,
         rule_settings: dict[str, Any] | None = None,
         notifiers: Sequence[BaseNotifier] | None = None,
+        signing_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         if not is_resolved_later(destination):
@@ -82,13 +87,19 @@ class WebflowAuditFindingsOperator(BaseOperator):
         self.baseline_start = baseline_start
         self.through = through
         self.notifiers = notifiers
+        self.signing_conn_id = signing_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         workspace = validate_workspace(self.workspace)
         destination = resolve_destination(self.destination)
         baseline_start = validate_optional_datetime(self.baseline_start, "baseline_start")
         through = validate_optional_datetime(self.through, "through")
-        result = catch_up(destination, workspace, self.settings, baseline_start=baseline_start, through=through)
+        policy = signing_from_connection(
+            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id), to_sign=False
+        ).policy
+        result = catch_up(
+            destination, workspace, self.settings, baseline_start=baseline_start, through=through, policy=policy
+        )
         summary = summarize(result, workspace=workspace, max_listed=MAX_FINDINGS_IN_XCOM)
         self.log.info(
             "Learned %d windows, %d findings (%s); the baseline now reaches %s.",

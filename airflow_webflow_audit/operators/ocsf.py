@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_webflow_audit.audit.bucket import SignaturePolicy, audit_bucket
+from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.report import AuditReport
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.landing.layout import check_destination, resolve_destination
-from airflow_webflow_audit.landing.reader import list_landed_windows
+from airflow_webflow_audit.landing.reader import WindowChain
 from airflow_webflow_audit.ocsf.convert import Conversion, LakeTarget, convert_windows
 from airflow_webflow_audit.ocsf.lake import resolve_custom_sources, validate_account_id, validate_region
 from airflow_webflow_audit.ocsf.mapping import CLASSES_BY_UID
 from airflow_webflow_audit.ocsf.schema import require_pyarrow
-from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, ManifestVerifier, signer_from_connection
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signing_from_connection
 from airflow_webflow_audit.validation import (
     check_window_order,
     is_resolved_later,
@@ -135,19 +135,17 @@ class WebflowAuditOCSFOperator(BaseOperator):
         )
         source = resolve_destination(self.source)
         ranges = self._ranges(context, workspace)
-        signer = signer_from_connection(
-            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
-        )
-        policy = SignaturePolicy(
-            None if signer is None else ManifestVerifier([signer.private_key.public_key()]), required=False
-        )
-        # Every range is audited before anything is written: an incomplete one refuses the whole run.
-        for start, end in ranges:
-            self._refuse_incomplete(audit_bucket(source, workspace, start, end, signatures=policy))
-        landed = list_landed_windows(source, workspace)
+        policy = signing_from_connection(
+            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id), to_sign=False
+        ).policy
+        # Every range is audited before anything is written, by the audit's own rules: an incomplete one
+        # refuses the whole run. Each part's bytes are checked again against its manifest as they are converted.
+        reports = [audit_bucket(source, workspace, start, end, signatures=policy) for start, end in ranges]
+        for report in reports:
+            self._refuse_incomplete(report)
         total = Conversion()
-        for start, end in ranges:
-            windows = [window for window in landed if start <= window.start < end]
+        for (start, end), report in zip(ranges, reports, strict=True):
+            windows = _whole_windows(source, report, start, end)
             self.log.info(
                 "Converting %d landed window(s) of %s in [%s, %s) to OCSF %s.",
                 len(windows),
@@ -228,6 +226,19 @@ class WebflowAuditOCSFOperator(BaseOperator):
             "unmapped": dict(sorted(total.unmapped.items())),
             "files": [lake_file.as_json() for lake_file in total.files[:MAX_FILES_IN_XCOM]],
         }
+
+
+def _whole_windows(source: ObjectStoragePath, report: AuditReport, start: datetime, end: datetime) -> list[WindowChain]:
+    """The verified whole gzip JSONL windows of an audited range that start in ``[start, end)``, in order."""
+    return [
+        WindowChain.of(source / window.chain.place.folder, window.chain)
+        for window in report.windows
+        if window.chain is not None
+        and window.chain.verified
+        and window.event_types is None
+        and window.file_format == "jsonl.gz"
+        and start <= window.start < end
+    ]
 
 
 def _asset_event_windows(asset_events: Any, workspace: str) -> list[tuple[datetime, datetime]]:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_webflow_audit.audit.bucket import SignaturePolicy, audit_bucket
+from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
-from airflow_webflow_audit.audit.report import STALE, AuditReport, WindowReport
+from airflow_webflow_audit.audit.report import EVIDENCE_PROBLEMS, STALE, AuditReport, WindowReport
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
@@ -20,17 +20,10 @@ from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import (
     check_destination,
     check_object_lock_destination,
-    manifest_path_for,
     resolve_destination,
 )
-from airflow_webflow_audit.landing.reader import read_manifest_at
 from airflow_webflow_audit.landing.writer import ObjectLock, WriteOptions, check_destination_writable
-from airflow_webflow_audit.signing import (
-    DEFAULT_SIGNING_CONN_ID,
-    ManifestSigner,
-    ManifestVerifier,
-    signer_from_connection,
-)
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, Signing, signing_from_connection
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -61,8 +54,11 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     window against the API (one ``limit=1`` request per window when nothing changed), and lands every
     stale one again with the landing operator's own landing: a new part holding only the events the
     window's parts lack, whose manifest names the parts before it. Nothing is replaced or deleted.
-    Fails, after landing what it can, when any window in the range is missing, corrupt, tampered with
-    or overlapping.
+    The audit judges signatures by the signing connection's policy, as the audit command line does.
+    When the evidence is wrong anywhere in the range (a part missing, changed, misplaced, unsigned,
+    overlapping, or an object the layout does not own), it refuses before writing anything, naming the
+    windows: a new part would hide the trace. Gaps (windows not landed yet) fail the task after the
+    stale windows are landed.
 
     :param workspace: Webflow workspace id or slug; omitted or empty, the connection's default. (templated)
     :param destination: the landing operator's destination. (templated)
@@ -153,19 +149,30 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         _ = self.hook.config  # the connection, checked before anything is read or written
-        signer = signer_from_connection(
+        signing = signing_from_connection(
             self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
         )
         options = WriteOptions(object_lock=self.object_lock)
         check_destination_writable(destination, options)
         self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
-        # Signatures by the signing key are checked; parts it did not sign are warnings here (the audit
-        # command line decides, with --unsigned-before, which windows may be unsigned).
-        verifier = None if signer is None else ManifestVerifier([signer.private_key.public_key()])
-        report = audit_bucket(destination, workspace, start, end, signatures=SignaturePolicy(verifier, required=False))
+        report = audit_bucket(destination, workspace, start, end, signatures=signing.policy)
+        self._refuse_wrong_evidence(report)
         stale = recount(report, self.hook, settled_before=datetime.now(timezone.utc) - settle)
-        relanded = [self._reland(context, destination, report, window, options, signer) for window in stale]
+        relanded = [self._reland(context, destination, report, window, options, signing) for window in stale]
         return self._summary(report, relanded)
+
+    def _refuse_wrong_evidence(self, report: AuditReport) -> None:
+        wrong = [p for p in report.problems if p.kind in EVIDENCE_PROBLEMS]
+        if not wrong:
+            return
+        for warning in report.warnings:
+            self.log.warning("%s", warning)
+        listed = "; ".join(f"{p.label()}: {p.detail}" for p in wrong)
+        raise WebflowRangeIncompleteError(
+            f"Not reconciling [{report.start.isoformat()}, {report.end.isoformat()}) of {report.workspace}: the "
+            f"landed evidence is wrong ({listed}). Nothing was written, since a new part would hide the trace. "
+            "Audit the range (python -m airflow_webflow_audit.audit) and investigate before landing anything."
+        )
 
     def _range(self, context: Context) -> tuple[datetime, datetime]:
         lookback = validate_duration(self.lookback, "lookback", maximum=MAX_LOOKBACK)
@@ -194,10 +201,10 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         report: AuditReport,
         window: WindowReport,
         options: WriteOptions,
-        signer: ManifestSigner | None,
+        signing: Signing,
     ) -> dict[str, Any]:
         object_path = destination / window.key
-        first = read_manifest_at(manifest_path_for(object_path)) or {}
+        first = window.chain.parts[0].manifest if window.chain is not None and window.chain.parts else {}
         plan = LandingPlan(
             query=WindowQuery(report.workspace, window.start, window.end, None),
             object_path=object_path,
@@ -206,7 +213,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
             task_instance=context.get("ti"),
             options=options,
-            signer=signer,
+            signer=signing.signer,
+            policy=signing.policy,
         )
         landed = land_window(self.hook, plan, self.log)
         self.log.warning(
@@ -254,6 +262,6 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             raise WebflowRangeIncompleteError(
                 f"The range [{report.start.isoformat()}, {report.end.isoformat()}) is not complete after "
                 f"reconciling: {listed}. Land the missing windows (a backfill of the landing DAG) or rerun their "
-                "landing tasks; corrupt objects are replaced by landing the window again."
+                "landing tasks; a killed landing's temporary object can be deleted."
             )
         return summary

@@ -9,13 +9,13 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import parse_timestamp
-from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, window_object_path
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER, run_airflow
 from tests.landing_helpers import (
     by_time,
-    land_events,
+    land_window_events,
     make_operator,
     read_events,
     read_manifest,
@@ -178,9 +178,8 @@ def test_findings_dag_learns_the_landed_windows_and_logs_what_it_found(airflow_h
         login("2026-10-02T08:25:00.000Z", "Sydney AU", "13.54.201.9"),
     ]
     for start, end in days:
-        path = window_object_path(root, workspace="hitchhikers-workspace", start=start, end=end, file_format="jsonl.gz")
         events = [e for e in travel if start <= parse_timestamp(e["timestamp"]) < end]
-        land_events(path, [events])
+        land_window_events(root, start, end, events)
     result = run_airflow(
         airflow_home,
         "dags",

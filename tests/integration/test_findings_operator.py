@@ -8,13 +8,17 @@ from datetime import timedelta
 import pytest
 from airflow.sdk import BaseNotifier, ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowBaselineBehindError, WebflowConfigurationError, WebflowLandingError
+from airflow_webflow_audit.exceptions import (
+    WebflowBaselineBehindError,
+    WebflowConfigurationError,
+    WebflowRangeIncompleteError,
+)
 from airflow_webflow_audit.landing.layout import window_object_path
 from airflow_webflow_audit.monitoring.findings import baseline_path, findings_path_for
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
 from airflow_webflow_audit.testing.simulator import generate_events
 from tests.conftest import DAY0
-from tests.landing_helpers import land_events, snapshot
+from tests.landing_helpers import land_window_events, snapshot
 from tests.storage_servers import AWS_CONN_ID
 
 pytestmark = pytest.mark.integration
@@ -26,10 +30,8 @@ EVENTS = generate_events(seed=7, start=WINDOWS[0][0], end=WINDOWS[-1][1], events
 
 def land(root: ObjectStoragePath, window: tuple) -> ObjectStoragePath:
     start, end = window
-    path = window_object_path(root, workspace=WORKSPACE, start=start, end=end, file_format="jsonl.gz")
     events = [e for e in EVENTS if start.strftime("%Y-%m-%d") == e["timestamp"][:10]]
-    land_events(path, [events])
-    return path
+    return land_window_events(root, start, end, events, workspace=WORKSPACE)
 
 
 def findings_operator(root: ObjectStoragePath, **kwargs) -> WebflowAuditFindingsOperator:
@@ -120,7 +122,7 @@ def test_a_window_changed_after_landing_is_refused_and_learns_nothing(root):
     data = bytearray(tampered.read_bytes())
     data[-9] ^= 0xFF  # the gzip trailer: the object no longer matches its manifest
     tampered.write_bytes(bytes(data))
-    with pytest.raises(WebflowLandingError, match=r"does not match its manifest|Reading the landed window"):
+    with pytest.raises(WebflowRangeIncompleteError, match=r"the range audit refuses it \(corrupt \[2026-10-02"):
         findings_operator(root).execute({})
     assert baseline_path(root, WORKSPACE).read_bytes() == baseline_before
     assert not findings_path_for(tampered).exists()
@@ -154,12 +156,8 @@ def test_notifiers_get_the_findings_and_can_template_the_summary(root):
 
 def land_filtered(root: ObjectStoragePath, window: tuple, event_type: str) -> ObjectStoragePath:
     start, end = window
-    path = window_object_path(
-        root, workspace=WORKSPACE, start=start, end=end, file_format="jsonl.gz", event_types=[event_type]
-    )
     events = [e for e in EVENTS if start.strftime("%Y-%m-%d") == e["timestamp"][:10] and e["eventType"] == event_type]
-    land_events(path, [events])
-    return path
+    return land_window_events(root, start, end, events, workspace=WORKSPACE, event_types=[event_type])
 
 
 def test_a_destination_with_only_filtered_windows_is_refused_with_the_fix(root):

@@ -319,7 +319,7 @@ def lone_surrogate_event(**fields):
         "eventType": "user_access",
         "eventSubType": "login",
         "actor": {"id": "a" * 24, "type": "person", "email": "marvin@example.com"},
-        "workspace": {"id": "w" * 24, "slug": "hitchhikers-workspace"},
+        "workspace": {"id": "6621ccb459b561c69f29d57c", "slug": "hitchhikers-workspace"},
         "payload": {"method": "sso", "location": "Dublin IE", "ipAddress": "34.240.11.7"},
     }
     return {**base, **fields}
@@ -361,7 +361,7 @@ def test_the_manifest_records_the_oldest_event_served_and_a_complete_window(simu
     oldest = sim.events()[0]["timestamp"]
     assert manifest["earliest_available"] == parse_timestamp(oldest).isoformat()
     assert manifest["coverage"] == "complete"
-    assert manifest["manifest_format_version"] == 3
+    assert manifest["manifest_format_version"] == 4
 
 
 @pytest.mark.parametrize(

@@ -149,7 +149,7 @@ def test_a_stripped_signature_is_a_problem_not_a_warning(archive, capsys):
     code, report = verified(capsys, archive, "--unsigned-before", DAYS[-1][1].isoformat())
     assert code == 0
     assert [w for w in report["warnings"] if "is unsigned (accepted" in w] == [
-        f"{key_of(*DAYS[2])}: part 1 is unsigned (accepted: the window ends by --unsigned-before "
+        f"{key_of(*DAYS[2])}: part 1 is unsigned (accepted: the window ends by the cut-over unsigned_before "
         f"{DAYS[-1][1].isoformat()})"
     ]
 
@@ -215,7 +215,7 @@ def test_a_part_deleted_between_others_breaks_the_chain(two_part_window, clock, 
     assert code == 1
     assert problems(report) == [("missing_part", key_of(*DAYS[1]))]
     # A landing never builds on it either.
-    with pytest.raises(WebflowArchiveTamperedError, match=r"Part 2 of the window .* is missing while part 3 exists"):
+    with pytest.raises(WebflowArchiveTamperedError, match=r"cannot be built on: missing_part: part 2 .* is gone"):
         run_window(make_operator(clock, destination=archive["destination"]), *DAYS[1])
 
 
@@ -248,7 +248,7 @@ def test_a_landing_refuses_to_build_on_a_rewritten_part(archive, clock, monkeypa
     root = archive["root"]
     rewrite_consistently(root, key_of(*DAYS[0]))  # the object changed, its manifest not
     set_signing_key(monkeypatch, archive["pem"])
-    with pytest.raises(WebflowArchiveTamperedError, match="does not match its manifest"):
+    with pytest.raises(WebflowArchiveTamperedError, match=r"corrupt: part 1: records .*: changed after landing"):
         run_window(make_operator(clock, destination=archive["destination"]), *DAYS[0])
     put_manifest(root, key_of(*DAYS[2]), rewrite_consistently(root, key_of(*DAYS[2])))  # and its manifest
     with pytest.raises(WebflowArchiveTamperedError, match="does not verify"):

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from airflow_webflow_audit.exceptions import WebflowLandingConflictError, WebflowLandingError
+from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.landing import land
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.deployment import free_port
@@ -121,10 +121,11 @@ def test_the_s3_endpoint_going_away_mid_pull_leaves_no_object(simulator, clock, 
 
 @pytest.mark.parametrize("late_event", [False, True], ids=["first-part", "second-part"])
 @pytest.mark.parametrize("store", ["local", "s3", "gcs"])
-def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
+def test_two_landings_racing_on_one_part_leave_one_whole_part_and_both_succeed(
     store, late_event, simulator, clock, request, tmp_path, monkeypatch
 ):
-    """Both read the window's parts before either writes, so both build the same part: one wins."""
+    """Both read the window's parts before either writes, so both build the same part: one creates it, the
+    other's create conflicts, and it compares its pull with that part, finds nothing to add, and succeeds."""
     sim = simulator()
     if store == "s3":
         destination = f"s3://{AWS_CONN_ID}@{request.getfixturevalue('s3_bucket')}/audit"
@@ -136,14 +137,17 @@ def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
         run_window(make_operator(clock, destination=destination), *WINDOW)
         sim.insert_event(dict(sim.events(*WINDOW)[0], timestamp="2026-10-01T12:00:00.250Z"))
     both_have_read = threading.Barrier(2, timeout=60)
-    real_read = land.window_parts_on_record
+    real_read = land.read_chain
+    reads = []
 
-    def read_then_wait(first_part):
-        parts = real_read(first_part)
-        both_have_read.wait()
-        return parts
+    def read_then_wait(*args, **kwargs):
+        verdict = real_read(*args, **kwargs)
+        reads.append(1)
+        if len(reads) <= 2:  # the first read of each landing; a retry reads again without waiting
+            both_have_read.wait()
+        return verdict
 
-    monkeypatch.setattr(land, "window_parts_on_record", read_then_wait)
+    monkeypatch.setattr(land, "read_chain", read_then_wait)
     results: list[dict] = []
     errors: list[BaseException] = []
 
@@ -158,12 +162,12 @@ def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    assert len(results) == 1
-    (conflict,) = errors
-    assert isinstance(conflict, WebflowLandingConflictError)
-    assert "another landing of this window created it first" in str(conflict)
-    (won,) = results
-    assert won["part"] == (2 if late_event else 1)
+    assert errors == []
+    assert len(results) == 2
+    expected_part = 2 if late_event else 1
+    assert [r["part"] for r in results] == [expected_part, expected_part]
+    assert min(r["new_records"] for r in results) == 0  # the loser wrote nothing
+    assert len(reads) >= 3  # the loser read the chain again after its conflict
     root = ObjectStoragePath(destination)
     # Every manifest describes the object beside it; no temporary, no second copy of the part.
     landed = snapshot(root)
@@ -173,8 +177,8 @@ def test_two_landings_racing_on_one_part_leave_one_whole_part_and_a_conflict(
             manifest = json.loads(body)
             assert manifest["object"]["sha256"] == hashlib.sha256(landed[key.removesuffix(MANIFEST_SUFFIX)]).hexdigest()
     assert by_time(read_window(f"{destination}/{KEY}")) == by_time(sim.events(*WINDOW))
-    # The loser's retry finds the window whole and writes nothing.
-    monkeypatch.setattr(land, "window_parts_on_record", real_read)
+    # A later run finds the window whole and writes nothing.
+    monkeypatch.setattr(land, "read_chain", real_read)
     retry, _ = run_window(make_operator(clock, destination=destination), *WINDOW)
-    assert (retry["new_records"], retry["part"]) == (0, won["part"])
+    assert (retry["new_records"], retry["part"]) == (0, expected_part)
     assert snapshot(root) == landed

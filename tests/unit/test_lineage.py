@@ -8,7 +8,7 @@ import pytest
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.lineage import HookLineageCollector
 
-from airflow_webflow_audit.landing.reader import measure_object, read_manifest_at
+from airflow_webflow_audit.landing.reader import measure_object, read_bytes_at
 from airflow_webflow_audit.landing.writer import check_destination_writable
 from airflow_webflow_audit.lineage import dataset_name, endpoint_dataset_name, plain_uri
 from airflow_webflow_audit.operators.landing_lineage import landing_lineage
@@ -40,7 +40,7 @@ def test_a_landing_reports_only_its_final_object(tmp_path, collector):
 def test_reading_a_landed_window_reports_the_object_and_not_its_manifest(tmp_path, collector):
     final = ObjectStoragePath(f"file://{tmp_path}/audit_logs_x.jsonl.gz")
     land_events(final, [[event("2026-10-01T00:00:00.000Z")]])
-    assert read_manifest_at(ObjectStoragePath(f"{final}.manifest.json")) is not None
+    assert read_bytes_at(ObjectStoragePath(f"{final}.manifest.json")) is not None
     assert uris(collector.collected_assets.inputs) == []
     measure_object(final, "jsonl.gz")
     assert uris(collector.collected_assets.inputs) == [f"file://{tmp_path}/audit_logs_x.jsonl.gz"]
