@@ -4,7 +4,9 @@ The table the README shows (event type / subtype -> OCSF class and activity) is 
 everything else here fills in the class's objects from the event. Every OCSF event keeps the landed
 line exactly (``raw_data``), so a reader can always prove the conversion and recover what OCSF has no
 field for. An event type or subtype not in the table still converts, to API Activity with activity
-Other, and the caller is told so (:attr:`OcsfEvent.mapped` is False): nothing is dropped.
+Other, and the caller is told so (:attr:`OcsfEvent.mapped` is False): nothing is dropped. So does an
+event that lacks what its class requires in OCSF 1.3.0 (a login without an actor, a membership change
+without a target user): a row that fails the schema would be refused by whoever reads the lake.
 
 Pure: no I/O, no Airflow. Field names and ids follow the OCSF 1.3.0 schema (https://schema.ocsf.io/1.3.0).
 """
@@ -31,6 +33,8 @@ STATUS_UNKNOWN = (0, "Unknown")
 ACTIVITY_OTHER = 99
 #: The source endpoint's name when Webflow gives no address (OCSF requires one for API Activity).
 UNKNOWN_ENDPOINT = "unknown"
+#: The actor of an API Activity event that names none (OCSF requires an actor there).
+UNKNOWN_USER = {"name": "unknown", "type_id": 0, "type": "Unknown"}
 
 
 class OcsfClass(NamedTuple):
@@ -161,9 +165,51 @@ def to_ocsf(line: bytes, event: dict[str, Any]) -> OcsfEvent:
     fill = _FILLERS.get(ocsf_class.uid)
     if fill is not None and mapped:
         fill(ocsf, event_type or "", event_subtype or "", payload, workspace, actor)
-    else:
-        _fill_api_activity(ocsf, event_type, event_subtype, payload)
-    return OcsfEvent(ocsf_class, time_ms, _compact(ocsf), mapped)
+        lacking = _lacking(ocsf_class, ocsf)
+        if lacking is None:
+            return OcsfEvent(ocsf_class, time_ms, _compact(ocsf), mapped)
+        # The class cannot hold this event: it goes to the fallback class like an unknown type.
+        return _as_api_activity(ocsf, event_type, event_subtype, payload, time_ms, lacking)
+    return _as_api_activity(ocsf, event_type, event_subtype, payload, time_ms, None)
+
+
+def _lacking(ocsf_class: OcsfClass, ocsf: dict[str, Any]) -> str | None:
+    """What an event filled for ``ocsf_class`` lacks of the attributes OCSF 1.3.0 requires of it; None if nothing."""
+    if ocsf_class in (AUTHENTICATION, USER_ACCESS_MANAGEMENT) and not ocsf.get("user"):
+        return f"a user, which OCSF's {ocsf_class.name} requires"
+    if ocsf_class == GROUP_MANAGEMENT and not (ocsf.get("user") or ocsf.get("privileges")):
+        return f"a user or privileges, one of which OCSF's {ocsf_class.name} requires"
+    return None
+
+
+def _as_api_activity(
+    ocsf: dict[str, Any],
+    event_type: str | None,
+    event_subtype: str | None,
+    payload: dict[str, Any],
+    time_ms: int,
+    lacking: str | None,
+) -> OcsfEvent:
+    """``ocsf`` rebuilt as API Activity, activity Other: the fallback that keeps every event."""
+    base = {key: ocsf[key] for key in _BASE_FIELDS if ocsf.get(key) is not None}
+    activity_name = event_subtype or "Unknown"
+    base.update(
+        activity_id=ACTIVITY_OTHER,
+        activity_name=activity_name,
+        category_uid=API_ACTIVITY.category_uid,
+        category_name=API_ACTIVITY.category_name,
+        class_uid=API_ACTIVITY.uid,
+        class_name=API_ACTIVITY.name,
+        type_uid=API_ACTIVITY.uid * 100 + ACTIVITY_OTHER,
+        type_name=f"{API_ACTIVITY.name}: {activity_name}",
+        status_id=STATUS_UNKNOWN[0],
+        status=STATUS_UNKNOWN[1],
+    )
+    base["metadata"] = {key: value for key, value in base["metadata"].items() if key != "profiles"}
+    # API Activity requires an actor; an event that names none says so rather than inventing one.
+    base.setdefault("actor", {"user": UNKNOWN_USER})
+    _fill_api_activity(base, event_type, event_subtype, payload, lacking)
+    return OcsfEvent(API_ACTIVITY, time_ms, _compact(base), False)
 
 
 def _fill_authentication(
@@ -264,16 +310,24 @@ def _fill_group_management(
 
 
 def _fill_api_activity(
-    ocsf: dict[str, Any], event_type: str | None, event_subtype: str | None, payload: dict[str, Any]
+    ocsf: dict[str, Any],
+    event_type: str | None,
+    event_subtype: str | None,
+    payload: dict[str, Any],
+    lacking: str | None = None,
 ) -> None:
+    why = "no OCSF mapping for it yet" if lacking is None else f"it names no {lacking.removeprefix('a ')}"
     ocsf.update(
         api={"operation": f"{event_type}.{event_subtype}", "service": {"name": "Webflow"}},
         # OCSF requires a source endpoint with at least a name or address; Webflow gives an IP only for
         # logins, so an event without one says so rather than inventing one.
         src_endpoint=_endpoint(payload) or {"name": UNKNOWN_ENDPOINT},
-        message=f"Webflow audit event {event_type}/{event_subtype} (no OCSF mapping for it yet; see raw_data)",
+        message=f"Webflow audit event {event_type}/{event_subtype} ({why}; see raw_data)",
     )
 
+
+#: What every class's event has, kept when an event falls back to API Activity.
+_BASE_FIELDS = ("time", "severity_id", "severity", "metadata", "actor", "raw_data")
 
 _FILLERS = {
     AUTHENTICATION.uid: _fill_authentication,

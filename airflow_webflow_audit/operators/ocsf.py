@@ -201,8 +201,8 @@ class WebflowAuditOCSFOperator(BaseOperator):
             )
         if total.unmapped:
             self.log.warning(
-                "%d event(s) have a type or subtype the OCSF mapping does not know yet; they went to API Activity "
-                "(6003) with activity Other, raw_data intact: %s.",
+                "%d event(s) have a type or subtype the OCSF mapping does not know yet, or lack the user their class "
+                "requires; they went to API Activity (6003) with activity Other, raw_data intact: %s.",
                 sum(total.unmapped.values()),
                 ", ".join(f"{code} x{count}" for code, count in sorted(total.unmapped.items())),
             )

@@ -207,3 +207,42 @@ def test_region_account_and_partition_path():
         validate_account_id("1234")
     folder = day_folder(ObjectStoragePath("file:///lake"), "webflow-auth", "us-east-1", "123456789012", DAY0.date())
     assert str(folder).endswith("/lake/ext/webflow-auth/region=us-east-1/accountId=123456789012/eventDay=20261001")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "subtype", "payload", "actor"),
+    [
+        ("user_access", "login", {"method": "sso", "ipAddress": "34.240.11.1"}, None),
+        ("workspace_membership", "user_role_updated", {"roleName": "admin"}, PERSON),
+        ("site_membership", "user_role_updated", {"roleName": "editor", "site": {"id": "s1"}}, PERSON),
+        ("site_membership", "user_removed", {"site": {"id": "s1"}}, PERSON),
+        ("workspace_membership", "user_removed", {}, PERSON),
+    ],
+    ids=[
+        "login-without-actor",
+        "workspace-role-without-target",
+        "site-role-without-target",
+        "site-removal-bare",
+        "workspace-removal-bare",
+    ],
+)
+def test_an_event_without_the_user_its_class_requires_falls_back_to_valid_api_activity(
+    event_type, subtype, payload, actor
+):
+    event = webflow(event_type, subtype, payload, actor)
+    if actor is None:
+        del event["actor"]
+    converted = convert(event)
+    assert not converted.mapped
+    ocsf = converted.event
+    assert (ocsf["class_uid"], ocsf["activity_id"]) == (6003, 99)
+    assert "names no user" in ocsf["message"]
+    assert ocsf_problems(6003, ocsf) == []
+    assert json.loads(ocsf["raw_data"]) == event
+    pa.Table.from_pylist([to_row(6003, ocsf)], schema=class_schema(6003))
+
+
+def test_a_membership_removal_with_a_role_but_no_target_stays_group_management():
+    converted = convert(webflow("workspace_membership", "user_removed", {"roleName": "member"}))
+    assert (converted.mapped, converted.ocsf_class.uid) == (True, 3006)
+    assert ocsf_problems(3006, converted.event) == []
