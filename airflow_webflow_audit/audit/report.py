@@ -116,6 +116,18 @@ class AuditReport:
         self.problems.append(Problem(status, window.start, window.end, window.key, detail))
         return window
 
+    def verified_chains(self, *, file_format: str = "jsonl.gz") -> list[ChainVerdict]:
+        """The chain judge's verdicts on the whole windows (no event-type filter) in ``file_format`` that it
+        verified, in window order: what a consumer of the range reads."""
+        return [
+            window.chain
+            for window in self.windows
+            if window.chain is not None
+            and window.chain.verified
+            and window.event_types is None
+            and window.file_format == file_format
+        ]
+
     @property
     def complete(self) -> bool:
         return not self.problems and not (self.strict and self.warnings)

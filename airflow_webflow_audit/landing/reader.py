@@ -74,8 +74,9 @@ class WindowChain:
     manifests: tuple[dict[str, Any], ...]
 
     @classmethod
-    def of(cls, folder: ObjectStoragePath, verdict: ChainVerdict) -> WindowChain:
-        """The verified parts of ``verdict``, whose window lies in ``folder``."""
+    def at(cls, destination: ObjectStoragePath, verdict: ChainVerdict) -> WindowChain:
+        """The verified parts of ``verdict``, whose window was landed under ``destination``."""
+        folder = destination / verdict.place.folder
         name = verdict.place.name
         parts = tuple(
             LandedObject(

@@ -171,14 +171,7 @@ def _audited_windows(
     nothing wrong with the evidence there (gaps are expected: learning stops at the first)."""
     report = audit_bucket(destination, workspace, start, end, signatures=policy)
     _refuse_wrong_evidence(report)
-    return [
-        WindowChain.of(destination / window.chain.place.folder, window.chain)
-        for window in report.windows
-        if window.chain is not None
-        and window.chain.verified
-        and window.event_types is None
-        and window.file_format == "jsonl.gz"
-    ]
+    return [WindowChain.at(destination, verdict) for verdict in report.verified_chains()]
 
 
 def _refuse_wrong_evidence(report: AuditReport) -> None:

@@ -231,13 +231,9 @@ class WebflowAuditOCSFOperator(BaseOperator):
 def _whole_windows(source: ObjectStoragePath, report: AuditReport, start: datetime, end: datetime) -> list[WindowChain]:
     """The verified whole gzip JSONL windows of an audited range that start in ``[start, end)``, in order."""
     return [
-        WindowChain.of(source / window.chain.place.folder, window.chain)
-        for window in report.windows
-        if window.chain is not None
-        and window.chain.verified
-        and window.event_types is None
-        and window.file_format == "jsonl.gz"
-        and start <= window.start < end
+        WindowChain.at(source, verdict)
+        for verdict in report.verified_chains()
+        if start <= verdict.place.name.start < end
     ]
 
 
