@@ -129,3 +129,11 @@ class WebflowBaselineBehindError(WebflowError):
 
     Retryable: once the missing window lands (a backfill lands windows in any order), a retry learns it.
     """
+
+
+class WebflowSigningError(WebflowError):
+    """The signing key could not sign (a KMS that refused or is unreachable, a damaged answer).
+
+    Retryable: a KMS outage passes. A part whose data object was created before its manifest could be
+    signed is adopted by the next landing of its window.
+    """

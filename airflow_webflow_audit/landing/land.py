@@ -46,7 +46,7 @@ from airflow_webflow_audit.landing.manifest import (
 from airflow_webflow_audit.landing.reader import measure_object, read_chain
 from airflow_webflow_audit.landing.writer import LandedPart, WriteOptions, create_object, open_part
 from airflow_webflow_audit.logs import Log
-from airflow_webflow_audit.signing import ManifestSigner, SignaturePolicy
+from airflow_webflow_audit.signing import SignaturePolicy, Signer
 from airflow_webflow_audit.windows import WindowQuery
 
 #: Events handed to the writer at a time when a new part is written from the spooled pull.
@@ -69,7 +69,7 @@ class LandingPlan:
     max_window_attempts: int
     task_instance: object | None = None
     options: WriteOptions = field(default_factory=WriteOptions)
-    signer: ManifestSigner | None = None
+    signer: Signer | None = None
     #: How the parts on record are judged: the same policy every reader of the window applies.
     policy: SignaturePolicy = field(default_factory=SignaturePolicy)
 

@@ -135,7 +135,8 @@ def test_the_command_line_makes_a_key_and_prints_its_public_half(tmp_path, capsy
     out = capsys.readouterr()
     assert out.out.startswith("-----BEGIN PUBLIC KEY-----")
     signer = ManifestSigner.from_pem(pem, source="x")
-    assert out.err.strip() == f"fingerprint: {fingerprint(signer.private_key.public_key())}"
+    assert out.err.splitlines()[0] == f"fingerprint: {fingerprint(signer.private_key.public_key())}"
+    assert out.err.splitlines()[1].startswith("algorithm: ed25519 (the local Ed25519 key from ")
     monkeypatch.setenv("AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING", json.dumps({"conn_type": "generic", "password": pem}))
     assert keys_main(["public-key"]) == 0
     assert capsys.readouterr().out == out.out
@@ -207,7 +208,7 @@ def test_a_reader_may_use_a_connection_with_public_keys_only_a_landing_may_not(m
     policy = signing_from_connection("verify_only", required=True, to_sign=False).policy
     assert policy.verifier is not None
     assert policy.verifier.verify(signer.sign(MANIFEST)).status == VALID
-    with pytest.raises(WebflowConfigurationError, match="has no password"):
+    with pytest.raises(WebflowConfigurationError, match="has no key to sign with"):
         signing_from_connection("verify_only", required=True)
 
 
