@@ -47,7 +47,7 @@ from airflow_webflow_audit.landing.layout import (
 )
 from airflow_webflow_audit.landing.manifest import COVERAGE_COMPLETE
 from airflow_webflow_audit.landing.reader import list_folder, read_chain
-from airflow_webflow_audit.landing.storage import DIRECTORY, Entry
+from airflow_webflow_audit.landing.storage import DIRECTORY, Entry, backend_of
 from airflow_webflow_audit.signing import SignaturePolicy
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,12 @@ def audit_bucket(
     if policy.verifier is None and report.windows:
         report.warnings.append(
             "signatures not checked: no public key was given (--public-key) and no signing connection was found."
+        )
+    retired = policy.verifier is not None and any(key.not_after for key in policy.verifier.keys)
+    if retired and report.windows and not backend_of(destination).trusted_creation_time:
+        report.warnings.append(
+            "retired keys are checked against the files' modification times, which anyone who can write this "
+            "folder can set: on a local folder the retirement check is only as strong as its permissions."
         )
     return report
 

@@ -1,7 +1,7 @@
 """``python -m airflow_webflow_audit.audit``: is every audit event of a date range in the bucket, once, and
 unaltered?
 
-Signatures are verified by default: with the public keys given (``--public-key``, for an auditor
+Signatures are verified by default: with the public keys given (``--public-key``, ``--keyring``, for an auditor
 without Airflow access), else with the signing connection's key where this runs. Then an unsigned
 part, a signature that does not verify or one by an unknown key is a problem.
 
@@ -19,20 +19,14 @@ import os
 import sys
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import TextIO
 
 from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.landing.layout import DESTINATION_EXAMPLES, check_destination, resolve_destination
-from airflow_webflow_audit.signing import (
-    DEFAULT_SIGNING_CONN_ID,
-    ManifestVerifier,
-    SignaturePolicy,
-    load_public_key,
-    signing_from_connection,
-)
+from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, SignaturePolicy, signing_from_connection
+from airflow_webflow_audit.signing.keyring import key_argument, load_keyring
 from airflow_webflow_audit.validation import validate_optional_datetime, validate_window, validate_workspace
 
 EXIT_COMPLETE, EXIT_INCOMPLETE, EXIT_USAGE, EXIT_COULD_NOT_AUDIT = 0, 1, 2, 3
@@ -59,11 +53,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--public-key",
         action="append",
-        type=Path,
+        default=[],
+        metavar="FILE[@ISO-TIME]",
+        help="a public key manifests may be signed with (Ed25519 or ECDSA P-256; PEM or OpenSSH), with the time "
+        "it was retired after @, if it was: its signatures on parts written after then are problems. Repeat it "
+        "for rotated keys. Without it (and --keyring), the keys of --signing-conn-id are used if that connection "
+        "exists here",
+    )
+    parser.add_argument(
+        "--keyring",
+        action="append",
         default=[],
         metavar="FILE",
-        help="an Ed25519 public key manifests may be signed with, PEM or OpenSSH (ssh-ed25519 ...); repeat it for "
-        "rotated keys. Without it, the keys of --signing-conn-id are used if that connection exists here",
+        help='a keyring file: {"keys": [{"name", "public_key" or "public_key_file", "not_after"}, ...]} (JSON)',
     )
     parser.add_argument(
         "--signing-conn-id",
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     # From here on, Airflow may log (a connection lookup, a filesystem attached): stdout is the report's alone.
     with _stdout_for_the_report_alone() as out:
         try:
-            policy = _policy(args.public_key, args.signing_conn_id, unsigned_before)
+            policy = _policy(args.public_key, args.keyring, args.signing_conn_id, unsigned_before)
             destination = resolve_destination(args.destination)
         except (WebflowConfigurationError, OSError) as exc:  # a key file or the named connection
             print(f"error: {exc}", file=sys.stderr)
@@ -115,19 +117,23 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_COMPLETE if report.complete else EXIT_INCOMPLETE
 
 
-def _policy(public_keys: list[Path], signing_conn_id: str | None, unsigned_before: datetime | None) -> SignaturePolicy:
-    """The public keys given, plus the signing connection's keys when it is named or no key file is given; the
-    cut-over given, else the connection's."""
-    keys = [load_public_key(path.read_bytes(), str(path)) for path in public_keys]
+def _policy(
+    public_keys: list[str], keyrings: list[str], signing_conn_id: str | None, unsigned_before: datetime | None
+) -> SignaturePolicy:
+    """The keys given (files, keyrings), plus the signing connection's keys when it is named or no key is
+    given; the cut-over given, else the connection's."""
+    keys = [key_argument(text) for text in public_keys]
+    for path in keyrings:
+        keys.extend(load_keyring(path))
     if signing_conn_id or not keys:
         found = signing_from_connection(
             signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=signing_conn_id is not None, to_sign=False
         ).policy
         if found.verifier is not None:
-            keys.extend(found.verifier.keys.values())
+            keys.extend(found.verifier.keys)
         if unsigned_before is None:
             unsigned_before = found.unsigned_before
-    return SignaturePolicy(ManifestVerifier(keys) if keys else None, unsigned_before)
+    return SignaturePolicy.of(keys, unsigned_before)
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from airflow_webflow_audit.landing.chain import (
     MISSING_MANIFEST,
     MISSING_OBJECT,
     MISSING_PART,
+    RETIRED_KEY,
     UNSIGNED_PART,
 )
 
@@ -44,6 +45,7 @@ PROBLEM_KINDS = (
     BROKEN_CHAIN,
     BAD_SIGNATURE,
     UNSIGNED,
+    RETIRED_KEY,
     MISPLACED,
     UNEXPECTED_OBJECT,
     PARTIAL_LEFTOVER,

@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
@@ -46,6 +46,8 @@ BAD_SIGNATURE = "bad_signature"
 UNSIGNED_PART = UNSIGNED
 #: A manifest that belongs elsewhere: another workspace, window, filter, part or object.
 MISPLACED = "misplaced"
+#: A manifest signed by a retired key, and written (as the store says) after that key's retirement.
+RETIRED_KEY = "retired_key"
 
 #: The first manifest format whose manifests name their object's key and the workspace as the API gave it.
 BINDING_FORMAT_VERSION = 4
@@ -92,6 +94,8 @@ class PartFound:
     object_kind: str | None
     manifest_kind: str | None = None
     manifest_bytes: bytes | None = None
+    #: When the manifest was written, as the store reports it (S3 LastModified, GCS timeCreated).
+    manifest_created: datetime | None = None
 
     @property
     def has_object(self) -> bool:
@@ -253,7 +257,7 @@ def _judge_part(
         detail = f"the manifest of part {number} claims {manifest.get('records')} events, but its object is gone"
         return [flaw(MISSING_OBJECT, detail)], manifest, link
     flaws = []
-    signature = _signature_flaw(place, number, manifest, policy, verdict)
+    signature = _signature_flaw(place, part, manifest, policy, verdict)
     if signature is not None:
         flaws.append(flaw(*signature))
     misplaced = binding_mismatches(place, number, manifest)
@@ -343,12 +347,27 @@ def unbound_fields(manifest: dict[str, Any]) -> list[str]:
 
 
 def _signature_flaw(
-    place: Place, number: int, manifest: dict[str, Any], policy: SignaturePolicy, verdict: ChainVerdict
+    place: Place, part: PartFound, manifest: dict[str, Any], policy: SignaturePolicy, verdict: ChainVerdict
 ) -> tuple[str, str] | None:
     if policy.verifier is None:
         return None
+    number = part.number
     result = policy.verifier.verify(manifest)
     if result.status == VALID:
+        key = result.key
+        if key is None or key.not_after is None:
+            return None
+        if part.manifest_created is None:
+            verdict.warnings.append(
+                f"{place.key(FIRST_PART)}: part {number} is signed by the retired key {key.describe()}, and the store "
+                "gives no time its manifest was written: the retirement could not be checked"
+            )
+            return None
+        if part.manifest_created > key.not_after:
+            return RETIRED_KEY, (
+                f"part {number} is signed by {key.describe()}, but its manifest was written at "
+                f"{part.manifest_created.isoformat()}, after that key was retired: a leaked old key signs like this"
+            )
         return None
     if result.status in (INVALID, UNKNOWN_KEY):
         return BAD_SIGNATURE, f"part {number}: {result.detail}"

@@ -113,6 +113,7 @@ def list_folder(folder: ObjectStoragePath) -> list[Entry]:
 def parts_found(folder: ObjectStoragePath, place: Place, entries: Sequence[Entry]) -> list[PartFound]:
     """Every part of the window at ``place`` among ``entries`` (the listing of ``folder``), manifests read."""
     kinds = {entry.name: entry.kind for entry in entries}
+    created = {entry.name: entry.created for entry in entries}
     numbers = set()
     for entry in entries:
         parsed = parse_object_name(entry.name.removesuffix(MANIFEST_SUFFIX))
@@ -123,7 +124,7 @@ def parts_found(folder: ObjectStoragePath, place: Place, entries: Sequence[Entry
         name = place.part_name(number)
         manifest_kind = kinds.get(name + MANIFEST_SUFFIX)
         manifest = read_bytes_at(folder / (name + MANIFEST_SUFFIX)) if manifest_kind == FILE else None
-        found.append(PartFound(number, kinds.get(name), manifest_kind, manifest))
+        found.append(PartFound(number, kinds.get(name), manifest_kind, manifest, created.get(name + MANIFEST_SUFFIX)))
     return found
 
 
