@@ -29,8 +29,8 @@ class ExtraField:
     name: str
     label: str
     description: str
-    kind: Literal["workspace", "number", "integer"]
-    default: float | int | None = None
+    kind: Literal["workspace", "number", "integer", "boolean"]
+    default: float | int | bool | None = None
     #: The valid range, both ends included (numbers and integers only). Bounded on both sides, so an
     #: absurd value is refused with the range instead of overflowing a timer or a thread pool.
     minimum: float = 0
@@ -96,6 +96,14 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
         minimum=1,
         maximum=1_024,
     ),
+    ExtraField(
+        "require_signing",
+        "Require signed manifests",
+        "When true, landing and reconcile tasks fail before any request if no signing key is configured, so a "
+        "deleted or mistyped signing connection never yields unsigned windows. Default false.",
+        "boolean",
+        False,
+    ),
 )
 EXTRA_KEYS = tuple(extra.name for extra in EXTRA_FIELDS)
 
@@ -116,6 +124,8 @@ def _json_schema(extra: ExtraField) -> dict[str, Any]:
         return {"type": ["string", "null"], "pattern": f"^[^{_regex_class(FORBIDDEN_WORKSPACE_CHARS)}\\s]*$"}
     if extra.kind == "integer":
         return {"type": ["integer", "null"], "minimum": int(extra.minimum), "maximum": int(extra.maximum)}
+    if extra.kind == "boolean":
+        return {"type": ["boolean", "null"]}
     return {"type": ["number", "null"], "minimum": extra.minimum, "maximum": extra.maximum}
 
 

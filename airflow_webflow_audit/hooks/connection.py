@@ -42,6 +42,8 @@ class WebflowConnectionConfig:
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY
     rate_limit_window_seconds: float = DEFAULT_RATE_LIMIT_WINDOW_SECONDS
     max_response_mib: int = DEFAULT_MAX_RESPONSE_MIB
+    #: Landing and reconcile tasks refuse to run without a signing key.
+    require_signing: bool = False
 
 
 def config_from_connection(
@@ -155,6 +157,8 @@ def _check_value(where: str, extra: ExtraField, value: Any) -> Any:
         if not isinstance(value, str):
             raise WebflowConfigurationError(f"{where} must be a string (the workspace id or slug).")
         return validate_workspace(value)
+    if extra.kind == "boolean":
+        return validate_flag(where, value)
     number = _number(where, value)
     # The range check comes first: int() of an infinite float overflows.
     if extra.kind == "integer":
@@ -168,6 +172,15 @@ def _check_value(where: str, extra: ExtraField, value: Any) -> Any:
             f"{where} must be a number from {extra.minimum:g} to {extra.maximum:g}, got {value!r}."
         )
     return number
+
+
+def validate_flag(where: str, value: Any) -> bool:
+    """A true/false setting: a JSON boolean, or the strings the UI may store ("true", "false")."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise WebflowConfigurationError(f"{where} must be true or false, got {value!r}.")
 
 
 def _number(where: str, value: Any) -> float:

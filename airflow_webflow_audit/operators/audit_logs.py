@@ -11,6 +11,7 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
 
 from airflow_webflow_audit.compat import AirflowTaskTerminated, conf
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
@@ -25,7 +26,7 @@ from airflow_webflow_audit.landing.layout import (
 )
 from airflow_webflow_audit.landing.writer import LandedPart, ObjectLock, WriteOptions, check_destination_writable
 from airflow_webflow_audit.operators.landing_lineage import landing_lineage
-from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signing_from_connection
+from airflow_webflow_audit.signing import signing_for_writer
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -78,9 +79,13 @@ class WebflowAuditLogsOperator(BaseOperator):
         window (a backfill) never does. (templated)
     :param deferrable: wait out ``settle`` in the triggerer, without holding a worker slot (default:
         ``[operators] default_deferrable``); otherwise the task sleeps in place.
-    :param signing_conn_id: the connection whose password is the Ed25519 key (PKCS#8 PEM) manifests
-        are signed with. None (default): ``webflow_audit_signing`` if it exists, else unsigned; a name
-        given must exist.
+    :param signing_conn_id: the connection that signs manifests: a generic one whose password is an
+        Ed25519 key (PKCS#8 PEM), an ``aws`` one whose extra names ``kms_key_id``, or a
+        ``google_cloud_platform`` one whose extra names ``kms_key_version``. None (default):
+        ``webflow_audit_signing`` if it exists, else unsigned; a name given must exist. Its policy
+        (``public_keys``, ``unsigned_before``) judges the parts on record. (templated)
+    :param require_signing: fail before any request when there is no signing key, instead of landing
+        unsigned. None (default): the Webflow connection's extra ``require_signing`` (default false).
     :param object_lock_mode: ``"GOVERNANCE"`` or ``"COMPLIANCE"``: S3 Object Lock on every object this
         task creates, for ``object_lock_days``. The bucket must have Object Lock on (checked before any
         request). s3:// destinations only; on GCS, a bucket retention policy does this.
@@ -121,10 +126,13 @@ class WebflowAuditLogsOperator(BaseOperator):
         settle: timedelta | float | str = DEFAULT_SETTLE,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         signing_conn_id: str | None = None,
+        require_signing: bool | None = None,
         object_lock_mode: str | None = None,
         object_lock_days: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if require_signing is not None and not isinstance(require_signing, bool):
+            raise WebflowConfigurationError(f"require_signing must be True, False or None, got {require_signing!r}.")
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
         lock = validate_object_lock(object_lock_mode, object_lock_days)
@@ -157,6 +165,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.settle = settle
         self.deferrable = deferrable
         self.signing_conn_id = signing_conn_id
+        self.require_signing = require_signing
         self.object_lock = None if lock is None else ObjectLock(*lock)
         self._landing = False  # True while execute() streams a window; on_kill() only acts then
         # What this run pulled and landed, for OpenLineage once the task is done.
@@ -202,9 +211,8 @@ class WebflowAuditLogsOperator(BaseOperator):
             event_types=event_types,
         )
         _ = self.hook.config  # resolves and checks the connection before anything is written
-        signing = signing_from_connection(
-            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
-        )
+        require = self.hook.config.require_signing if self.require_signing is None else self.require_signing
+        signing = signing_for_writer(self.signing_conn_id, require_signing=require)
         options = WriteOptions(object_lock=self.object_lock)
         self._lineage_workspace = workspace
         check_destination_writable(destination, options)

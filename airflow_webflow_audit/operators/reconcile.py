@@ -23,7 +23,7 @@ from airflow_webflow_audit.landing.layout import (
     resolve_destination,
 )
 from airflow_webflow_audit.landing.writer import ObjectLock, WriteOptions, check_destination_writable
-from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, Signing, signing_from_connection
+from airflow_webflow_audit.signing import Signing, signing_for_writer
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -74,8 +74,9 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     :param webflow_conn_id: the Webflow connection. (templated)
     :param hook_params: this task's overrides of the connection's ``max_retries``, ``timeout``,
         ``max_concurrency`` and ``rate_limit_per_minute`` (same ranges as the extras).
-    :param signing_conn_id: as on the landing operator: the key new parts are signed with, and whose
-        signatures the audit before them checks.
+    :param signing_conn_id: as on the landing operator: the key new parts are signed with, and the policy
+        (keys, ``unsigned_before``) the audit before them judges by. (templated)
+    :param require_signing: as on the landing operator: no signing key fails the task before any request.
     :param object_lock_mode: as on the landing operator: S3 Object Lock on the parts it adds.
     :param object_lock_days: as on the landing operator.
 
@@ -109,10 +110,13 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         webflow_conn_id: str = WebflowHook.default_conn_name,
         hook_params: dict[str, Any] | None = None,
         signing_conn_id: str | None = None,
+        require_signing: bool | None = None,
         object_lock_mode: str | None = None,
         object_lock_days: int | None = None,
         **kwargs: Any,
     ) -> None:
+        if require_signing is not None and not isinstance(require_signing, bool):
+            raise WebflowConfigurationError(f"require_signing must be True, False or None, got {require_signing!r}.")
         lock = validate_object_lock(object_lock_mode, object_lock_days)
         if lock is not None and not is_resolved_later(destination):
             check_object_lock_destination(destination)
@@ -137,6 +141,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         self.webflow_conn_id = webflow_conn_id
         self.hook_params = check_hook_params(hook_params)
         self.signing_conn_id = signing_conn_id
+        self.require_signing = require_signing
         self.object_lock = None if lock is None else ObjectLock(*lock)
 
     @functools.cached_property
@@ -149,9 +154,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
         _ = self.hook.config  # the connection, checked before anything is read or written
-        signing = signing_from_connection(
-            self.signing_conn_id or DEFAULT_SIGNING_CONN_ID, required=bool(self.signing_conn_id)
-        )
+        require = self.hook.config.require_signing if self.require_signing is None else self.require_signing
+        signing = signing_for_writer(self.signing_conn_id, require_signing=require)
         options = WriteOptions(object_lock=self.object_lock)
         check_destination_writable(destination, options)
         self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
