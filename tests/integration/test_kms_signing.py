@@ -305,3 +305,21 @@ def test_on_a_local_folder_the_retirement_check_says_its_times_can_be_forged(
     code, report = audit(capsys, destination, "--public-key", f"{public}@{future}")
     assert code == 0
     assert any("anyone who can write this folder can set" in warning for warning in report["warnings"])
+
+
+def test_reconcile_with_require_signing_and_no_signer_fails_before_any_request(simulator, tmp_path, monkeypatch):
+    from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
+
+    sim = simulator()
+    monkeypatch.delenv(SIGNING, raising=False)
+    reconcile = WebflowAuditLogsReconcileOperator(
+        task_id="reconcile",
+        workspace=WORKSPACE,
+        destination=f"file://{tmp_path}/landing",
+        start=DAYS[0][0].isoformat(),
+        end=DAYS[1][1].isoformat(),
+        require_signing=True,
+    )
+    with pytest.raises(WebflowConfigurationError, match="require_signing is set"):
+        reconcile.execute({})
+    assert sim.request_count == 0

@@ -128,6 +128,12 @@ def test_extras_are_read_and_numbers_from_strings_accepted():
     assert config().rate_limit_window_seconds == 60.0
 
 
+@pytest.mark.parametrize(("value", "expected"), [(True, True), ("true", True), ("False", False), ("", False)])
+def test_require_signing_is_a_flag_the_ui_may_store_as_text(value, expected):
+    assert config(extra={"require_signing": value}).require_signing is expected
+    assert config().require_signing is False
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -149,6 +155,8 @@ def test_extras_are_read_and_numbers_from_strings_accepted():
         ({"max_concurrency": 1e9}, "'max_concurrency' must be a whole number from 1 to 32"),
         ({"workspace": 12}, "'workspace' must be a string"),
         ({"workspace": "../other"}, "workspace id or slug"),
+        ({"require_signing": "yes"}, "'require_signing' must be true or false"),
+        ({"require_signing": 1}, "'require_signing' must be true or false"),
     ],
 )
 def test_malformed_extras(extra, message):

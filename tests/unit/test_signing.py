@@ -232,3 +232,100 @@ def test_a_malformed_signing_extra_is_refused_naming_the_field(monkeypatch, extr
     )
     with pytest.raises(WebflowConfigurationError, match=message):
         signing_from_connection("webflow_audit_signing", required=False)
+
+
+def test_manifests_signed_before_statements_keep_verifying(signer):
+    import base64
+
+    legacy = {
+        **MANIFEST,
+        "signature": {
+            "algorithm": "ed25519",
+            "key_fingerprint": signer.key_fingerprint,
+            "value": base64.b64encode(signer.private_key.sign(canonical_bytes(MANIFEST))).decode(),
+        },
+    }
+    verifier = ManifestVerifier([signer.public_key()])
+    assert verifier.verify(legacy).status == VALID
+    tampered = {**legacy, "records": 4}
+    assert verifier.verify(tampered).status == INVALID
+    relabelled = {**legacy, "signature": {**legacy["signature"], "covers": "something-else"}}
+    assert verifier.verify(relabelled).status == INVALID
+
+
+def test_a_p256_signature_verifies_and_names_its_algorithm():
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from airflow_webflow_audit.signing.manifests import statement, with_signature
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    value = private.sign(statement(MANIFEST), ec.ECDSA(hashes.SHA256()))
+    signed = with_signature(
+        MANIFEST, algorithm="ecdsa-p256-sha256", key_fingerprint=fingerprint(private.public_key()), value=value
+    )
+    verifier = ManifestVerifier([private.public_key()])
+    assert verifier.verify(signed).status == VALID
+    mislabelled = {**signed, "signature": {**signed["signature"], "algorithm": "ed25519"}}
+    assert verifier.verify(mislabelled).status == INVALID
+    assert verifier.verify({**signed, "records": 4}).status == INVALID
+
+
+def test_a_keyring_file_names_keys_and_their_retirement(tmp_path, signer):
+    from airflow_webflow_audit.signing.keyring import key_argument, load_keyring
+
+    other = ManifestSigner.from_pem(generate_private_key_pem(), source="other")
+    (tmp_path / "old@2026.pem").write_text(public_key_pem(signer.public_key()))
+    keyring = tmp_path / "keyring.json"
+    keyring.write_text(
+        json.dumps(
+            {
+                "keys": [
+                    {"name": "old", "public_key_file": "old@2026.pem", "not_after": "2026-10-01T00:00:00Z"},
+                    {"public_key": public_key_pem(other.public_key())},
+                ]
+            }
+        )
+    )
+    old, new = load_keyring(keyring)
+    assert (old.name, old.fingerprint, old.not_after.isoformat()) == (
+        "old",
+        signer.key_fingerprint,
+        "2026-10-01T00:00:00+00:00",
+    )
+    assert (new.name, new.not_after) == (other.key_fingerprint, None)
+    # A file whose name holds an @ is still a file; a time after the last @ is its retirement.
+    assert key_argument(str(tmp_path / "old@2026.pem")).not_after is None
+    retired = key_argument(f"{tmp_path / 'old@2026.pem'}@2026-11-01T00:00:00+00:00")
+    assert retired.not_after is not None
+    assert retired.not_after.month == 11
+    verdict = ManifestVerifier([old, new]).verify(signer.sign(MANIFEST))
+    assert (verdict.status, verdict.key) == (VALID, old)
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"keys": []}, "at least one key"),
+        ({"keys": [{"name": "x"}]}, "exactly one of public_key and public_key_file"),
+        ({"keys": [{"public_key": "x", "public_key_file": "y"}]}, "exactly one of"),
+        ({"keys": [{"public_key": "ssh-ed25519 AAAA", "retired": "2026"}]}, "unknown fields"),
+    ],
+)
+def test_a_bad_keyring_is_refused_naming_what_is_wrong(tmp_path, document, message):
+    from airflow_webflow_audit.signing.keyring import load_keyring
+
+    path = tmp_path / "keyring.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(WebflowConfigurationError, match=message):
+        load_keyring(path)
+
+
+def test_the_same_key_given_twice_keeps_the_earlier_retirement(signer):
+    from datetime import datetime, timezone
+
+    from airflow_webflow_audit.signing.keyring import TrustedKey
+
+    early = TrustedKey(signer.public_key(), "a", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    verifier = ManifestVerifier([signer.public_key(), early, TrustedKey(signer.public_key(), "b", None)])
+    assert verifier.keys == [early]
