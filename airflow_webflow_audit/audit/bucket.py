@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_webflow_audit import __version__
 from airflow_webflow_audit.audit.report import (
     GAP,
     OK,
@@ -68,8 +69,19 @@ def audit_bucket(
 ) -> AuditReport:
     """Check every landed window of ``workspace`` that meets ``[start, end)``, and the range's tiling."""
     report = AuditReport(str(destination), workspace, start, end, strict=strict)
+    report.audited_at = (now or datetime.now(timezone.utc)).replace(microsecond=0)
+    report.package_version = __version__
     policy = signatures or SignaturePolicy()
     report.signatures_checked = policy.verifier is not None
+    report.keys = [
+        {
+            "name": key.name,
+            "fingerprint": key.fingerprint,
+            "algorithm": key.algorithm,
+            "not_after": None if key.not_after is None else key.not_after.isoformat(),
+        }
+        for key in (policy.verifier.keys if policy.verifier is not None else [])
+    ]
     scan = _Scan(workspace_root(destination, workspace), workspace, report, policy, now)
     days = scan.day_folders()
     first, last = _utc_day(start), _utc_day(end - timedelta(microseconds=1))
@@ -211,7 +223,8 @@ class _Scan:
         )
         window.chain = verdict
         window.parts = verdict.newest_number
-        report.warnings.extend(verdict.warnings)
+        for warning in verdict.warnings:
+            report.warn(warning, window)
         self.unbound.extend(verdict.unbound)
         for flaw in verdict.flaws:
             report.flag(window, flaw.kind, flaw.detail)
@@ -224,13 +237,15 @@ class _Scan:
         window.api_total = newest.get("api_total") if isinstance(newest.get("api_total"), int) else None
         window.line_keys = sum(keys.values(), Counter())
         if name.event_types:
-            report.warnings.append(
-                f"{key}: filtered by event type ({','.join(name.event_types)}); listed, not counted toward the range."
+            report.warn(
+                f"{key}: filtered by event type ({','.join(name.event_types)}); listed, not counted toward the range.",
+                window,
             )
         if window.coverage != COVERAGE_COMPLETE:
-            report.warnings.append(
+            report.warn(
                 f"{key}: coverage {window.coverage} (oldest event the API served: {newest.get('earliest_available')});"
-                " not proof that the window is complete, so its time counts as a gap."
+                " not proof that the window is complete, so its time counts as a gap.",
+                window,
             )
         return window
 

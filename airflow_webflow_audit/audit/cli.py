@@ -16,12 +16,15 @@ import contextlib
 import io
 import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from airflow_webflow_audit.audit.bucket import audit_bucket
+from airflow_webflow_audit.audit.html import render_html
 from airflow_webflow_audit.audit.recount import recount
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.landing.layout import DESTINATION_EXAMPLES, check_destination, resolve_destination
@@ -80,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--strict", action="store_true", help="count warnings (filtered, retention) as problems")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        type=Path,
+        help="also write the report as one self-contained HTML page (a calendar of the range, every window; "
+        "printable on A4), built from the same report as --json",
+    )
     return parser
 
 
@@ -113,7 +123,17 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # storage, the API, a connection: never exit 1, which means "incomplete"
             print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_COULD_NOT_AUDIT
-        print(json.dumps(report.to_json(), indent=2) if args.json else report.render(), file=out)
+        as_json = report.to_json()
+        if args.html is not None:
+            command = shlex.join(
+                ["python", "-m", "airflow_webflow_audit.audit", *(sys.argv[1:] if argv is None else argv)]
+            )
+            try:
+                args.html.write_text(render_html(as_json, command=command), encoding="utf-8")
+            except OSError as exc:
+                print(f"could not write the HTML report: {exc}", file=sys.stderr)
+                return EXIT_COULD_NOT_AUDIT
+        print(json.dumps(as_json, indent=2) if args.json else report.render(), file=out)
     return EXIT_COMPLETE if report.complete else EXIT_INCOMPLETE
 
 

@@ -28,8 +28,8 @@ def recount(report: AuditReport, hook: WebflowHook, *, settled_before: datetime 
     stale = []
     for window in _recountable(report):
         if settled_before is not None and window.end > settled_before:
-            report.warnings.append(
-                f"{window.key}: ends after {settled_before.isoformat()}, still settling; not recounted."
+            report.warn(
+                f"{window.key}: ends after {settled_before.isoformat()}, still settling; not recounted.", window
             )
             continue
         page = hook.get_audit_logs_page(
@@ -45,9 +45,10 @@ def recount(report: AuditReport, hook: WebflowHook, *, settled_before: datetime 
         landed = window.line_keys or Counter()
         new, gone = pulled - landed, landed - pulled
         if gone:
-            report.warnings.append(
+            report.warn(
                 f"{window.key}: {gone.total()} of its {landed.total()} landed events are no longer served by the API "
-                "(retention); the landed parts are kept as the record."
+                "(retention); the landed parts are kept as the record.",
+                window,
             )
         if new:
             report.flag(

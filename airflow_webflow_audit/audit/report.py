@@ -78,6 +78,8 @@ class WindowReport:
     signed_parts: int = 0
     #: The chain judge's verdict (its verified parts are what consumers read).
     chain: ChainVerdict | None = field(default=None, repr=False)
+    #: Warnings about this window (also in the report's list).
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,17 @@ class AuditReport:
     requests: int = 0
     #: Whether manifest signatures were checked (a public key was there).
     signatures_checked: bool = False
+    #: The keys signatures were checked with: ``{"name", "fingerprint", "algorithm", "not_after"}``.
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    #: When the audit ran (UTC), and by which version of this package.
+    audited_at: datetime | None = None
+    package_version: str | None = None
+
+    def warn(self, text: str, window: WindowReport | None = None) -> None:
+        """Add a warning, of the range or of one window."""
+        self.warnings.append(text)
+        if window is not None:
+            window.warnings.append(text)
 
     def flag(self, window: WindowReport, status: str, detail: str) -> WindowReport:
         """List a problem of ``window``; its status and detail are those of its first problem."""
@@ -138,11 +151,21 @@ class AuditReport:
     def verdict(self) -> str:
         return "complete" if self.complete else "incomplete"
 
+    @property
+    def exit_code(self) -> int:
+        """What the audit command line exits with for this report: 0 complete, 1 incomplete."""
+        return 0 if self.complete else 1
+
     def to_json(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict,
+            "exit_code": self.exit_code,
             "range": {"start": self.start.isoformat(), "end": self.end.isoformat()},
             "workspace": self.workspace,
+            "destination": self.destination,
+            "audited_at": None if self.audited_at is None else self.audited_at.isoformat(timespec="seconds"),
+            "package_version": self.package_version,
+            "keys": self.keys,
             "windows": [
                 {
                     "start": w.start.isoformat(),
@@ -154,6 +177,8 @@ class AuditReport:
                     "status": w.status,
                     **({"detail": w.detail} if w.detail else {}),
                     **({"event_types": list(w.event_types)} if w.event_types else {}),
+                    **({"coverage": w.coverage} if w.coverage else {}),
+                    **({"warnings": w.warnings} if w.warnings else {}),
                 }
                 for w in self.windows
             ],
