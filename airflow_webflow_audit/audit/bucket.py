@@ -66,8 +66,13 @@ def audit_bucket(
     strict: bool = False,
     now: datetime | None = None,
     signatures: SignaturePolicy | None = None,
+    keep_event_keys: bool = False,
 ) -> AuditReport:
-    """Check every landed window of ``workspace`` that meets ``[start, end)``, and the range's tiling."""
+    """Check every landed window of ``workspace`` that meets ``[start, end)``, and the range's tiling.
+
+    ``keep_event_keys``: keep each verified window's event keys, for a recount to compare with the API
+    (memory grows with the range's events); a reader of the windows needs only the verdicts.
+    """
     report = AuditReport(str(destination), workspace, start, end, strict=strict)
     report.audited_at = (now or datetime.now(timezone.utc)).replace(microsecond=0)
     report.package_version = __version__
@@ -82,7 +87,7 @@ def audit_bucket(
         }
         for key in (policy.verifier.keys if policy.verifier is not None else [])
     ]
-    scan = _Scan(workspace_root(destination, workspace), workspace, report, policy, now)
+    scan = _Scan(workspace_root(destination, workspace), workspace, report, policy, now, keep_event_keys)
     days = scan.day_folders()
     first, last = _utc_day(start), _utc_day(end - timedelta(microseconds=1))
     for day in sorted(d for d in days if first <= d <= last):
@@ -121,6 +126,7 @@ class _Scan:
         report: AuditReport,
         policy: SignaturePolicy,
         now: datetime | None,
+        keep_event_keys: bool,
     ) -> None:
         self.root = root
         self.workspace = workspace
@@ -128,6 +134,7 @@ class _Scan:
         self.policy = policy
         self.now = now or datetime.now(timezone.utc)
         self.unbound: list[str] = []
+        self.keep_event_keys = keep_event_keys
 
     def day_folders(self) -> set[date]:
         """The days that have a folder; anything else in the workspace's folder is a problem."""
@@ -215,7 +222,7 @@ class _Scan:
     def _check_window(self, folder: ObjectStoragePath, entries: Sequence[Entry], place: Place) -> WindowReport:
         report = self.report
         name = place.name
-        keys: dict[int, Counter[bytes]] = {}
+        keys: Counter[bytes] | None = Counter() if self.keep_event_keys else None
         verdict = read_chain(folder, place, self.policy, entries=entries, keys=keys)
         key = place.key(FIRST_PART)
         window = WindowReport(
@@ -235,7 +242,7 @@ class _Scan:
         window.signed_parts = verdict.signed_parts
         window.coverage = newest.get("coverage", COVERAGE_COMPLETE)
         window.api_total = newest.get("api_total") if isinstance(newest.get("api_total"), int) else None
-        window.line_keys = sum(keys.values(), Counter())
+        window.line_keys = keys
         if name.event_types:
             report.warn(
                 f"{key}: filtered by event type ({','.join(name.event_types)}); listed, not counted toward the range.",

@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"could not audit: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_COULD_NOT_AUDIT
         try:
-            report = audit_bucket(destination, workspace, start, end, strict=args.strict, signatures=policy)
+            report = audit_bucket(
+                destination, workspace, start, end, strict=args.strict, signatures=policy, keep_event_keys=args.recount
+            )
             if args.recount:
                 from airflow_webflow_audit.hooks.webflow import WebflowHook
 

@@ -41,8 +41,10 @@ def recount(report: AuditReport, hook: WebflowHook, *, settled_before: datetime 
         report.requests += 1
         if page["pagination"]["total"] == window.api_total:
             continue
+        if window.line_keys is None:
+            raise ValueError("recount() needs the audit's event keys: call audit_bucket(..., keep_event_keys=True)")
         pulled = _pull(report, hook, window)
-        landed = window.line_keys or Counter()
+        landed = window.line_keys
         new, gone = pulled - landed, landed - pulled
         if gone:
             report.warn(

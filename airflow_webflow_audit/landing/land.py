@@ -293,15 +293,13 @@ def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
     place = plan.place
     chain = _Chain(plan.object_path, place)
     folder = plan.object_path.parent
-    keys: dict[int, Counter[bytes]] = {}
-    verdict = read_chain(folder, place, plan.policy, stop_at_first=True, keys=keys)
+    verdict = read_chain(folder, place, plan.policy, stop_at_first=True, keys=chain.keys)
     for warning in verdict.warnings:
         log.warning("%s", warning)
     orphan = verdict.orphan
     if verdict.flaws and orphan is None:
         raise WebflowArchiveTamperedError(_refusal(plan, verdict.flaws[0]))
     for part in verdict.parts:
-        chain.keys.update(keys.get(part.number, Counter()))
         chain.links.append(part.link())
         path = folder / place.part_name(part.number)
         chain.newest = (str(path), str(manifest_path_for(path)), part.manifest)

@@ -135,18 +135,17 @@ def read_chain(
     *,
     entries: Sequence[Entry] | None = None,
     stop_at_first: bool = False,
-    keys: dict[int, Counter[bytes]] | None = None,
+    keys: Counter[bytes] | None = None,
 ) -> ChainVerdict:
     """The chain judge's verdict on the window at ``place``, whose parts lie in ``folder``.
 
-    ``entries``: the folder's listing, if the caller has it. ``keys``, if given, receives each measured
-    part's event keys, by part number.
+    ``entries``: the folder's listing, if the caller has it. ``keys``, if given, counts the event keys of
+    every part measured (the parts' union, for comparing with a pull).
     """
     found = parts_found(folder, place, list_folder(folder) if entries is None else entries)
 
     def measure(number: int) -> ObjectMeasure:
-        counter = None if keys is None else keys.setdefault(number, Counter())
-        return measure_object(folder / place.part_name(number), place.name.file_format, counter)
+        return measure_object(folder / place.part_name(number), place.name.file_format, keys)
 
     return judge_chain(place, found, policy, measure, stop_at_first=stop_at_first)
 

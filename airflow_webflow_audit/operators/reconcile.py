@@ -159,7 +159,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         options = WriteOptions(object_lock=self.object_lock)
         check_destination_writable(destination, options)
         self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
-        report = audit_bucket(destination, workspace, start, end, signatures=signing.policy)
+        report = audit_bucket(destination, workspace, start, end, signatures=signing.policy, keep_event_keys=True)
         self._refuse_wrong_evidence(report)
         stale = recount(report, self.hook, settled_before=datetime.now(timezone.utc) - settle)
         relanded = [self._reland(context, destination, report, window, options, signing) for window in stale]
