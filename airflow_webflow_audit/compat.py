@@ -62,6 +62,7 @@ except ImportError:
 
 __all__ = [
     "AIRFLOW_VERSION",
+    "COVERAGE_PAGE_MIN_AIRFLOW",
     "EVENT_TRIGGER_MIN_AIRFLOW",
     "AirflowException",
     "AirflowFailException",
@@ -74,12 +75,22 @@ __all__ = [
     "CronDataIntervalTimetable",
     "aget_connection",
     "conf",
+    "has_coverage_page",
     "has_trigger_state_store",
     "hook_lineage_collector",
 ]
 
 #: The first Airflow whose triggers get ``asset_state_store``, where the event trigger's cursor survives restarts.
 EVENT_TRIGGER_MIN_AIRFLOW = "3.3.2"
+
+
+#: The first Airflow whose UI shows a plugin's page (``external_views``): the coverage page needs it.
+COVERAGE_PAGE_MIN_AIRFLOW = "3.1.0"
+
+
+def has_coverage_page(version: str = AIRFLOW_VERSION) -> bool:
+    """Whether Airflow ``version`` (default: this one) can show the coverage page in its UI."""
+    return Version(version).release >= Version(COVERAGE_PAGE_MIN_AIRFLOW).release
 
 
 def has_trigger_state_store(version: str = AIRFLOW_VERSION) -> bool:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from airflow.sdk import ObjectStoragePath
 
@@ -129,6 +129,16 @@ def asset_uri(destination: object, workspace: str, event_types: Sequence[str] | 
     scheme, location = check_destination(destination)
     root = f"file://{location.rstrip('/')}" if scheme == "file" else f"{scheme}://{location.strip('/')}"
     return f"{root}/workspace={workspace}" + (f"/{filter_label(event_types)}" if event_types else "")
+
+
+#: The key of a landing asset's extra that says where its windows land (the coverage page reads it).
+ASSET_EXTRA_KEY = "webflow_audit"
+
+
+def asset_extra(destination: object, workspace: str) -> dict[str, Any]:
+    """The extra of a whole-log landing asset: the destination (with its connection id) and the workspace."""
+    text = str(destination).strip() if isinstance(destination, str) else str(destination)
+    return {ASSET_EXTRA_KEY: {"destination": text, "workspace": workspace}}
 
 
 def filter_label(event_types: Sequence[str]) -> str:

@@ -18,6 +18,7 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import (
+    asset_extra,
     asset_uri,
     check_destination,
     check_object_lock_destination,
@@ -151,7 +152,9 @@ class WebflowAuditLogsOperator(BaseOperator):
             is_resolved_later(value) for value in (destination, workspace, event_types)
         )
         if not outlets and static and isinstance(workspace, str):
-            outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
+            # A whole-log asset says where it lands, so the coverage page can show it.
+            extra = asset_extra(destination, workspace) if not checked_types else {}
+            outlets = [Asset(uri=asset_uri(destination, workspace, checked_types), extra=extra)]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace
         self.destination = destination

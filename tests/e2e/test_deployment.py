@@ -1,7 +1,9 @@
-"""One real deployment on loopback (api-server, scheduler, dag-processor, triggerer) for two tests.
+"""One real deployment on loopback (api-server, scheduler, dag-processor, triggerer) for three tests.
 
 * A real backfill: ``airflow backfill create`` over ``example_webflow_audit_logs_to_local``, one
   whole window per day.
+* The coverage page the provider's plugin adds to the api-server, in Debian's chromium: behind
+  Airflow's auth, and the day whose object was changed after the backfill is not ``ok``.
 * Event-driven runs: ``example_webflow_audit_alerts`` watches privilege changes with
   ``WebflowAuditEventTrigger``. The triggerer is stopped between two batches and started again:
   every matching event must reach an asset event exactly once (the asset events in the metadata
@@ -14,11 +16,14 @@ reads October's generated log, the watcher only the events after its ``start_fro
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from airflow.sdk import ObjectStoragePath
 
@@ -26,6 +31,7 @@ from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.testing.deployment import Deployment, copy_home, running
 from airflow_webflow_audit.testing.simulator import WebflowSimulator, generate_events
 from airflow_webflow_audit.triggers.audit_events import CURSOR_KEY, SAVE_AFTER_YIELD_SECONDS
+from tests.browser import chromium, day_statuses, require_browser
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER
 from tests.landing_helpers import read_events, read_manifest, sha256_of
@@ -256,3 +262,82 @@ def test_each_privilege_change_is_delivered_once_across_a_triggerer_restart(sim,
     trigger_kwargs = deployment.query("select kwargs from trigger")
     logs = "".join(path.read_text(errors="replace") for path in module_tmp.glob("*.log"))
     assert TOKEN not in json.dumps(trigger_kwargs) + json.dumps(delivered(deployment)) + logs
+
+
+def login_token(deployment: Deployment) -> str:
+    """A JWT for the simple auth manager's admin, as its login form gets one (POST /auth/token)."""
+    passwords = json.loads((deployment.home / "simple_auth_manager_passwords.json.generated").read_text())
+    answer = httpx.post(
+        f"{api_url(deployment)}/auth/token",
+        json={"username": "admin", "password": passwords["admin"]},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
+
+
+def api_url(deployment: Deployment) -> str:
+    return f"http://127.0.0.1:{deployment.env['AIRFLOW__API__PORT']}"
+
+
+@pytest.mark.timeout(STARTUP_TIMEOUT + BACKFILL_TIMEOUT + 180)
+def test_the_coverage_page_shows_the_tampered_day_behind_airflows_auth(sim, deployment, module_tmp):
+    """Runs after the backfill landed three days: one day's object is then changed, and the page must say so."""
+    require_browser()
+    destination = deployment.env["WEBFLOW_AUDIT_LOCAL_DESTINATION"]
+    root = ObjectStoragePath(destination) / "workspace=hitchhikers-workspace"
+    day2 = DAY0 + timedelta(days=1)
+    tampered = (
+        root
+        / f"dt={day2:%Y-%m-%d}"
+        / f"audit_logs_{day2:%Y%m%dT%H%M%SZ}_{day2 + timedelta(days=1):%Y%m%dT%H%M%SZ}.jsonl.gz"
+    )
+    assert tampered.exists(), "the backfill test lands the days this test reads"
+    lines = gzip.decompress(tampered.read_bytes()).splitlines(keepends=True)
+    tampered.write_bytes(gzip.compress(b"".join(lines[1:]), mtime=0))  # a login removed; the manifest kept
+    query = urlencode(
+        {
+            "destination": destination,
+            "workspace": "hitchhikers-workspace",
+            "start": DAY0.date().isoformat(),
+            "end": (DAY0 + timedelta(days=DAYS)).date().isoformat(),
+        }
+    )
+    page = f"{api_url(deployment)}/webflow-audit/coverage?{query}"
+    # Nobody logged in: no coverage, from any route of the plugin.
+    for url in (page, f"{api_url(deployment)}/webflow-audit/", f"{api_url(deployment)}/webflow-audit/openapi.json"):
+        anonymous = httpx.get(url, timeout=60)
+        assert anonymous.status_code in (401, 403, 404), url
+        assert "data-day" not in anonymous.text
+        assert "hitchhikers-workspace" not in anonymous.text
+    token = login_token(deployment)
+    with chromium() as browser:
+        browser.get(f"{api_url(deployment)}/webflow-audit/does-not-matter")  # the cookie's origin first
+        browser.add_cookie({"name": "_token", "value": token, "path": "/"})
+        browser.get(f"{api_url(deployment)}/webflow-audit/")
+        links = [a.get_attribute("href") for a in browser.find_elements("css selector", "li a")]
+        assert any(
+            "workspace=hitchhikers-workspace" in link and urlencode({"d": destination})[2:] in link for link in links
+        )
+        browser.get(page)
+        cells = day_statuses(browser)
+        verdict = browser.find_element("id", "verdict").get_attribute("data-verdict")
+        title = browser.find_element("css selector", f"[data-day='{day2:%Y-%m-%d}']").get_attribute("title")
+        browser.get(f"{api_url(deployment)}/webflow-audit/coverage?destination=file:///etc&workspace=x")
+        unknown = browser.find_element("id", "message").text
+    assert {day: cells[day] for day in ("2026-10-01", "2026-10-02", "2026-10-03")} == {
+        "2026-10-01": "ok",
+        "2026-10-02": "problem",
+        "2026-10-03": "ok",
+    }
+    assert verdict == "incomplete"
+    assert "corrupt" in title
+    assert "No landing task of this deployment writes workspace 'x'" in unknown
+    # The UI's navigation links to the page (external_views), listed by the plugins API.
+    plugins = httpx.get(
+        f"{api_url(deployment)}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ).json()
+    views = [view for plugin in plugins["plugins"] for view in plugin.get("external_views", [])]
+    assert {"name": "Webflow audit coverage", "href": "/webflow-audit/"}.items() <= next(
+        view for view in views if view["name"] == "Webflow audit coverage"
+    ).items()

@@ -1,0 +1,213 @@
+"""The coverage page's app: the range audit of a workspace's landed windows as a calendar, in Airflow's UI.
+
+Mounted at ``/webflow-audit`` by :class:`~airflow_webflow_audit.plugins.WebflowAuditPlugin`:
+
+* ``/webflow-audit/`` lists the destinations and workspaces this deployment's landing tasks write
+  (their outlet assets say so), each a link to its calendar;
+* ``/webflow-audit/coverage?destination=...&workspace=...&start=...&end=...`` audits the range from the
+  bucket (the chain judge, with the signing connection's policy; never a recount against the API) and
+  draws the same page as ``audit --html``, with the same day-cell contract. The range defaults to the
+  90 days before today (UTC) and is at most 366 days.
+
+Every route is behind Airflow's auth: a plugin's routes are open unless they ask for it, so each
+depends on ``requires_access_view(PLUGINS)`` and ``requires_access_asset(GET)``; a request without a
+logged-in user gets 401 and no coverage. The page reads only destinations a landing task of this
+deployment writes, with the deployment's own connections (the destination's ``conn_id@``): a
+viewer cannot point it at any other bucket or path.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.landing.layout import ASSET_EXTRA_KEY
+from airflow_webflow_audit.plugins import URL_PREFIX, VIEW_NAME
+
+log = logging.getLogger(__name__)
+
+#: The range a calendar shows when none is asked for, and the longest it may show.
+DEFAULT_DAYS = 90
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Landing:
+    """A destination and workspace some landing task of this deployment writes."""
+
+    destination: str
+    workspace: str
+
+    def link(self, start: date | None = None, end: date | None = None) -> str:
+        query = {"destination": self.destination, "workspace": self.workspace}
+        if start is not None and end is not None:
+            query.update(start=start.isoformat(), end=end.isoformat())
+        return f"{URL_PREFIX}/coverage?{urlencode(query)}"
+
+
+class PageError(Exception):
+    """A request the page answers with a message instead of a calendar."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def create_app() -> Any:
+    """The FastAPI app (built in the api-server, on the page's first request)."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+    from airflow.api_fastapi.core_api.security import requires_access_asset, requires_access_view
+    from fastapi import Depends, FastAPI
+    from fastapi.responses import HTMLResponse
+
+    guard = [Depends(requires_access_view(AccessView.PLUGINS)), Depends(requires_access_asset("GET"))]
+    # No OpenAPI schema or docs pages: they would be routes outside the guard.
+    app = FastAPI(title=VIEW_NAME, docs_url=None, redoc_url=None, openapi_url=None, dependencies=guard)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> HTMLResponse:
+        return HTMLResponse(index_page(known_landings()))
+
+    @app.get("/coverage", response_class=HTMLResponse)
+    def coverage(destination: str = "", workspace: str = "", start: str = "", end: str = "") -> HTMLResponse:
+        try:
+            return HTMLResponse(coverage_page(known_landings(), destination, workspace, start, end))
+        except PageError as error:
+            return HTMLResponse(message_page(error.message, known_landings()), status_code=error.status)
+
+    return app
+
+
+def known_landings() -> list[Landing]:
+    """What this deployment's landing tasks write, from their outlet assets in the metadata database."""
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(select(AssetModel.extra).where(AssetModel.uri.like("%workspace=%"))).all()
+    found = set()
+    for (extra,) in rows:
+        info = (extra or {}).get(ASSET_EXTRA_KEY) if isinstance(extra, dict) else None
+        if isinstance(info, dict) and info.get("destination") and info.get("workspace"):
+            found.add(Landing(str(info["destination"]), str(info["workspace"])))
+    return sorted(found, key=lambda landing: (landing.destination, landing.workspace))
+
+
+def coverage_page(landings: list[Landing], destination: str, workspace: str, start: str, end: str) -> str:
+    """The calendar of one landing's range, or a :class:`PageError` that says what is wrong."""
+    from airflow_webflow_audit.audit.bucket import audit_bucket
+    from airflow_webflow_audit.audit.html import render_html
+    from airflow_webflow_audit.landing.layout import resolve_destination
+    from airflow_webflow_audit.signing import DEFAULT_SIGNING_CONN_ID, signing_from_connection
+
+    landing = Landing(destination, workspace)
+    if landing not in landings:
+        raise PageError(
+            404,
+            f"No landing task of this deployment writes workspace {workspace!r} to {destination!r}. The page shows "
+            "only what the landing tasks' outlet assets name; pick one below.",
+        )
+    first, last = _range(start, end)
+    begin, finish = _midnight(first), _midnight(last)
+    try:
+        policy = signing_from_connection(DEFAULT_SIGNING_CONN_ID, required=False, to_sign=False).policy
+        report = audit_bucket(resolve_destination(destination), workspace, begin, finish, signatures=policy)
+    except WebflowConfigurationError as exc:
+        raise PageError(400, str(exc)) from None
+    except Exception as exc:  # storage or a connection: a message, never a stack trace
+        log.exception("Auditing %s for the coverage page failed", destination)
+        raise PageError(502, f"Could not read {destination}: {type(exc).__name__}: {exc}") from None
+    return render_html(report.to_json(), form=_form(landings, landing, first, last), nav=_nav())
+
+
+def index_page(landings: list[Landing]) -> str:
+    from airflow_webflow_audit.audit.html import page
+
+    return page(VIEW_NAME, _landing_list(landings), nav=_nav())
+
+
+def message_page(message: str, landings: list[Landing]) -> str:
+    from airflow_webflow_audit.audit.html import page
+
+    body = f"<p class='message' id='message'>{escape(message)}</p>{_landing_list(landings)}"
+    return page(VIEW_NAME, body, nav=_nav())
+
+
+def _landing_list(landings: list[Landing]) -> str:
+    if not landings:
+        return (
+            "<p>No landing task of this deployment declares an outlet asset yet. The landing operator declares one "
+            "when its destination and workspace are not templated.</p>"
+        )
+    first, last = _default_range()
+    items = "".join(
+        f"<li><a href='{escape(landing.link(first, last))}'>{escape(landing.workspace)}</a> in "
+        f"<code>{escape(landing.destination)}</code></li>"
+        for landing in landings
+    )
+    intro = f"<p>The last {DEFAULT_DAYS} days of each destination and workspace the landing tasks write:</p>"
+    return f"{intro}<ul>{items}</ul>"
+
+
+def _form(landings: list[Landing], chosen: Landing, first: date, last: date) -> str:
+    def options(values: list[str], selected: str) -> str:
+        return "".join(
+            f"<option value='{escape(value)}'{' selected' if value == selected else ''}>{escape(value)}</option>"
+            for value in values
+        )
+
+    destinations = sorted({landing.destination for landing in landings})
+    workspaces = sorted({landing.workspace for landing in landings})
+    return (
+        f"<form class='range' method='get' action='{URL_PREFIX}/coverage'>"
+        f"<label>destination<select name='destination'>{options(destinations, chosen.destination)}</select></label>"
+        f"<label>workspace<select name='workspace'>{options(workspaces, chosen.workspace)}</select></label>"
+        f"<label>from (UTC day)<input type='date' name='start' value='{first.isoformat()}'></label>"
+        f"<label>to, exclusive<input type='date' name='end' value='{last.isoformat()}'></label>"
+        "<button type='submit'>Show</button></form>"
+    )
+
+
+def _nav() -> str:
+    return f"<nav><a href='{URL_PREFIX}/'>All landings</a></nav>"
+
+
+def _default_range() -> tuple[date, date]:
+    today = datetime.now(timezone.utc).date()
+    return today - timedelta(days=DEFAULT_DAYS), today
+
+
+def _range(start: str, end: str) -> tuple[date, date]:
+    """The asked days ``[start, end)``, checked; the last 90 days when neither is given."""
+    if not start and not end:
+        return _default_range()
+    try:
+        first = date.fromisoformat(start[:10]) if start else None
+        last = date.fromisoformat(end[:10]) if end else None
+    except ValueError:
+        raise PageError(400, f"start and end must be days, YYYY-MM-DD; got {start!r} and {end!r}.") from None
+    if first is None:
+        assert last is not None
+        first = last - timedelta(days=DEFAULT_DAYS)
+    if last is None:
+        last = first + timedelta(days=DEFAULT_DAYS)
+    if last <= first:
+        raise PageError(400, f"The range is empty: end ({last}) must be after start ({first}).")
+    if (last - first).days > MAX_DAYS:
+        raise PageError(
+            400,
+            f"The range is {(last - first).days} days; the page shows at most {MAX_DAYS}. For a longer one, run "
+            "python -m airflow_webflow_audit.audit --html.",
+        )
+    return first, last
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), timezone.utc)
