@@ -17,7 +17,7 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 from airflow_webflow_audit.hooks.paging import PullProgress
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, dump_line
-from airflow_webflow_audit.landing.layout import parse_object_name, part_sibling, window_object_path
+from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, parse_object_name, part_sibling, window_object_path
 from airflow_webflow_audit.landing.manifest import PullRecord, build_manifest
 from airflow_webflow_audit.landing.writer import LandedPart, open_part
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
@@ -147,3 +147,27 @@ def land_window_events(
         )
         out.commit(signer.sign(manifest) if signer is not None else manifest)
     return path
+
+
+def rewrite_consistently(root: ObjectStoragePath, key: str, drop: str = "user_access") -> dict[str, Any]:
+    """What a bucket writer without the key can do: drop one event of type ``drop`` from the object at
+    ``key`` and return its manifest with the new records, sha256 and size (the old signature kept)."""
+    path, manifest_path = root / key, root / (key + MANIFEST_SUFFIX)
+    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
+    victim = next(i for i, line in enumerate(lines) if json.loads(line)["eventType"] == drop)
+    data = gzip.compress(b"".join(lines[:victim] + lines[victim + 1 :]), mtime=0)
+    path.unlink()
+    path.write_bytes(data)
+    manifest = json.loads(manifest_path.read_bytes())
+    manifest["records"] -= 1
+    manifest["window_records"] -= 1
+    manifest["object"].update(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
+    return manifest
+
+
+def put_manifest(root: ObjectStoragePath, key: str, manifest: dict[str, Any]) -> None:
+    """Replace the manifest of the part at ``key`` (a bucket writer can, where the bucket allows it)."""
+    path = root / (key + MANIFEST_SUFFIX)
+    if path.exists():
+        path.unlink()
+    path.write_bytes(json.dumps(manifest, indent=2, sort_keys=True).encode())

@@ -9,8 +9,6 @@ retirement is a problem on S3 (moto) and GCS (emulator), whose creation times no
 from __future__ import annotations
 
 import base64
-import gzip
-import hashlib
 import json
 import time
 from datetime import datetime, timedelta, timezone
@@ -31,7 +29,7 @@ from airflow_webflow_audit.signing import (
 from airflow_webflow_audit.signing.__main__ import main as keys_main
 from tests.conftest import DAY0
 from tests.kms_fakes import FakeAwsKms, FakeCloudKms
-from tests.landing_helpers import make_operator, run_window
+from tests.landing_helpers import make_operator, put_manifest, rewrite_consistently, run_window
 from tests.storage_servers import AWS_CONN_ID, aws_connection
 
 pytestmark = pytest.mark.integration
@@ -60,26 +58,6 @@ def audit(capsys, destination: str, *extra: str) -> tuple[int, dict]:
     capsys.readouterr()
     code = audit_main([destination, "--workspace", WORKSPACE, *RANGE, "--json", *extra])
     return code, json.loads(capsys.readouterr().out)
-
-
-def rewrite_consistently(root: ObjectStoragePath, key: str) -> dict:
-    """Drop one event, and make the manifest's records, sha256 and size agree again (signature kept)."""
-    path, manifest_path = root / key, root / (key + MANIFEST_SUFFIX)
-    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
-    data = gzip.compress(b"".join(lines[1:]), mtime=0)
-    path.unlink()
-    path.write_bytes(data)
-    manifest = json.loads(manifest_path.read_bytes())
-    manifest["records"] -= 1
-    manifest["window_records"] -= 1
-    manifest["object"].update(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-    return manifest
-
-
-def put_manifest(root: ObjectStoragePath, key: str, manifest: dict) -> None:
-    path = root / (key + MANIFEST_SUFFIX)
-    path.unlink()
-    path.write_bytes(json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
 def land_days(clock, destination: str) -> list[dict]:
@@ -279,7 +257,11 @@ def test_a_rewrite_signed_with_a_retired_key_after_its_retirement_is_named(
     # The store's clock second must pass the retirement (S3 keeps whole seconds), then the old key leaks.
     while datetime.now(timezone.utc).replace(microsecond=0) <= retired_at:
         time.sleep(0.05)
-    put_manifest(root, key_of(*DAYS[1]), old.sign(rewrite_consistently(root, key_of(*DAYS[1]))))
+    put_manifest(
+        root,
+        key_of(*DAYS[1]),
+        old.sign(rewrite_consistently(root, key_of(*DAYS[1]))),
+    )
     for key_args in (["--keyring", str(keyring)], ["--public-key", f"{old_file}@{retired_at.isoformat()}"]):
         code, report = audit(capsys, destination, *key_args)
         assert code == 1

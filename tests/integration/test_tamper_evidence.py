@@ -7,8 +7,6 @@ and the audit command line must exit 1 naming the window; the untouched archive 
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 from datetime import timedelta
 
@@ -20,7 +18,7 @@ from airflow_webflow_audit.exceptions import WebflowArchiveTamperedError
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.signing import ManifestSigner, generate_private_key_pem, public_key_pem
 from tests.conftest import DAY0
-from tests.landing_helpers import make_operator, run_window
+from tests.landing_helpers import make_operator, put_manifest, rewrite_consistently, run_window
 
 pytestmark = pytest.mark.integration
 
@@ -71,25 +69,6 @@ def audit(capsys, archive: dict, *extra: str) -> tuple[int, dict]:
 
 def verified(capsys, archive: dict, *extra: str) -> tuple[int, dict]:
     return audit(capsys, archive, "--public-key", archive["public"], *extra)
-
-
-def rewrite_consistently(root: ObjectStoragePath, key: str, drop: str = "user_access") -> dict:
-    """Drop one event of type ``drop`` from the object and put the new records, sha256 and size in its manifest."""
-    path, manifest_path = root / key, root / (key + MANIFEST_SUFFIX)
-    lines = gzip.decompress(path.read_bytes()).splitlines(keepends=True)
-    victim = next(i for i, line in enumerate(lines) if json.loads(line)["eventType"] == drop)
-    data = gzip.compress(b"".join(lines[:victim] + lines[victim + 1 :]), mtime=0)
-    path.unlink()
-    path.write_bytes(data)
-    manifest = json.loads(manifest_path.read_bytes())
-    manifest["records"] -= 1
-    manifest["window_records"] -= 1
-    manifest["object"].update(sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data))
-    return manifest
-
-
-def put_manifest(root: ObjectStoragePath, key: str, manifest: dict) -> None:
-    (root / (key + MANIFEST_SUFFIX)).write_bytes(json.dumps(manifest, indent=2, sort_keys=True).encode())
 
 
 def problems(report: dict) -> list[tuple[str, str]]:
