@@ -28,9 +28,9 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG
 
-from airflow_webflow_audit.landing.layout import asset_uri
+from airflow_webflow_audit.landing.layout import landing_asset
 from airflow_webflow_audit.notifications.findings import WebflowFindingsLogNotifier
 from airflow_webflow_audit.operators.findings import WebflowAuditFindingsOperator
 
@@ -41,7 +41,7 @@ BASELINE_START = os.environ.get("WEBFLOW_AUDIT_BASELINE_START", "2026-10-01T00:0
 with DAG(
     dag_id="example_webflow_audit_findings",
     description="Suspicious logins and privilege changes in the landed Webflow audit logs",
-    schedule=[Asset(uri=asset_uri(DESTINATION, WORKSPACE))],
+    schedule=[landing_asset(DESTINATION, WORKSPACE)],
     start_date=pendulum.datetime(2026, 10, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # one writer of the baseline at a time

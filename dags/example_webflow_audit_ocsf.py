@@ -28,9 +28,9 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG
 
-from airflow_webflow_audit.landing.layout import asset_uri
+from airflow_webflow_audit.landing.layout import landing_asset
 from airflow_webflow_audit.operators.ocsf import WebflowAuditOCSFOperator
 
 WORKSPACE = os.environ.get("WEBFLOW_WORKSPACE", "hitchhikers-workspace")
@@ -42,7 +42,7 @@ ACCOUNT_ID = os.environ.get("WEBFLOW_AUDIT_LAKE_ACCOUNT_ID", "123456789012")
 with DAG(
     dag_id="example_webflow_audit_ocsf",
     description="Landed Webflow audit logs -> OCSF 1.3.0 Parquet in Security Lake's custom-source layout",
-    schedule=[Asset(uri=asset_uri(LANDING, WORKSPACE))],
+    schedule=[landing_asset(LANDING, WORKSPACE)],
     start_date=pendulum.datetime(2026, 10, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
 
-from airflow.sdk import ObjectStoragePath
+from airflow.sdk import Asset, ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.landing.storage import OBJECT_LOCK_S3_ONLY, SUPPORTED_SCHEMES, protocol_of
@@ -139,6 +139,15 @@ def asset_extra(destination: object, workspace: str) -> dict[str, Any]:
     """The extra of a whole-log landing asset: the destination (with its connection id) and the workspace."""
     text = str(destination).strip() if isinstance(destination, str) else str(destination)
     return {ASSET_EXTRA_KEY: {"destination": text, "workspace": workspace}}
+
+
+def landing_asset(destination: object, workspace: str) -> Asset:
+    """The asset a landing task of the whole log updates, as a DAG scheduled on it should name it.
+
+    The same uri as the operator's outlet, and the same extra: Airflow keeps one definition per asset, so
+    a consumer naming it without the extra could leave the coverage page without its destination.
+    """
+    return Asset(uri=asset_uri(destination, workspace), extra=asset_extra(destination, workspace))
 
 
 def filter_label(event_types: Sequence[str]) -> str:

@@ -18,10 +18,10 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.land import LandingPlan, land_window
 from airflow_webflow_audit.landing.layout import (
-    asset_extra,
     asset_uri,
     check_destination,
     check_object_lock_destination,
+    landing_asset,
     resolve_destination,
     window_object_path,
 )
@@ -153,8 +153,10 @@ class WebflowAuditLogsOperator(BaseOperator):
         )
         if not outlets and static and isinstance(workspace, str):
             # A whole-log asset says where it lands, so the coverage page can show it.
-            extra = asset_extra(destination, workspace) if not checked_types else {}
-            outlets = [Asset(uri=asset_uri(destination, workspace, checked_types), extra=extra)]
+            if checked_types:
+                outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
+            else:
+                outlets = [landing_asset(destination, workspace)]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace
         self.destination = destination
@@ -267,7 +269,8 @@ class WebflowAuditLogsOperator(BaseOperator):
             "start": start.isoformat(),
             "end": end.isoformat(),
         }
-        self._emit_asset_event(context, {**summary, "workspace": workspace, "event_types": event_types})
+        event = {**summary, "workspace": workspace, "event_types": event_types, "destination": str(self.destination)}
+        self._emit_asset_event(context, event)
         return summary
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

@@ -85,18 +85,36 @@ def create_app() -> Any:
 
 
 def known_landings() -> list[Landing]:
-    """What this deployment's landing tasks write, from their outlet assets in the metadata database."""
-    from airflow.models.asset import AssetModel
+    """What this deployment's landing tasks write: their outlet assets' definitions and latest events.
+
+    Both say the destination with its connection id (the asset's uri does not). A definition may lack
+    it when a DAG scheduled on the asset names it without the extra (Airflow keeps one definition per
+    asset); every event of a landing carries it.
+    """
+    from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     with create_session() as session:
-        rows = session.execute(select(AssetModel.extra).where(AssetModel.uri.like("%workspace=%"))).all()
+        definitions = session.execute(select(AssetModel.extra).where(AssetModel.uri.like("%workspace=%"))).all()
+        landing_assets = select(AssetModel.id).where(AssetModel.uri.like("%workspace=%"))
+        latest = (
+            select(func.max(AssetEvent.id)).where(AssetEvent.asset_id.in_(landing_assets)).group_by(AssetEvent.asset_id)
+        )
+        events = session.execute(select(AssetEvent.extra).where(AssetEvent.id.in_(latest))).all()
     found = set()
-    for (extra,) in rows:
-        info = (extra or {}).get(ASSET_EXTRA_KEY) if isinstance(extra, dict) else None
+    for (extra,) in definitions:
+        info = extra.get(ASSET_EXTRA_KEY) if isinstance(extra, dict) else None
         if isinstance(info, dict) and info.get("destination") and info.get("workspace"):
             found.add(Landing(str(info["destination"]), str(info["workspace"])))
+    for (extra,) in events:
+        if (
+            isinstance(extra, dict)
+            and extra.get("destination")
+            and extra.get("workspace")
+            and not extra.get("event_types")
+        ):
+            found.add(Landing(str(extra["destination"]), str(extra["workspace"])))
     return sorted(found, key=lambda landing: (landing.destination, landing.workspace))
 
 

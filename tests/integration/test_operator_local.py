@@ -69,7 +69,12 @@ def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, d
     # The asset event carries the window's uri and count.
     (asset,) = list(outlet_events)
     assert asset.uri == f"file://{tmp_path}/landing/workspace=hitchhikers-workspace"
-    assert outlet_events[asset].extra == {**xcom, "workspace": "hitchhikers-workspace", "event_types": None}
+    assert outlet_events[asset].extra == {
+        **xcom,
+        "workspace": "hitchhikers-workspace",
+        "event_types": None,
+        "destination": destination,  # with its connection id, if any: the coverage page reads it
+    }
 
 
 def test_the_token_is_in_no_xcom_manifest_or_object(simulator, clock, destination, caplog, capsys):
