@@ -14,7 +14,17 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from airflow_webflow_audit.audit.calendar import DAY_STATUSES, GAP, OK, OUTSIDE, PROBLEM, RETENTION, WARNING, months
+from airflow_webflow_audit.audit.calendar import (
+    DAY_STATUSES,
+    GAP,
+    OK,
+    OUTSIDE,
+    PROBLEM,
+    RETENTION,
+    WARNING,
+    Month,
+    months,
+)
 
 #: Each status's colour and the mark inside its cell (colour is never the only sign of a status).
 STYLE = {
@@ -148,6 +158,7 @@ def _header(report: Mapping[str, Any], command: str | None) -> str:
     ]
     meta = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
     verdict = str(report["verdict"])
+    exit_code = int(report.get("exit_code", 0 if verdict == "complete" else 1))
     windows = report.get("windows", [])
     whole = [w for w in windows if not w.get("event_types")]
     counts = (
@@ -157,8 +168,7 @@ def _header(report: Mapping[str, Any], command: str | None) -> str:
     return (
         f"<dl class='meta'>{meta}</dl>"
         f"<p><span class='verdict {escape(verdict)}' id='verdict' data-verdict='{escape(verdict)}' "
-        f"data-exit-code='{int(report.get('exit_code', 0 if verdict == 'complete' else 1))}'>verdict: "
-        f"{escape(verdict)} (exit code {int(report.get('exit_code', 0 if verdict == 'complete' else 1))})</span> "
+        f"data-exit-code='{exit_code}'>verdict: {escape(verdict)} (exit code {exit_code})</span> "
         f"{escape(counts)}</p>"
     )
 
@@ -169,9 +179,10 @@ def _recount(report: Mapping[str, Any]) -> str:
 
 
 def _calendar(report: Mapping[str, Any]) -> str:
-    parts = ["<h2>Calendar (UTC days)</h2>", _legend(), _strip(report), "<div class='months'>"]
+    calendar = months(report)
+    parts = ["<h2>Calendar (UTC days)</h2>", _legend(), _strip(calendar), "<div class='months'>"]
     row_of = {str(window["key"]): index for index, window in enumerate(report.get("windows", []))}
-    for month in months(report):
+    for month in calendar:
         parts.append(f"<div class='month'><h3>{escape(month.label)}</h3><div class='grid'>")
         parts.extend(f"<span class='wd'>{day}</span>" for day in WEEKDAYS)
         parts.extend("<span></span>" for _ in range(month.leading_blanks))
@@ -199,9 +210,9 @@ def _legend() -> str:
     return f"<div class='legend'>{''.join(items)}</div>"
 
 
-def _strip(report: Mapping[str, Any]) -> str:
+def _strip(calendar: list[Month]) -> str:
     """The whole range at a glance: one thin bar per day of the range, in its status's colour."""
-    cells = [cell for month in months(report) for cell in month.cells if cell.status != OUTSIDE]
+    cells = [cell for month in calendar for cell in month.cells if cell.status != OUTSIDE]
     if not cells:
         return ""
     width = 3

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.jsonlines import json_object
@@ -164,10 +164,6 @@ class ChainVerdict:
         return sum(part.signed for part in self.parts)
 
     @property
-    def newest(self) -> VerifiedPart | None:
-        return self.parts[-1] if self.parts else None
-
-    @property
     def orphan(self) -> int | None:
         """The number of the newest part if it is only a data object whose landing stopped before its manifest."""
         return self.flaws[0].part if len(self.flaws) == 1 and self.flaws[0].adoptable else None
@@ -200,18 +196,27 @@ def judge_chain(
     links: list[PreviousPart] | None = []
     for number in range(FIRST_PART, newest + 1):
         part = by_number.get(number, PartFound(number, None))
-        flaws, manifest, link = _judge_part(
-            place, part, number == newest, links, policy, measure, verdict, stop_at_first
-        )
-        verdict.flaws.extend(flaws)
-        if flaws and stop_at_first:
+        judged = _judge_part(place, part, number == newest, links, policy, measure, verdict, stop_at_first)
+        verdict.flaws.extend(judged.flaws)
+        if judged.flaws and stop_at_first:
             return verdict
+        link = judged.link
         links = None if links is None or link is None else [*links, link]
-        if not flaws and manifest is not None and link is not None:
+        if not judged.flaws and judged.manifest is not None and link is not None:
             verdict.parts.append(
-                VerifiedPart(number, place.key(number), manifest, link.manifest_sha256, _is_signed(manifest, policy))
+                VerifiedPart(number, place.key(number), judged.manifest, link.manifest_sha256, judged.signed)
             )
     return verdict
+
+
+class _Judged(NamedTuple):
+    """One part's flaws, its manifest if readable, how the next part should name it, and whether its
+    signature verified."""
+
+    flaws: list[Flaw]
+    manifest: dict[str, Any] | None = None
+    link: PreviousPart | None = None
+    signed: bool = False
 
 
 def _judge_part(
@@ -223,8 +228,8 @@ def _judge_part(
     measure: Measure,
     verdict: ChainVerdict,
     stop_at_first: bool,
-) -> tuple[list[Flaw], dict[str, Any] | None, PreviousPart | None]:
-    """The flaws of one part, its manifest if readable, and how the next part should name it."""
+) -> _Judged:
+    """Judge one part (see :class:`_Judged`)."""
     number = part.number
     key = place.key(number)
 
@@ -232,21 +237,21 @@ def _judge_part(
         return Flaw(kind, number, detail, adoptable)
 
     if part.object_kind is None and part.manifest_kind is None:
-        return [flaw(MISSING_PART, f"part {number} ({key}) is gone: both its object and its manifest")], None, None
+        return _Judged([flaw(MISSING_PART, f"part {number} ({key}) is gone: both its object and its manifest")])
     if part.object_kind not in (None, FILE):
-        return [flaw(CORRUPT, f"part {number}: {key} is {_what(part.object_kind)}, not a data object")], None, None
+        return _Judged([flaw(CORRUPT, f"part {number}: {key} is {_what(part.object_kind)}, not a data object")])
     if part.manifest_kind is None:
         if is_newest:
             detail = f"part {number} ({key}) has no manifest: its landing never finished"
-            return [flaw(MISSING_MANIFEST, detail, adoptable=True)], None, None
-        return [flaw(MISSING_MANIFEST, f"part {number} ({key}) has no manifest (later parts exist)")], None, None
+            return _Judged([flaw(MISSING_MANIFEST, detail, adoptable=True)])
+        return _Judged([flaw(MISSING_MANIFEST, f"part {number} ({key}) has no manifest (later parts exist)")])
     if part.manifest_kind != FILE or part.manifest_bytes is None:
         what = _what(part.manifest_kind) if part.manifest_kind != FILE else "listed but cannot be read"
         detail = f"the manifest of part {number} ({key}{MANIFEST_SUFFIX}) is {what}"
-        return [flaw(CORRUPT, detail)], None, None
+        return _Judged([flaw(CORRUPT, detail)])
     manifest = _json_object(part.manifest_bytes)
     if manifest is None:
-        return [flaw(CORRUPT, f"the manifest of part {number} is not a JSON object")], None, None
+        return _Judged([flaw(CORRUPT, f"the manifest of part {number} is not a JSON object")])
     link = PreviousPart(
         key.rsplit("/", 1)[-1],
         str(json_object(manifest.get("object")).get("sha256")),
@@ -255,9 +260,9 @@ def _judge_part(
     )
     if part.object_kind is None:
         detail = f"the manifest of part {number} claims {manifest.get('records')} events, but its object is gone"
-        return [flaw(MISSING_OBJECT, detail)], manifest, link
+        return _Judged([flaw(MISSING_OBJECT, detail)], manifest, link)
     flaws = []
-    signature = _signature_flaw(place, part, manifest, policy, verdict)
+    signature, signed = _signature_flaw(place, part, manifest, policy, verdict)
     if signature is not None:
         flaws.append(flaw(*signature))
     misplaced = binding_mismatches(place, number, manifest)
@@ -267,20 +272,17 @@ def _judge_part(
     chain = _chain_flaw(number, manifest, links)
     if chain is not None:
         flaws.append(flaw(BROKEN_CHAIN, chain))
-    if flaws and stop_at_first:
-        return flaws, manifest, link
-    try:
-        measured = measure(number)
-    except FileNotFoundError:
-        flaws.append(flaw(MISSING_OBJECT, f"part {number}'s object vanished while it was read"))
-        return flaws, manifest, link
-    except WebflowLandingError as exc:
-        flaws.append(flaw(CORRUPT, f"part {number}: {exc}"))
-        return flaws, manifest, link
-    mismatches = object_mismatches(manifest, measured)
-    if mismatches:
-        flaws.append(flaw(CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"))
-    return flaws, manifest, link
+    if not (flaws and stop_at_first):
+        try:
+            mismatches = object_mismatches(manifest, measure(number))
+        except FileNotFoundError:
+            flaws.append(flaw(MISSING_OBJECT, f"part {number}'s object vanished while it was read"))
+        except WebflowLandingError as exc:
+            flaws.append(flaw(CORRUPT, f"part {number}: {exc}"))
+        else:
+            if mismatches:
+                flaws.append(flaw(CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"))
+    return _Judged(flaws, manifest, link, signed)
 
 
 def object_mismatches(manifest: dict[str, Any], measured: ObjectMeasure) -> list[str]:
@@ -348,44 +350,43 @@ def unbound_fields(manifest: dict[str, Any]) -> list[str]:
 
 def _signature_flaw(
     place: Place, part: PartFound, manifest: dict[str, Any], policy: SignaturePolicy, verdict: ChainVerdict
-) -> tuple[str, str] | None:
+) -> tuple[tuple[str, str] | None, bool]:
+    """``((kind, detail) or None, whether the signature verified)``; the manifest is verified once."""
     if policy.verifier is None:
-        return None
+        return None, False
     number = part.number
     result = policy.verifier.verify(manifest)
     if result.status == VALID:
         key = result.key
         if key is None or key.not_after is None:
-            return None
+            return None, True
         if part.manifest_created is None:
             verdict.warnings.append(
                 f"{place.key(FIRST_PART)}: part {number} is signed by the retired key {key.describe()}, and the store "
                 "gives no time its manifest was written: the retirement could not be checked"
             )
-            return None
+            return None, True
         if part.manifest_created > key.not_after:
-            return RETIRED_KEY, (
+            return (
+                RETIRED_KEY,
                 f"part {number} is signed by {key.describe()}, but its manifest was written at "
-                f"{part.manifest_created.isoformat()}, after that key was retired: a leaked old key signs like this"
-            )
-        return None
+                f"{part.manifest_created.isoformat()}, after that key was retired: a leaked old key signs like this",
+            ), True
+        return None, True
     if result.status in (INVALID, UNKNOWN_KEY):
-        return BAD_SIGNATURE, f"part {number}: {result.detail}"
+        return (BAD_SIGNATURE, f"part {number}: {result.detail}"), False
     cutoff = policy.unsigned_before
     if cutoff is not None and place.name.end <= cutoff:
         verdict.warnings.append(
             f"{place.key(FIRST_PART)}: part {number} is unsigned (accepted: the window ends by the cut-over "
             f"unsigned_before {cutoff.isoformat()})"
         )
-        return None
-    return UNSIGNED_PART, (
+        return None, False
+    return (
+        UNSIGNED_PART,
         f"part {number} is unsigned, where a signature is required (a stripped signature looks like this; windows "
-        "landed before signing was turned on need an unsigned_before cut-over)"
-    )
-
-
-def _is_signed(manifest: dict[str, Any], policy: SignaturePolicy) -> bool:
-    return policy.verifier is not None and policy.verifier.verify(manifest).status == VALID
+        "landed before signing was turned on need an unsigned_before cut-over)",
+    ), False
 
 
 def _chain_flaw(number: int, manifest: dict[str, Any], links: list[PreviousPart] | None) -> str | None:

@@ -190,17 +190,6 @@ def landed_span(destination: ObjectStoragePath, workspace: str) -> LandedSpan:
     return LandedSpan(min(name.start for name in first), max(name.end for name in last), frozenset(filters))
 
 
-def json_object_of(data: bytes | None) -> dict[str, Any] | None:
-    """``data`` parsed, if it is a JSON object (a manifest); else None."""
-    if data is None:
-        return None
-    try:
-        value = json.loads(data)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def read_bytes_at(path: ObjectStoragePath) -> bytes | None:
     """The bytes at ``path``; None if there is nothing there."""
     try:

@@ -49,7 +49,6 @@ class Entry:
 
     name: str
     kind: str
-    size: int | None = None
     #: When the object was created, as the store reports it (None where it reports none).
     created: datetime | None = None
     #: When it was last written.
@@ -152,13 +151,7 @@ class Backend:
                 continue  # the folder's own placeholder object
             kind = info.get("type")
             entries.append(
-                Entry(
-                    name,
-                    kind if kind in (FILE, DIRECTORY) else OTHER,
-                    info.get("size"),
-                    self._created(info),
-                    self._modified(info),
-                )
+                Entry(name, kind if kind in (FILE, DIRECTORY) else OTHER, self._created(info), self._modified(info))
             )
         return sorted(entries, key=lambda entry: entry.name)
 

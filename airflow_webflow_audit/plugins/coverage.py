@@ -76,10 +76,11 @@ def create_app() -> Any:
 
     @app.get("/coverage", response_class=HTMLResponse)
     def coverage(destination: str = "", workspace: str = "", start: str = "", end: str = "") -> HTMLResponse:
+        landings = known_landings()
         try:
-            return HTMLResponse(coverage_page(known_landings(), destination, workspace, start, end))
+            return HTMLResponse(coverage_page(landings, destination, workspace, start, end))
         except PageError as error:
-            return HTMLResponse(message_page(error.message, known_landings()), status_code=error.status)
+            return HTMLResponse(message_page(error.message, landings), status_code=error.status)
 
     return app
 

@@ -122,19 +122,10 @@ def signing_from_connection(conn_id: str | None, *, required: bool, to_sign: boo
     may use a connection with only ``public_keys`` in its extra. A KMS signer is made (and proven able to
     sign) only for a task that signs.
     """
-    if not conn_id:
+    conn = _connection(conn_id, required=required)
+    if conn is None:
         return Signing(None, SignaturePolicy())
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except AirflowNotFoundException:
-        if required:
-            raise WebflowConfigurationError(
-                f"The signing connection {conn_id!r} does not exist. Create it (a generic connection whose "
-                "password is an Ed25519 private key, PKCS#8 PEM: python -m airflow_webflow_audit.signing "
-                "generate-key; or an aws / google_cloud_platform connection naming a KMS key), or leave "
-                "signing_conn_id unset to sign with 'webflow_audit_signing' when it exists."
-            ) from None
-        return Signing(None, SignaturePolicy())
+    assert conn_id is not None
     extra = _extra_of(conn, conn_id)
     keys = [
         key_entry(entry, f"{conn_id} extra {PUBLIC_KEYS_EXTRA}[{index}]")
@@ -172,15 +163,25 @@ def signer_from_connection(conn_id: str | None, *, required: bool, probe: bool =
 
     ``probe`` False: only its public key is read (for printing it), nothing is signed.
     """
+    conn = _connection(conn_id, required=required)
+    return None if conn is None or conn_id is None else signer_for_connection(conn, conn_id, probe=probe)
+
+
+def _connection(conn_id: str | None, *, required: bool) -> Any:
+    """The signing connection; None if there is none (an error when the user named it: ``required``)."""
     if not conn_id:
         return None
     try:
-        conn = BaseHook.get_connection(conn_id)
+        return BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         if required:
-            raise WebflowConfigurationError(f"The signing connection {conn_id!r} does not exist.") from None
+            raise WebflowConfigurationError(
+                f"The signing connection {conn_id!r} does not exist. Create it (a generic connection whose "
+                "password is an Ed25519 private key, PKCS#8 PEM: python -m airflow_webflow_audit.signing "
+                "generate-key; or an aws / google_cloud_platform connection naming a KMS key), or leave "
+                "signing_conn_id unset to sign with 'webflow_audit_signing' when it exists."
+            ) from None
         return None
-    return signer_for_connection(conn, conn_id, probe=probe)
 
 
 def _extra_of(conn: Any, conn_id: str) -> dict[str, Any]:

@@ -80,9 +80,7 @@ class ManifestVerifier:
         for key in trusted(keys):
             known = self.keyring.get(key.fingerprint)
             # The same key given twice (a file and the connection): the earlier retirement counts.
-            if known is None or (
-                key.not_after is not None and (known.not_after is None or key.not_after < known.not_after)
-            ):
+            if known is None or _retired_earlier(key, known):
                 self.keyring[key.fingerprint] = key
         if not self.keyring:
             raise WebflowConfigurationError("A verifier needs at least one public key.")

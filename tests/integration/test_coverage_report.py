@@ -39,24 +39,14 @@ def tampered(simulator, clock, tmp_path, monkeypatch) -> dict:
     return {"destination": destination, "public": str(public), "html": tmp_path / "evidence.html"}
 
 
+def the_range(archive: dict) -> list[str]:
+    start, end = DAYS[0][0].isoformat(), DAYS[-1][1].isoformat()
+    return [archive["destination"], "--workspace", WORKSPACE, "--start", start, "--end", end]
+
+
 def test_the_html_report_and_the_json_report_agree_and_a_browser_reads_the_tampered_day(tampered, capsys):
     capsys.readouterr()
-    code = main(
-        [
-            tampered["destination"],
-            "--workspace",
-            WORKSPACE,
-            "--start",
-            DAYS[0][0].isoformat(),
-            "--end",
-            DAYS[-1][1].isoformat(),
-            "--public-key",
-            tampered["public"],
-            "--json",
-            "--html",
-            str(tampered["html"]),
-        ]
-    )
+    code = main([*the_range(tampered), "--public-key", tampered["public"], "--json", "--html", str(tampered["html"])])
     report = json.loads(capsys.readouterr().out)  # --json and --html together: stdout is still the JSON alone
     assert code == report["exit_code"] == 1
     assert [p["kind"] for p in report["problems"]] == ["bad_signature"]
@@ -81,18 +71,6 @@ def test_the_html_report_and_the_json_report_agree_and_a_browser_reads_the_tampe
 
 
 def test_an_html_file_that_cannot_be_written_is_could_not_audit(tampered, capsys):
-    code = main(
-        [
-            tampered["destination"],
-            "--workspace",
-            WORKSPACE,
-            "--start",
-            DAYS[0][0].isoformat(),
-            "--end",
-            DAYS[-1][1].isoformat(),
-            "--html",
-            str(tampered["html"].parent / "no-such-folder" / "evidence.html"),
-        ]
-    )
+    code = main([*the_range(tampered), "--html", str(tampered["html"].parent / "no-such-folder" / "evidence.html")])
     assert code == 3
     assert "could not write the HTML report" in capsys.readouterr().err
