@@ -81,7 +81,7 @@ EXTRA_FIELDS: tuple[ExtraField, ...] = (
     ExtraField(
         "max_concurrency",
         "Max concurrent requests",
-        "Pages of one pull in flight at once. Default 5; 1 pages sequentially.",
+        "Requests of one task in flight at once (a pull's pages, a task's windows). Default 5; 1: one at a time.",
         "integer",
         DEFAULT_MAX_CONCURRENCY,
         minimum=1,

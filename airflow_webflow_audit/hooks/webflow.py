@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import random
@@ -42,6 +43,9 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 Item = TypeVar("Item")
+
+#: How often a request waiting for one of the hook's slots looks whether its pull was stopped.
+SLOT_POLL_SECONDS = 0.05
 
 
 class PageQuery(TypedDict, total=False):
@@ -108,6 +112,8 @@ class WebflowHook(BaseHook):
         self._config: WebflowConnectionConfig | None = None
         self._retry_policy = retry_policy
         self.pacer = RatePacer()
+        self._slots_lock = threading.Lock()
+        self._slots: threading.BoundedSemaphore | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(webflow_conn_id={self.webflow_conn_id!r})"
@@ -202,7 +208,7 @@ class WebflowHook(BaseHook):
         ``cancel`` stops a request sent from a worker thread: its waits end early and it raises
         :class:`_Cancelled` instead of trying again.
         """
-        with self._attempts(what) as attempts:
+        with self._request_slot(cancel), self._attempts(what) as attempts:
             while True:
                 if (delay := attempts.pacing_delay()) > 0:
                     self._sleep(delay, cancel)
@@ -220,6 +226,25 @@ class WebflowHook(BaseHook):
                 if isinstance(outcome, Page):
                     return outcome
                 self._sleep(outcome, cancel)
+
+    @contextlib.contextmanager
+    def _request_slot(self, cancel: threading.Event | None) -> Iterator[None]:
+        """Hold one of the ``max_concurrency`` requests this hook has in flight, across all its pulls.
+
+        A task landing several windows at once pulls them on one hook: the connection's cap holds for
+        all of them together, as it does for one pull's pages.
+        """
+        with self._slots_lock:
+            if self._slots is None:
+                self._slots = threading.BoundedSemaphore(self.config.max_concurrency)
+            slots = self._slots
+        while not slots.acquire(timeout=SLOT_POLL_SECONDS):
+            if cancel is not None and cancel.is_set():
+                raise _Cancelled
+        try:
+            yield
+        finally:
+            slots.release()
 
     def _body_reader(self, response: httpx.Response, sent_at: float) -> BodyReader:
         config = self.config
