@@ -74,6 +74,61 @@ def validate_duration(value: object, name: str, *, maximum: timedelta) -> timede
     return timedelta(seconds=seconds)
 
 
+#: The longest window a task splits its interval into (a year: a longer one is one window, not several).
+MAX_WINDOW_SIZE = timedelta(days=366)
+
+
+def validate_window_size(value: object) -> timedelta | None:
+    """A window size: a ``timedelta``, whole seconds, or text as a template renders one.
+
+    Text may be seconds (``"3600"``), ``str(timedelta)`` (``"1:00:00"``, ``"1 day, 0:00:00"``) or ISO 8601
+    (``"PT1H"``, ``"P1D"``). None or empty: no split. Whole seconds from 1 second to 366 days.
+    """
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    size = _parse_window_size(value)
+    if size is None or not timedelta(seconds=1) <= size <= MAX_WINDOW_SIZE or size.microseconds:
+        raise WebflowConfigurationError(
+            f"window_size must be a timedelta of whole seconds from 1 second to {MAX_WINDOW_SIZE.days} days (or "
+            f"seconds, '1:00:00', 'PT1H'), got {value!r}."
+        )
+    return size
+
+
+def _parse_window_size(value: object) -> timedelta | None:
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return timedelta(seconds=value) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        pass
+    days, _, clock = text.rpartition(", ") if ", " in text else ("", "", text)
+    parts = clock.split(":")
+    if len(parts) == 3 and all(part.replace(".", "", 1).isdigit() for part in parts):
+        count = 0
+        if days:
+            number, _, unit = days.partition(" ")
+            if not number.lstrip("-").isdigit() or unit not in ("day", "days"):
+                return None
+            count = int(number)
+        return timedelta(days=count, hours=int(parts[0]), minutes=int(parts[1]), seconds=float(parts[2]))
+    if text.upper().startswith("P"):
+        import pendulum
+
+        try:
+            parsed = pendulum.parse(text)
+        except (ValueError, TypeError, pendulum.parsing.exceptions.ParserError):
+            return None
+        if isinstance(parsed, pendulum.Duration) and not (parsed.years or parsed.months):
+            return timedelta(seconds=parsed.total_seconds())
+    return None
+
+
 def validate_workspace(workspace: object) -> str:
     """Check a workspace id or slug so it can only ever name one path segment."""
     if not isinstance(workspace, str) or not workspace:
