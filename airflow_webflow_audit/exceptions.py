@@ -137,3 +137,16 @@ class WebflowSigningError(WebflowError):
     Retryable: a KMS outage passes. A part whose data object was created before its manifest could be
     signed is adopted by the next landing of its window.
     """
+
+
+class WebflowWindowsNotLandedError(WebflowError):
+    """Some of a task's windows did not land; the others did, and stay landed.
+
+    Retryable: the retry pulls every window again, writes nothing for those already landed, and lands
+    the rest. The message names each window that failed and why.
+    """
+
+
+class WebflowWindowsRefusedError(WebflowWindowsNotLandedError, AirflowFailException):
+    """Every window that did not land failed for a reason a retry cannot mend (a tampered part, a
+    rejected request): fails without retries, as one such window's own task would."""

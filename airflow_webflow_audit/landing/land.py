@@ -32,6 +32,7 @@ from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, loads
 from airflow_webflow_audit.landing.chain import Flaw, Place
 from airflow_webflow_audit.landing.formats import event_key, validate_file_format
+from airflow_webflow_audit.landing.horizon import RetentionHorizon
 from airflow_webflow_audit.landing.layout import FIRST_PART, manifest_path_for, parse_object_name
 from airflow_webflow_audit.landing.manifest import (
     COVERAGE_BEFORE,
@@ -72,6 +73,8 @@ class LandingPlan:
     signer: Signer | None = None
     #: How the parts on record are judged: the same policy every reader of the window applies.
     policy: SignaturePolicy = field(default_factory=SignaturePolicy)
+    #: The retention look shared with the task's other windows; None: this window looks itself.
+    horizon: RetentionHorizon | None = None
 
     @property
     def place(self) -> Place:
@@ -168,10 +171,9 @@ def _land_first_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: L
     with open_part(chain.first, plan.file_format, plan.options) as out:
         for batch in _pull(hook, query, pulls):
             out.write(batch)
-        # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
-        earliest_available = hook.get_earliest_available(query.workspace)
-        pulled_at = datetime.now(timezone.utc)
         written = out.finish()
+        earliest_available = _earliest_available(hook, plan, written.records)
+        pulled_at = datetime.now(timezone.utc)
         landed = out.commit(_part_manifest(plan, chain, pulls, pulled_at, earliest_available, written, FIRST_PART))
     _warn_about_retention(
         coverage_of(query.start, query.end, earliest_available), earliest_available, written.records, log
@@ -192,10 +194,11 @@ def _land_next_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Lo
     query = plan.query
     with tempfile.TemporaryFile(prefix="webflow-audit-pull-") as pulled, tempfile.TemporaryFile() as fresh:
         pulls: list[PullRecord] = []
+        pulled_records = 0
         for batch in _pull(hook, query, pulls):
             pulled.write(b"".join(batch.lines))
-        # After the pull: a horizon that moved meanwhile only makes the claim more cautious.
-        earliest_available = hook.get_earliest_available(query.workspace)
+            pulled_records += len(batch.lines)
+        earliest_available = _earliest_available(hook, plan, pulled_records)
         pulled_at = datetime.now(timezone.utc)
 
         def manifest_for(written: WrittenObject, part: int, adopted: bool = False) -> dict[str, Any]:
@@ -246,6 +249,13 @@ def _pull(hook: WebflowHook, query: WindowQuery, pulls: list[PullRecord]) -> Ite
         batches = hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
         pulls.append(PullRecord(event_type, batches.progress))
         yield from batches
+
+
+def _earliest_available(hook: WebflowHook, plan: LandingPlan, pulled: int) -> datetime | None:
+    """The retention horizon after the pull: a horizon that moved meanwhile only makes the claim more cautious."""
+    if plan.horizon is not None:
+        return plan.horizon.after_pull(plan.query.start, pulled)
+    return hook.get_earliest_available(plan.query.workspace)
 
 
 def _part_manifest(

@@ -150,6 +150,14 @@ def landing_asset(destination: object, workspace: str) -> Asset:
     return Asset(uri=asset_uri(destination, workspace), extra=asset_extra(destination, workspace))
 
 
+def windows_alias_name(asset: Asset) -> str:
+    """The alias a task landing several windows emits their events through, one per window, onto ``asset``.
+
+    Airflow keeps one event per asset per task; through an alias, a task adds as many as it lands.
+    """
+    return f"webflow-audit-windows:{asset.uri}"
+
+
 def filter_label(event_types: Sequence[str]) -> str:
     """``event_types=a,b``: the filter as object names and asset URIs spell it (sorted, de-duplicated)."""
     return "event_types=" + ",".join(sorted(set(event_types)))

@@ -1,4 +1,4 @@
-"""WebflowAuditLogsOperator: one data-interval window of audit logs -> one landed object + manifest."""
+"""WebflowAuditLogsOperator: a run's interval of audit logs -> its window(s), each a landed object + manifest."""
 
 from __future__ import annotations
 
@@ -8,15 +8,21 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
-from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
-from airflow_webflow_audit.compat import AirflowTaskTerminated, conf
-from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.compat import AirflowFailException, AirflowTaskTerminated, conf
+from airflow_webflow_audit.exceptions import (
+    WebflowConfigurationError,
+    WebflowWindowsNotLandedError,
+    WebflowWindowsRefusedError,
+)
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.landing.batch import BatchOutcome, land_windows
 from airflow_webflow_audit.landing.formats import validate_file_format
-from airflow_webflow_audit.landing.land import LandingPlan, land_window
+from airflow_webflow_audit.landing.horizon import RetentionHorizon
+from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
 from airflow_webflow_audit.landing.layout import (
     asset_uri,
     check_destination,
@@ -24,6 +30,7 @@ from airflow_webflow_audit.landing.layout import (
     landing_asset,
     resolve_destination,
     window_object_path,
+    windows_alias_name,
 )
 from airflow_webflow_audit.landing.writer import LandedPart, ObjectLock, WriteOptions, check_destination_writable
 from airflow_webflow_audit.operators.landing_lineage import landing_lineage
@@ -36,22 +43,30 @@ from airflow_webflow_audit.validation import (
     validate_event_types,
     validate_object_lock,
     validate_whole_number,
+    validate_window_size,
     validate_workspace,
 )
-from airflow_webflow_audit.windows import resolve_query
+from airflow_webflow_audit.windows import WindowQuery, resolve_query, split_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 #: Shorter waits are slept in place even when deferrable: a round trip through the triggerer costs more.
 MIN_DEFER_SECONDS = 5.0
+#: What the XCom says of each window when a task lands several.
+WINDOW_XCOM_KEYS = ("start", "end", "records", "new_records", "uri", "manifest_uri", "part")
+#: Windows named in the message of a task whose windows did not all land (the log names every one).
+MAX_LISTED_WINDOWS = 20
 
 
 class WebflowAuditLogsOperator(BaseOperator):
-    """Land every Webflow audit event of one window in S3, GCS or a local folder, once.
+    """Land every Webflow audit event of a run's window(s) in S3, GCS or a local folder, once.
 
-    The window is the run's data interval (``[data_interval_start, data_interval_end)``) unless
-    ``start``/``end`` are given. The window lands as a chain of parts that are never replaced: the
+    The interval is the run's data interval (``[data_interval_start, data_interval_end)``) unless
+    ``start``/``end`` are given; in a partitioned run (Airflow 3.2+, no data interval) it starts at the
+    time its ``partition_key`` names and ends at the timetable's next tick. With ``window_size``, the
+    interval is split into consecutive windows of that size, each landed exactly as a run per window
+    would land it. Each window lands as a chain of parts that are never replaced: the
     first landing writes every event to one gzip JSON Lines (or Parquet) object, created at its final
     key only once whole, then its manifest; a rerun that finds the same events writes nothing, and
     one that finds late events adds a part with only those. Manifests are signed when the signing
@@ -91,13 +106,25 @@ class WebflowAuditLogsOperator(BaseOperator):
         task creates, for ``object_lock_days``. The bucket must have Object Lock on (checked before any
         request). s3:// destinations only; on GCS, a bucket retention policy does this.
     :param object_lock_days: how long each object is locked, in days (1 to 36,500).
+    :param window_size: split the interval into consecutive windows of this size from its start (a
+        ``timedelta``, seconds, ``"1:00:00"`` or ``"PT1H"``; whole seconds): a daily run with
+        ``timedelta(hours=1)`` lands the 24 windows an hourly DAG would, at the same keys, so the two can
+        take turns on one archive. The windows are pulled several at once on one token budget (the
+        connection's ``max_concurrency`` caps their requests together) and share one look at the
+        retention horizon. An interval that is not a whole number of windows is refused before any
+        request. A window that fails does not stop the others: the task fails naming the windows that
+        did not land, and its retry lands only those. None (default): the interval is one window.
+        (templated)
 
-    Returns (XCom) ``{"uri", "manifest_uri", "records", "new_records", "part", "start", "end"}``, never
-    the events: the window's newest part, its events in all parts, those this run added (0: nothing
-    was written). When
-    ``destination`` and ``workspace`` are not templated, the operator also declares an outlet
-    :class:`~airflow.sdk.Asset` for the workspace's landed logs and attaches the window's uri and
-    count to its event, so downstream DAGs can be scheduled on it.
+    Returns (XCom), never the events: ``{"uri", "manifest_uri", "records", "new_records", "part",
+    "start", "end"}``, the window's newest part, its events in all parts, those this run added (0:
+    nothing was written). With ``window_size``: ``{"start", "end", "records", "new_records", "windows":
+    [{"start", "end", "records", "new_records", "uri", "manifest_uri", "part"}, ...]}``, in window
+    order. When ``destination`` and ``workspace`` are not templated, the operator also declares an
+    outlet for the workspace's landed logs, so downstream DAGs can be scheduled on it: the
+    :class:`~airflow.sdk.Asset` itself, whose event carries the window's uri and count; with
+    ``window_size``, an :class:`~airflow.sdk.AssetAlias` through which each window lands its own event
+    on that asset, in window order, as a run per window would.
     """
 
     template_fields: Sequence[str] = (
@@ -109,6 +136,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         "webflow_conn_id",
         "settle",
         "signing_conn_id",
+        "window_size",
     )
     ui_color = "#4353ff"  # Webflow blue
 
@@ -130,12 +158,15 @@ class WebflowAuditLogsOperator(BaseOperator):
         require_signing: bool | None = None,
         object_lock_mode: str | None = None,
         object_lock_days: int | None = None,
+        window_size: timedelta | float | str | None = None,
         **kwargs: Any,
     ) -> None:
         if require_signing is not None and not isinstance(require_signing, bool):
             raise WebflowConfigurationError(f"require_signing must be True, False or None, got {require_signing!r}.")
         # Checked when the DAG is parsed, where that is possible: a broken DAG beats a failed run.
         validate_file_format(file_format)
+        if not is_resolved_later(window_size):
+            validate_window_size(window_size)
         lock = validate_object_lock(object_lock_mode, object_lock_days)
         if lock is not None and not is_resolved_later(destination):
             check_object_lock_destination(destination)
@@ -154,9 +185,11 @@ class WebflowAuditLogsOperator(BaseOperator):
         if not outlets and static and isinstance(workspace, str):
             # A whole-log asset says where it lands, so the coverage page can show it.
             if checked_types:
-                outlets = [Asset(uri=asset_uri(destination, workspace, checked_types))]
+                asset = Asset(uri=asset_uri(destination, workspace, checked_types))
             else:
-                outlets = [landing_asset(destination, workspace)]
+                asset = landing_asset(destination, workspace)
+            # Several windows land several events: only an alias carries more than one event per task.
+            outlets = [asset] if window_size is None else [AssetAlias(name=windows_alias_name(asset))]
         super().__init__(outlets=outlets, **kwargs)
         self.workspace = workspace
         self.destination = destination
@@ -172,11 +205,11 @@ class WebflowAuditLogsOperator(BaseOperator):
         self.signing_conn_id = signing_conn_id
         self.require_signing = require_signing
         self.object_lock = None if lock is None else ObjectLock(*lock)
+        self.window_size = window_size
         self._landing = False  # True while execute() streams a window; on_kill() only acts then
         # What this run pulled and landed, for OpenLineage once the task is done.
         self._lineage_workspace: str | None = None
-        self._lineage_object: ObjectStoragePath | None = None
-        self._landed: LandedPart | None = None
+        self._landed: list[LandedPart] = []
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -197,44 +230,35 @@ class WebflowAuditLogsOperator(BaseOperator):
 
     def _land(self, context: Context, window: list[str] | None = None) -> dict[str, Any]:
         # Every check before the first request.
+        window_size = validate_window_size(self.window_size)
         query = resolve_query(
             context,
             workspace=self.hook.resolve_workspace(self.workspace),
             event_types=self.event_types,
             start=self.start if window is None else window[0],
             end=self.end if window is None else window[1],
+            window_size=window_size,
         )
         workspace, start, end, event_types = query.workspace, query.start, query.end, query.event_types
+        windows = split_window(start, end, window_size)
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
-        object_path = window_object_path(
-            destination,
-            workspace=workspace,
-            start=start,
-            end=end,
-            file_format=self.file_format,
-            event_types=event_types,
-        )
         _ = self.hook.config  # resolves and checks the connection before anything is written
         require = self.hook.config.require_signing if self.require_signing is None else self.require_signing
         signing = signing_for_writer(self.signing_conn_id, require_signing=require)
         options = WriteOptions(object_lock=self.object_lock)
-        self._lineage_workspace = workspace
-        check_destination_writable(destination, options)
-        self._wait_to_settle(end + settle, settle, window=[start.isoformat(), end.isoformat()])
-        self.log.info(
-            "Landing Webflow audit logs of workspace %s for [%s, %s)%s into %s.",
-            workspace,
-            start.isoformat(),
-            end.isoformat(),
-            f" (event types {', '.join(event_types)})" if event_types else "",
-            object_path,
-        )
-        self._landing = True
-        try:
-            plan = LandingPlan(
-                query=query,
-                object_path=object_path,
+        horizon = None if window_size is None else RetentionHorizon(self.hook, workspace)
+        plans = [
+            LandingPlan(
+                query=WindowQuery(workspace, window_start, window_end, event_types),
+                object_path=window_object_path(
+                    destination,
+                    workspace=workspace,
+                    start=window_start,
+                    end=window_end,
+                    file_format=self.file_format,
+                    event_types=event_types,
+                ),
                 file_format=self.file_format,
                 settle=settle,
                 max_window_attempts=self.max_window_attempts,
@@ -242,36 +266,106 @@ class WebflowAuditLogsOperator(BaseOperator):
                 options=options,
                 signer=signing.signer,
                 policy=signing.policy,
+                horizon=horizon,
             )
-            result = land_window(self.hook, plan, self.log)
+            for window_start, window_end in windows
+        ]
+        self._lineage_workspace = workspace
+        check_destination_writable(destination, options)
+        self._wait_to_settle(end + settle, settle, window=[start.isoformat(), end.isoformat()])
+        self.log.info(
+            "Landing Webflow audit logs of workspace %s for [%s, %s)%s%s into %s.",
+            workspace,
+            start.isoformat(),
+            end.isoformat(),
+            f" as {len(plans)} windows of {window_size}" if window_size is not None else "",
+            f" (event types {', '.join(event_types)})" if event_types else "",
+            plans[0].object_path if window_size is None else destination,
+        )
+        signed_by = (
+            f"signed with {signing.signer.key_fingerprint}"
+            if signing.signer is not None
+            else "unsigned: no signing connection"
+        )
+        self._landing = True
+        try:
+            if window_size is None:
+                landed = [(plans[0], land_window(self.hook, plans[0], self.log))]
+            else:
+                outcome = land_windows(self.hook, plans, self.log, workers=self.hook.config.max_concurrency)
+                landed = outcome.landed
         finally:
             self._landing = False
-        if result.written is not None:
-            self._landed = result.written
-            self._lineage_object = result.written.path
-            self.log.info(
-                "Landed %d events (%d bytes, sha256 %s) at %s; manifest at %s (%s).",
-                result.written.records,
-                result.written.size_bytes,
-                result.written.sha256,
-                result.written.uri,
-                result.written.manifest_uri,
-                f"signed with {signing.signer.key_fingerprint}"
-                if signing.signer is not None
-                else "unsigned: no signing connection",
-            )
-        summary = {
+        for _, result in landed:
+            self._log_written(result, signed_by)
+        events = [self._window_summary(plan.query, result) for plan, result in landed]
+        self._emit_asset_events(
+            context,
+            [
+                {**event, "workspace": workspace, "event_types": event_types, "destination": str(self.destination)}
+                for event in events
+            ],
+        )
+        if window_size is None:
+            return events[0]
+        if horizon is not None:
+            self.log.info("The retention horizon was looked at %d time(s) for %d windows.", horizon.looks, len(plans))
+        self._fail_for_windows_not_landed(outcome)
+        return {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "records": sum(event["records"] for event in events),
+            "new_records": sum(event["new_records"] for event in events),
+            "windows": [{key: event[key] for key in WINDOW_XCOM_KEYS} for event in events],
+        }
+
+    def _log_written(self, result: LandingResult, signed_by: str) -> None:
+        if result.written is None:
+            return
+        self._landed.append(result.written)
+        self.log.info(
+            "Landed %d events (%d bytes, sha256 %s) at %s; manifest at %s (%s).",
+            result.written.records,
+            result.written.size_bytes,
+            result.written.sha256,
+            result.written.uri,
+            result.written.manifest_uri,
+            signed_by,
+        )
+
+    @staticmethod
+    def _window_summary(query: WindowQuery, result: LandingResult) -> dict[str, Any]:
+        return {
             "uri": result.uri,
             "manifest_uri": result.manifest_uri,
             "records": result.window_records,
             "new_records": result.new_records,
             "part": result.part,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
+            "start": query.start.isoformat(),
+            "end": query.end.isoformat(),
         }
-        event = {**summary, "workspace": workspace, "event_types": event_types, "destination": str(self.destination)}
-        self._emit_asset_event(context, event)
-        return summary
+
+    def _fail_for_windows_not_landed(self, outcome: BatchOutcome) -> None:
+        not_landed = outcome.not_landed
+        if not not_landed:
+            return
+        listed = "; ".join(
+            f"[{plan.query.start.isoformat()}, {plan.query.end.isoformat()}): "
+            + ("not started, after the API rejected a request" if error is None else f"{type(error).__name__}: {error}")
+            for plan, error in not_landed[:MAX_LISTED_WINDOWS]
+        )
+        more = len(not_landed) - MAX_LISTED_WINDOWS
+        final = all(isinstance(error, AirflowFailException) for _, error in not_landed if error is not None)
+        error_class = WebflowWindowsRefusedError if final else WebflowWindowsNotLandedError
+        raise error_class(
+            f"{len(not_landed)} of {len(outcome.plans)} windows did not land ({len(outcome.results)} did, and stay "
+            f"landed): {listed}{f'; and {more} more (see the log)' if more > 0 else ''}. "
+            + (
+                "A retry cannot mend these: fix what each names, then clear the task."
+                if final
+                else "The task's retry pulls every window again and lands only these."
+            )
+        ) from next((error for _, error in not_landed if error is not None), None)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the workspace's audit-log endpoint in; the landed object out, with its rows and bytes."""
@@ -289,8 +383,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         return landing_lineage(
             base_url=self.hook.config.base_url,
             workspace=self._lineage_workspace,
-            object_path=self._lineage_object,
-            landed=self._landed if landed else None,
+            landed=self._landed if landed else [],
             file_format=self.file_format,
         )
 
@@ -323,10 +416,37 @@ class WebflowAuditLogsOperator(BaseOperator):
                 "Received SIGTERM while landing the window; stopped. Nothing was written at the final key."
             )
 
-    def _emit_asset_event(self, context: Context, extra: dict[str, Any]) -> None:
+    def _emit_asset_events(self, context: Context, extras: list[dict[str, Any]]) -> None:
+        """One event per landed window, in window order, through an alias; on an asset (a task has one event
+        per asset), its window, or the span of its windows with their counts summed."""
         outlet_events = context.get("outlet_events")
-        if outlet_events is None:
+        if outlet_events is None or not extras:
             return
         for outlet in self.outlets:
-            if isinstance(outlet, Asset):
-                outlet_events[outlet].extra = extra
+            if isinstance(outlet, AssetAlias):
+                target = self._alias_target(extras[0])
+                for extra in extras:
+                    outlet_events[outlet].add(target, extra=extra)
+            elif isinstance(outlet, Asset):
+                outlet_events[outlet].extra = extras[0] if len(extras) == 1 else _whole_interval(extras)
+
+    def _alias_target(self, extra: dict[str, Any]) -> Asset:
+        workspace, event_types = extra["workspace"], extra["event_types"]
+        if event_types:
+            return Asset(uri=asset_uri(self.destination, workspace, event_types))
+        return landing_asset(self.destination, workspace)
+
+
+def _whole_interval(extras: list[dict[str, Any]]) -> dict[str, Any]:
+    """One asset event's extra for several windows: their span and summed counts, no single object."""
+    first, last = extras[0], extras[-1]
+    return {
+        "start": first["start"],
+        "end": last["end"],
+        "records": sum(extra["records"] for extra in extras),
+        "new_records": sum(extra["new_records"] for extra in extras),
+        "windows": len(extras),
+        "workspace": first["workspace"],
+        "event_types": first["event_types"],
+        "destination": first["destination"],
+    }

@@ -1,4 +1,4 @@
-"""The landing operator's OpenLineage facets: the workspace's endpoint in, the landed object out.
+"""The landing operator's OpenLineage facets: the workspace's endpoint in, the landed objects out.
 
 The OpenLineage provider is imported only in here, when a listener asks, so the provider works
 without it.
@@ -6,9 +6,8 @@ without it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
-from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.lineage import dataset_name, endpoint_dataset_name
 
@@ -20,13 +19,13 @@ def landing_lineage(
     *,
     base_url: str,
     workspace: str,
-    object_path: ObjectStoragePath | None,
-    landed: LandedPart | None,
+    landed: Sequence[LandedPart],
     file_format: str,
 ) -> Any:
-    """The landing's ``OperatorLineage``: the endpoint in; the landed object out, with its row count and size.
+    """The landing's ``OperatorLineage``: the endpoint in; each object landed out, with its row count and size.
 
-    Without a landing (the task failed), only the input. Parquet objects carry their schema.
+    A task landing several windows names each part it wrote, in window order. Nothing landed (the task
+    failed, or the windows held nothing new): only the input. Parquet objects carry their schema.
     """
     from airflow.providers.common.compat.openlineage.facet import (
         InputDataset,
@@ -37,20 +36,17 @@ def landing_lineage(
 
     namespace, name = endpoint_dataset_name(base_url, workspace)
     outputs = []
-    if object_path is not None and landed is not None:
-        out_namespace, out_name = dataset_name(object_path)
-        facets: dict[str, Any] = {}
-        if file_format == "parquet":
-            facets["schema"] = _parquet_schema_facet()
+    schema = _parquet_schema_facet() if file_format == "parquet" and landed else None
+    for part in landed:
+        out_namespace, out_name = dataset_name(part.path)
+        facets: dict[str, Any] = {} if schema is None else {"schema": schema}
         outputs.append(
             OutputDataset(
                 namespace=out_namespace,
                 name=out_name,
                 facets=facets,
                 outputFacets={
-                    "outputStatistics": OutputStatisticsOutputDatasetFacet(
-                        rowCount=landed.records, size=landed.size_bytes
-                    )
+                    "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=part.records, size=part.size_bytes)
                 },
             )
         )

@@ -79,7 +79,7 @@ def test_a_parquet_landing_carries_its_schema_and_statistics(tmp_path):
     path = ObjectStoragePath(f"file://{tmp_path}/k.parquet")
     landed = land_events(path, [[event("2026-10-01T00:00:00.000Z")] * 3], file_format="parquet")
     lineage = landing_lineage(
-        base_url="https://api.webflow.com", workspace="ws", object_path=path, landed=landed, file_format="parquet"
+        base_url="https://api.webflow.com", workspace="ws", landed=[landed], file_format="parquet"
     )
     (output,) = lineage.outputs
     assert (output.namespace, output.name) == ("file", f"{tmp_path}/k.parquet")
@@ -89,9 +89,7 @@ def test_a_parquet_landing_carries_its_schema_and_statistics(tmp_path):
 
 
 def test_without_a_landing_only_the_endpoint_is_named():
-    lineage = landing_lineage(
-        base_url="https://api.webflow.com", workspace="ws", object_path=None, landed=None, file_format="jsonl.gz"
-    )
+    lineage = landing_lineage(base_url="https://api.webflow.com", workspace="ws", landed=[], file_format="jsonl.gz")
     assert [(d.namespace, d.name) for d in lineage.inputs] == [
         ("https://api.webflow.com", "/v2/workspaces/ws/audit_logs")
     ]

@@ -1,0 +1,115 @@
+"""Landing the consecutive windows of one task: each as its own landing, several at once.
+
+A task with ``window_size`` lands its interval as windows of that size, each exactly as a run per
+window would land it (:func:`~airflow_webflow_audit.landing.land.land_window`, the same keys, chains
+and manifests). The windows are pulled on one hook, so its pacer spends the token's budget on all of
+them together and its ``max_concurrency`` caps their requests together; they share one look at the
+retention horizon. A window that fails does not stop the others (unless the API rejected a request
+outright, which every later window would repeat): the caller hears which landed and which did not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from airflow_webflow_audit.exceptions import WebflowRequestRejectedError
+from airflow_webflow_audit.hooks.webflow import WebflowHook
+from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
+from airflow_webflow_audit.logs import Log
+
+#: A progress line at most this often while a task's windows land (besides one line per window).
+PROGRESS_EVERY_SECONDS = 30.0
+
+
+@dataclass
+class BatchOutcome:
+    """What became of each of a task's windows, in window order."""
+
+    plans: Sequence[LandingPlan]
+    results: dict[int, LandingResult] = field(default_factory=dict)
+    errors: dict[int, BaseException] = field(default_factory=dict)
+    #: Windows not started, because the API rejected a request of an earlier one.
+    skipped: list[int] = field(default_factory=list)
+
+    @property
+    def landed(self) -> list[tuple[LandingPlan, LandingResult]]:
+        return [(self.plans[index], self.results[index]) for index in sorted(self.results)]
+
+    @property
+    def not_landed(self) -> list[tuple[LandingPlan, BaseException | None]]:
+        failed = {**self.errors, **dict.fromkeys(self.skipped)}
+        return [(self.plans[index], failed[index]) for index in sorted(failed)]
+
+
+def land_windows(hook: WebflowHook, plans: Sequence[LandingPlan], log: Log, *, workers: int) -> BatchOutcome:
+    """Land each plan's window, up to ``workers`` at once; return what landed and what failed, never raise
+    for one window's failure."""
+    outcome = BatchOutcome(plans)
+    total = len(plans)
+    rejected = threading.Event()
+    last_progress = time.monotonic()
+    pending: dict[Future[LandingResult], int] = {}
+    queue = iter(range(total))
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, total)), thread_name_prefix="webflow-window") as pool:
+        try:
+            for index in queue:
+                pending[pool.submit(land_window, hook, plans[index], log)] = index
+                if len(pending) >= workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    _record(outcome, index, future, rejected, log)
+                if rejected.is_set():
+                    outcome.skipped.extend(queue)
+                for index in queue:
+                    pending[pool.submit(land_window, hook, plans[index], log)] = index
+                    if len(pending) >= workers:
+                        break
+                if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
+                    last_progress = time.monotonic()
+                    log.info(
+                        "%d of %d windows done (%d landed, %d failed), %d in flight.",
+                        len(outcome.results) + len(outcome.errors),
+                        total,
+                        len(outcome.results),
+                        len(outcome.errors),
+                        len(pending),
+                    )
+        finally:
+            # Stopped from outside (SIGTERM): windows not started stay unstarted; those landing finish or
+            # stop with the process, their final keys untouched until whole.
+            for future in pending:
+                future.cancel()
+    return outcome
+
+
+def _record(
+    outcome: BatchOutcome, index: int, future: Future[LandingResult], rejected: threading.Event, log: Log
+) -> None:
+    plan = outcome.plans[index]
+    label = f"[{plan.query.start.isoformat()}, {plan.query.end.isoformat()})"
+    error = future.exception()
+    if error is None:
+        result = future.result()
+        outcome.results[index] = result
+        log.info(
+            "Window %d of %d %s: %d events, %d new (part %d) at %s.",
+            index + 1,
+            len(outcome.plans),
+            label,
+            result.window_records,
+            result.new_records,
+            result.part,
+            result.uri,
+        )
+        return
+    outcome.errors[index] = error
+    log.error("Window %d of %d %s did not land: %s", index + 1, len(outcome.plans), label, error)
+    if isinstance(error, WebflowRequestRejectedError):
+        rejected.set()
