@@ -12,6 +12,9 @@ Airflow's version itself. Each name is the newest home first, then the one befor
 - the hook lineage collector: ``airflow.sdk.lineage`` from 3.2; ``airflow.lineage.hook`` before.
 - ``aget_connection``: ``BaseHook.aget_connection`` from 3.1; ``get_connection`` in a thread before.
 - the trigger state store: from 3.3.2; before it, none (the event trigger refuses to run).
+- ``CronPartitionTimetable`` (runs with a ``partition_key``): from 3.2; before it, none
+  (:func:`cron_partition_timetable` refuses by name). ``airflow backfill create`` reads its dates as
+  partition dates from 3.3.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ __all__ = [
     "AIRFLOW_VERSION",
     "COVERAGE_PAGE_MIN_AIRFLOW",
     "EVENT_TRIGGER_MIN_AIRFLOW",
+    "PARTITIONS_MIN_AIRFLOW",
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
@@ -75,13 +79,30 @@ __all__ = [
     "CronDataIntervalTimetable",
     "aget_connection",
     "conf",
+    "cron_partition_timetable",
     "has_coverage_page",
+    "has_partitions",
     "has_trigger_state_store",
     "hook_lineage_collector",
 ]
 
 #: The first Airflow whose triggers get ``asset_state_store``, where the event trigger's cursor survives restarts.
 EVENT_TRIGGER_MIN_AIRFLOW = "3.3.2"
+#: The first Airflow with partitioned runs (``CronPartitionTimetable``, a run's ``partition_key``).
+PARTITIONS_MIN_AIRFLOW = "3.2.0"
+
+
+def cron_partition_timetable(cron: str, *, timezone: str, key_format: str) -> Any:
+    """Airflow's ``CronPartitionTimetable``, or a clear refusal on an Airflow without partitions."""
+    try:  # Airflow 3.2+
+        from airflow.sdk import CronPartitionTimetable
+    except ImportError:
+        raise ImportError(
+            f"Partitioned DAGs need Airflow {PARTITIONS_MIN_AIRFLOW} or later (this is Airflow {AIRFLOW_VERSION}): "
+            "schedule the landing on CronDataIntervalTimetable instead, with window_size= to land several "
+            "windows per run."
+        ) from None
+    return CronPartitionTimetable(cron, timezone=timezone, key_format=key_format)
 
 
 #: The first Airflow whose UI shows a plugin's page (``external_views``): the coverage page needs it.
@@ -91,6 +112,11 @@ COVERAGE_PAGE_MIN_AIRFLOW = "3.1.0"
 def has_coverage_page(version: str = AIRFLOW_VERSION) -> bool:
     """Whether Airflow ``version`` (default: this one) can show the coverage page in its UI."""
     return Version(version).release >= Version(COVERAGE_PAGE_MIN_AIRFLOW).release
+
+
+def has_partitions(version: str = AIRFLOW_VERSION) -> bool:
+    """Whether Airflow ``version`` (default: this one) has partitioned runs."""
+    return Version(version).release >= Version(PARTITIONS_MIN_AIRFLOW).release
 
 
 def has_trigger_state_store(version: str = AIRFLOW_VERSION) -> bool:

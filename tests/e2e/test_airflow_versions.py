@@ -12,7 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from airflow_webflow_audit.compat import EVENT_TRIGGER_MIN_AIRFLOW, has_trigger_state_store
+from airflow_webflow_audit.compat import (
+    EVENT_TRIGGER_MIN_AIRFLOW,
+    PARTITIONS_MIN_AIRFLOW,
+    has_partitions,
+    has_trigger_state_store,
+)
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, window_object_path
 from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER
@@ -156,7 +161,13 @@ def test_every_example_dag_imports_and_the_event_trigger_refuses_old_airflow_by_
     errors = json.loads(run.steps["examples"].stdout.strip().splitlines()[-1])
     assert sorted(errors) == sorted(path.name for path in DAGS_FOLDER.glob("*.py"))
     alerts = errors.pop("example_webflow_audit_alerts.py")
+    partitioned = errors.pop("example_webflow_audit_partitioned.py")
     assert errors == dict.fromkeys(errors)  # every other example imports
+    if has_partitions(target.airflow):
+        assert partitioned is None
+    else:
+        assert partitioned is not None
+        assert f"need Airflow {PARTITIONS_MIN_AIRFLOW} or later (this is Airflow {target.airflow})" in partitioned
     if has_trigger_state_store(target.airflow):
         assert alerts is None
     else:

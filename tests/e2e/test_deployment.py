@@ -2,6 +2,8 @@
 
 * A real backfill: ``airflow backfill create`` over ``example_webflow_audit_logs_to_local``, one
   whole window per day.
+* A backfill by partition date of ``example_webflow_audit_partitioned`` (Airflow 3.3): each daily
+  partition lands once, as 24 hourly windows, its asset events carrying its partition key.
 * The coverage page the provider's plugin adds to the api-server, in Debian's chromium: behind
   Airflow's auth, and the day whose object was changed after the backfill is not ``ok``.
 * Event-driven runs: ``example_webflow_audit_alerts`` watches privilege changes with
@@ -17,6 +19,7 @@ reads October's generated log, the watcher only the events after its ``start_fro
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -41,6 +44,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STARTUP_TIMEOUT = 180
 BACKFILL_DAG_ID = "example_webflow_audit_logs_to_local"
+PARTITIONED_DAG_ID = "example_webflow_audit_partitioned"
 DAYS = 3
 BACKFILL_TIMEOUT = 240
 ALERTS_DAG_ID = "example_webflow_audit_alerts"
@@ -114,6 +118,7 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
     env = {
         "AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(),
         "WEBFLOW_AUDIT_LOCAL_DESTINATION": f"file://{module_tmp}/landing",
+        "WEBFLOW_AUDIT_PARTITIONED_DESTINATION": f"file://{module_tmp}/landing-hourly",
         "WEBFLOW_AUDIT_ALERTS_POLL_SECONDS": str(POLL_SECONDS),
         "WEBFLOW_AUDIT_ALERTS_START_FROM": BASE.isoformat(),
     }
@@ -124,7 +129,9 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
     ) as started:
         started.wait_for(
             "the DAGs to be serialized",
-            lambda: all(started.dag_is_serialized(dag_id) for dag_id in (BACKFILL_DAG_ID, ALERTS_DAG_ID)),
+            lambda: all(
+                started.dag_is_serialized(dag_id) for dag_id in (BACKFILL_DAG_ID, ALERTS_DAG_ID, PARTITIONED_DAG_ID)
+            ),
             STARTUP_TIMEOUT,
         )
         started.cli("dags", "unpause", ALERTS_DAG_ID)
@@ -188,6 +195,72 @@ def test_backfill_lands_one_whole_window_per_day(sim, deployment, module_tmp):
         len(sim.events(DAY0 + timedelta(days=d), DAY0 + timedelta(days=d + 1))) for d in range(DAYS)
     ]
     assert all(extra["uri"].endswith(".jsonl.gz") for extra in extras)
+
+
+@pytest.mark.timeout(BACKFILL_TIMEOUT + 120)
+def test_a_backfill_by_partition_date_lands_each_partition_once_as_hourly_windows(sim, deployment, module_tmp):
+    destination = deployment.env["WEBFLOW_AUDIT_PARTITIONED_DESTINATION"]
+    deployment.cli("dags", "unpause", PARTITIONED_DAG_ID)
+    last_day = DAY0 + timedelta(days=DAYS - 1)
+    # On a partitioned DAG, Airflow 3.3 reads the dates as partition dates, both included.
+    deployment.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        PARTITIONED_DAG_ID,
+        "--from-date",
+        f"{DAY0:%Y-%m-%d}",
+        "--to-date",
+        f"{last_day:%Y-%m-%d}",
+    )
+
+    def runs() -> list[tuple[str, str, str]]:
+        return deployment.query(
+            "select partition_key, state, run_id from dag_run where dag_id = ? and run_type = 'backfill' "
+            "order by partition_key",
+            PARTITIONED_DAG_ID,
+        )
+
+    deployment.wait_for(
+        f"{DAYS} partition runs to finish",
+        lambda: len(runs()) == DAYS and all(state in ("success", "failed") for _, state, _ in runs()),
+        BACKFILL_TIMEOUT,
+    )
+    days = [DAY0 + timedelta(days=day) for day in range(DAYS)]
+    keys = [f"{day:%Y-%m-%d}" for day in days]
+    assert [(key, state) for key, state, _ in runs()] == [(key, "success") for key in keys], (
+        module_tmp / "scheduler.log"
+    ).read_text()[-5000:]
+    tries = deployment.query(
+        "select try_number from task_instance where dag_id = ? and run_id like 'backfill__%'", PARTITIONED_DAG_ID
+    )
+    assert sorted(number for (number,) in tries) == [1] * DAYS  # each partition landed by one try
+
+    root = ObjectStoragePath(destination) / "workspace=hitchhikers-workspace"
+    hour = timedelta(hours=1)
+    for day in days:
+        folder = root / f"dt={day:%Y-%m-%d}"
+        names = [
+            f"audit_logs_{day + h * hour:%Y%m%dT%H%M%SZ}_{day + (h + 1) * hour:%Y%m%dT%H%M%SZ}.jsonl.gz"
+            for h in range(24)
+        ]
+        # Each window once: one part, no second landing.
+        assert sorted(p.name for p in folder.iterdir()) == sorted(names + [n + MANIFEST_SUFFIX for n in names])
+        for h, name in enumerate(names):
+            assert read_events(str(folder / name)) == sim.events(day + h * hour, day + (h + 1) * hour)
+            assert read_manifest(str(folder / (name + MANIFEST_SUFFIX)))["airflow"]["run_id"].startswith("backfill__")
+
+    # One asset event per window, in window order within its run, each carrying the run's partition key.
+    rows = deployment.query(
+        "select e.partition_key, e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where e.source_dag_id = ? order by e.id",
+        PARTITIONED_DAG_ID,
+    )
+    # A task's events are stored together: the runs' events are not interleaved.
+    assert sorted(key for key, _ in itertools.groupby(key for key, _ in rows)) == keys
+    for key, day in zip(keys, days, strict=True):
+        starts = [json.loads(extra)["start"] for partition, extra in rows if partition == key]
+        assert starts == [(day + h * hour).isoformat() for h in range(24)]
 
 
 def delivered(deployment: Deployment) -> list[dict]:

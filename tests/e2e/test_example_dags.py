@@ -42,7 +42,8 @@ def object_key(start: datetime, end: datetime, filter_label: str = "") -> str:
 
 
 def test_every_example_dag_is_covered_here():
-    """example_webflow_audit_alerts needs a triggerer: it runs in test_deployment.py."""
+    """example_webflow_audit_alerts needs a triggerer, example_webflow_audit_partitioned a scheduler's backfill
+    by partition date: both run in test_deployment.py."""
     assert sorted(p.stem for p in DAGS_FOLDER.glob("*.py")) == [
         "example_webflow_audit_access_changes",
         "example_webflow_audit_alerts",
@@ -51,6 +52,7 @@ def test_every_example_dag_is_covered_here():
         "example_webflow_audit_logs_to_local",
         "example_webflow_audit_logs_to_s3",
         "example_webflow_audit_ocsf",
+        "example_webflow_audit_partitioned",
         "example_webflow_audit_reconcile",
     ]
 
