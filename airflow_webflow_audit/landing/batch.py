@@ -16,13 +16,20 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from airflow_webflow_audit.exceptions import WebflowRequestRejectedError
+from airflow_webflow_audit.compat import AirflowFailException
+from airflow_webflow_audit.exceptions import (
+    WebflowRequestRejectedError,
+    WebflowWindowsNotLandedError,
+    WebflowWindowsRefusedError,
+)
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
 from airflow_webflow_audit.logs import Log
 
 #: A progress line at most this often while a task's windows land (besides one line per window).
 PROGRESS_EVERY_SECONDS = 30.0
+#: Windows named in the error of a task whose windows did not all land (the log names every one).
+MAX_LISTED_WINDOWS = 20
 
 
 @dataclass
@@ -113,3 +120,24 @@ def _record(
     log.error("Window %d of %d %s did not land: %s", index + 1, len(outcome.plans), label, error)
     if isinstance(error, WebflowRequestRejectedError):
         rejected.set()
+
+
+def raise_for_windows_not_landed(outcome: BatchOutcome, retry_hint: str) -> None:
+    """Fail naming the windows that did not land: for good when no retry can mend any of them (each
+    failed for a reason its own task would not retry), retryably otherwise."""
+    not_landed = outcome.not_landed
+    if not not_landed:
+        return
+    listed = "; ".join(
+        f"[{plan.query.start.isoformat()}, {plan.query.end.isoformat()}): "
+        + ("not started, after the API rejected a request" if error is None else f"{type(error).__name__}: {error}")
+        for plan, error in not_landed[:MAX_LISTED_WINDOWS]
+    )
+    more = len(not_landed) - MAX_LISTED_WINDOWS
+    final = all(isinstance(error, AirflowFailException) for _, error in not_landed if error is not None)
+    error_class = WebflowWindowsRefusedError if final else WebflowWindowsNotLandedError
+    raise error_class(
+        f"{len(not_landed)} of {len(outcome.plans)} windows did not land ({len(outcome.results)} did, and stay "
+        f"landed): {listed}{f'; and {more} more (see the log)' if more > 0 else ''}. "
+        + ("A retry cannot mend these: fix what each names, then clear the task." if final else retry_hint)
+    ) from next((error for _, error in not_landed if error is not None), None)

@@ -10,16 +10,12 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import Asset, AssetAlias, BaseOperator, ObjectStoragePath
 
-from airflow_webflow_audit.compat import AirflowFailException, AirflowTaskTerminated, conf
-from airflow_webflow_audit.exceptions import (
-    WebflowConfigurationError,
-    WebflowWindowsNotLandedError,
-    WebflowWindowsRefusedError,
-)
+from airflow_webflow_audit.compat import AirflowTaskTerminated, conf
+from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
-from airflow_webflow_audit.landing.batch import BatchOutcome, land_windows
+from airflow_webflow_audit.landing.batch import land_windows, raise_for_windows_not_landed
 from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.horizon import RetentionHorizon
 from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
@@ -55,8 +51,6 @@ if TYPE_CHECKING:
 MIN_DEFER_SECONDS = 5.0
 #: What the XCom says of each window when a task lands several.
 WINDOW_XCOM_KEYS = ("start", "end", "records", "new_records", "uri", "manifest_uri", "part")
-#: Windows named in the message of a task whose windows did not all land (the log names every one).
-MAX_LISTED_WINDOWS = 20
 
 
 class WebflowAuditLogsOperator(BaseOperator):
@@ -310,7 +304,7 @@ class WebflowAuditLogsOperator(BaseOperator):
             return events[0]
         if horizon is not None:
             self.log.info("The retention horizon was looked at %d time(s) for %d windows.", horizon.looks, len(plans))
-        self._fail_for_windows_not_landed(outcome)
+        raise_for_windows_not_landed(outcome, "The task's retry pulls every window again and lands only these.")
         return {
             "start": start.isoformat(),
             "end": end.isoformat(),
@@ -344,28 +338,6 @@ class WebflowAuditLogsOperator(BaseOperator):
             "start": query.start.isoformat(),
             "end": query.end.isoformat(),
         }
-
-    def _fail_for_windows_not_landed(self, outcome: BatchOutcome) -> None:
-        not_landed = outcome.not_landed
-        if not not_landed:
-            return
-        listed = "; ".join(
-            f"[{plan.query.start.isoformat()}, {plan.query.end.isoformat()}): "
-            + ("not started, after the API rejected a request" if error is None else f"{type(error).__name__}: {error}")
-            for plan, error in not_landed[:MAX_LISTED_WINDOWS]
-        )
-        more = len(not_landed) - MAX_LISTED_WINDOWS
-        final = all(isinstance(error, AirflowFailException) for _, error in not_landed if error is not None)
-        error_class = WebflowWindowsRefusedError if final else WebflowWindowsNotLandedError
-        raise error_class(
-            f"{len(not_landed)} of {len(outcome.plans)} windows did not land ({len(outcome.results)} did, and stay "
-            f"landed): {listed}{f'; and {more} more (see the log)' if more > 0 else ''}. "
-            + (
-                "A retry cannot mend these: fix what each names, then clear the task."
-                if final
-                else "The task's retry pulls every window again and lands only these."
-            )
-        ) from next((error for _, error in not_landed if error is not None), None)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the workspace's audit-log endpoint in; the landed object out, with its rows and bytes."""

@@ -11,19 +11,24 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
-from airflow_webflow_audit.audit.report import EVIDENCE_PROBLEMS, STALE, AuditReport, WindowReport
+from airflow_webflow_audit.audit.report import EVIDENCE_PROBLEMS, GAP, STALE, AuditReport, WindowReport
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
 from airflow_webflow_audit.hooks.webflow import WebflowHook
-from airflow_webflow_audit.landing.land import LandingPlan, land_window
+from airflow_webflow_audit.landing.batch import land_windows, raise_for_windows_not_landed
+from airflow_webflow_audit.landing.formats import validate_file_format
+from airflow_webflow_audit.landing.horizon import RetentionHorizon
+from airflow_webflow_audit.landing.land import LandingPlan, LandingResult
 from airflow_webflow_audit.landing.layout import (
+    FIRST_PART,
     check_destination,
     check_object_lock_destination,
     resolve_destination,
+    window_object_path,
 )
 from airflow_webflow_audit.landing.writer import ObjectLock, WriteOptions, check_destination_writable
-from airflow_webflow_audit.signing import Signing, signing_for_writer
+from airflow_webflow_audit.signing import signing_for_writer
 from airflow_webflow_audit.validation import (
     DEFAULT_SETTLE,
     MAX_SETTLE,
@@ -33,9 +38,10 @@ from airflow_webflow_audit.validation import (
     validate_duration,
     validate_object_lock,
     validate_optional_datetime,
+    validate_window_size,
     validate_workspace,
 )
-from airflow_webflow_audit.windows import NO_DATA_INTERVAL_HINT, WindowQuery
+from airflow_webflow_audit.windows import NO_DATA_INTERVAL_HINT, WindowQuery, split_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,7 +64,9 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     When the evidence is wrong anywhere in the range (a part missing, changed, misplaced, unsigned,
     overlapping, or an object the layout does not own), it refuses before writing anything, naming the
     windows: a new part would hide the trace. Gaps (windows not landed yet) fail the task after the
-    stale windows are landed.
+    stale windows are landed, unless ``window_size`` says what a window is: then each window of that
+    size in a gap, where no landed window lies, is landed as the landing operator would land it.
+    Stale and missing windows land several at once, on one token budget and one retention look.
 
     :param workspace: Webflow workspace id or slug; omitted or empty, the connection's default. (templated)
     :param destination: the landing operator's destination. (templated)
@@ -79,9 +87,15 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
     :param require_signing: as on the landing operator: no signing key fails the task before any request.
     :param object_lock_mode: as on the landing operator: S3 Object Lock on the parts it adds.
     :param object_lock_days: as on the landing operator.
+    :param window_size: the landing DAG's window (a ``timedelta``, seconds, ``"1:00:00"`` or ``"PT1H"``):
+        the range is split into windows of that size from its start (a range that is not a whole number
+        of them is refused before any request), and those in a gap are landed. None (default): gaps
+        are reported, not filled. (templated)
+    :param file_format: the format gap windows land in, as on the landing operator.
 
     Returns (XCom) ``{"range", "checked", "relanded": [{"start", "end", "key", "records_before",
-    "records_after", "part"}], "missing": [...], "problems": [...], "warnings": [...], "requests"}``.
+    "records_after", "part"}], "landed": [{"start", "end", "key", "records", "part"}], "missing": [...],
+    "problems": [...], "warnings": [...], "requests"}``.
     """
 
     template_fields: Sequence[str] = (
@@ -94,6 +108,7 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         "settle",
         "webflow_conn_id",
         "signing_conn_id",
+        "window_size",
     )
     ui_color = "#4353ff"
 
@@ -113,6 +128,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         require_signing: bool | None = None,
         object_lock_mode: str | None = None,
         object_lock_days: int | None = None,
+        window_size: timedelta | float | str | None = None,
+        file_format: str = "jsonl.gz",
         **kwargs: Any,
     ) -> None:
         if require_signing is not None and not isinstance(require_signing, bool):
@@ -130,6 +147,9 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             validate_optional_datetime(landing_start, "landing_start")
         if not is_resolved_later(settle):
             validate_duration(settle, "settle", maximum=MAX_SETTLE)
+        if not is_resolved_later(window_size):
+            validate_window_size(window_size)
+        validate_file_format(file_format)
         super().__init__(**kwargs)
         self.workspace = workspace
         self.destination = destination
@@ -143,6 +163,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         self.signing_conn_id = signing_conn_id
         self.require_signing = require_signing
         self.object_lock = None if lock is None else ObjectLock(*lock)
+        self.window_size = window_size
+        self.file_format = file_format
 
     @functools.cached_property
     def hook(self) -> WebflowHook:
@@ -150,6 +172,8 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         start, end = self._range(context)
+        window_size = validate_window_size(self.window_size)
+        grid = split_window(start, end, window_size) if window_size is not None else []
         workspace = self.hook.resolve_workspace(self.workspace)
         settle = validate_duration(self.settle, "settle", maximum=MAX_SETTLE)
         destination = resolve_destination(self.destination)
@@ -161,9 +185,50 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         self.log.info("Reconciling the landed windows of %s for [%s, %s).", workspace, start, end)
         report = audit_bucket(destination, workspace, start, end, signatures=signing.policy, keep_event_keys=True)
         self._refuse_wrong_evidence(report)
-        stale = recount(report, self.hook, settled_before=datetime.now(timezone.utc) - settle)
-        relanded = [self._reland(context, destination, report, window, options, signing) for window in stale]
-        return self._summary(report, relanded)
+        settled_before = datetime.now(timezone.utc) - settle
+        stale = recount(report, self.hook, settled_before=settled_before)
+        missing = [window for window in _gap_windows(report, grid) if window[1] <= settled_before]
+        horizon = RetentionHorizon(self.hook, workspace)
+
+        def plan(
+            query: WindowQuery, object_path: ObjectStoragePath, file_format: str, settled: timedelta
+        ) -> LandingPlan:
+            return LandingPlan(
+                query=query,
+                object_path=object_path,
+                file_format=file_format,
+                settle=settled,
+                max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
+                task_instance=context.get("ti"),
+                options=options,
+                signer=signing.signer,
+                policy=signing.policy,
+                horizon=horizon,
+            )
+
+        plans = [self._reland_plan(plan, destination, report, window) for window in stale]
+        plans += [
+            plan(
+                WindowQuery(workspace, window_start, window_end, None),
+                window_object_path(
+                    destination, workspace=workspace, start=window_start, end=window_end, file_format=self.file_format
+                ),
+                self.file_format,
+                settle,
+            )
+            for window_start, window_end in missing
+        ]
+        if missing:
+            self.log.info("Landing %d missing window(s) of %s in the range's gaps.", len(missing), window_size)
+        outcome = land_windows(self.hook, plans, self.log, workers=self.hook.config.max_concurrency)
+        relanded = [
+            self._relanded(window, outcome.results[i]) for i, window in enumerate(stale) if i in outcome.results
+        ]
+        landed = [_landed(plans[i], outcome.results[i]) for i in range(len(stale), len(plans)) if i in outcome.results]
+        raise_for_windows_not_landed(
+            outcome, "The task's retry audits the range again and lands what is still stale or missing."
+        )
+        return self._summary(report, relanded, landed)
 
     def _refuse_wrong_evidence(self, report: AuditReport) -> None:
         wrong = [p for p in report.problems if p.kind in EVIDENCE_PROBLEMS]
@@ -198,29 +263,18 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             )
         return check_window_order(start, end)
 
-    def _reland(
-        self,
-        context: Context,
-        destination: ObjectStoragePath,
-        report: AuditReport,
-        window: WindowReport,
-        options: WriteOptions,
-        signing: Signing,
-    ) -> dict[str, Any]:
-        object_path = destination / window.key
+    def _reland_plan(
+        self, plan: Any, destination: ObjectStoragePath, report: AuditReport, window: WindowReport
+    ) -> LandingPlan:
         first = window.chain.parts[0].manifest if window.chain is not None and window.chain.parts else {}
-        plan = LandingPlan(
-            query=WindowQuery(report.workspace, window.start, window.end, None),
-            object_path=object_path,
-            file_format=window.file_format,
-            settle=timedelta(seconds=first.get("settle_seconds") or 0),
-            max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
-            task_instance=context.get("ti"),
-            options=options,
-            signer=signing.signer,
-            policy=signing.policy,
+        return plan(
+            WindowQuery(report.workspace, window.start, window.end, None),
+            destination / window.key,
+            window.file_format,
+            timedelta(seconds=first.get("settle_seconds") or 0),
         )
-        landed = land_window(self.hook, plan, self.log)
+
+    def _relanded(self, window: WindowReport, landed: LandingResult) -> dict[str, Any]:
         self.log.warning(
             "Landed [%s, %s) again: %s -> %d events, the %d new ones in part %d (%s).",
             window.start.isoformat(),
@@ -240,25 +294,38 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
             "part": landed.part,
         }
 
-    def _summary(self, report: AuditReport, relanded: list[dict[str, Any]]) -> dict[str, Any]:
-        remaining = [p for p in report.problems if p.kind != STALE]  # stale ones were re-landed
+    def _summary(
+        self, report: AuditReport, relanded: list[dict[str, Any]], landed: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        filled = [(window["start"], window["end"]) for window in landed]
+        # Stale windows were re-landed; a gap is left only where no window of it was landed.
+        remaining = [p for p in report.problems if p.kind != STALE and not _filled(p, filled)]
         as_json = report.to_json()
         summary = {
             "range": as_json["range"],
             "checked": len(report.windows),
             "relanded": relanded,
-            "missing": [p for p in as_json["problems"] if p["kind"] in ("gap", "missing_object", "missing_manifest")],
-            "problems": [p for p in as_json["problems"] if p["kind"] != STALE],
+            "landed": landed,
+            "missing": [
+                p
+                for p, problem in zip(as_json["problems"], report.problems, strict=True)
+                if p["kind"] in ("gap", "missing_object", "missing_manifest") and problem in remaining
+            ],
+            "problems": [
+                p for p, problem in zip(as_json["problems"], report.problems, strict=True) if problem in remaining
+            ],
             "warnings": report.warnings,
             "requests": report.requests,
         }
         for warning in report.warnings:
             self.log.warning("%s", warning)
         self.log.info(
-            "Checked %d windows with %d requests; landed %d again as a new part; %d problem(s) left.",
+            "Checked %d windows with %d requests; landed %d again as a new part and %d missing one(s); %d "
+            "problem(s) left.",
             len(report.windows),
             report.requests,
             len(relanded),
+            len(landed),
             len(remaining),
         )
         if remaining:
@@ -269,3 +336,37 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
                 "landing tasks; a killed landing's temporary object can be deleted."
             )
         return summary
+
+
+def _gap_windows(report: AuditReport, grid: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    """The windows of ``grid`` inside the report's gaps that no landed whole-log window meets (one that
+    does, a window cut by retention say, is left alone: a new window there would overlap it)."""
+    gaps = [(p.start, p.end) for p in report.problems if p.kind == GAP and p.start is not None and p.end is not None]
+    landed = [(w.start, w.end) for w in report.windows if w.event_types is None]
+    return [
+        (start, end)
+        for start, end in grid
+        if any(gap_start <= start and end <= gap_end for gap_start, gap_end in gaps)
+        and not any(start < other_end and other_start < end for other_start, other_end in landed)
+    ]
+
+
+def _filled(problem: Any, filled: list[tuple[str, str]]) -> bool:
+    """Whether the windows landed now tile this gap whole."""
+    if problem.kind != GAP or problem.start is None or problem.end is None:
+        return False
+    covered = problem.start
+    for start, end in sorted((datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in filled):
+        if start <= covered < end:
+            covered = end
+    return covered >= problem.end
+
+
+def _landed(plan: LandingPlan, result: LandingResult) -> dict[str, Any]:
+    return {
+        "start": plan.query.start.isoformat(),
+        "end": plan.query.end.isoformat(),
+        "key": plan.place.key(FIRST_PART),
+        "records": result.window_records,
+        "part": result.part,
+    }

@@ -14,10 +14,13 @@ from airflow.sdk.definitions.timetables.trigger import CronPartitionTimetable
 from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.exceptions import (
     WebflowConfigurationError,
+    WebflowRangeIncompleteError,
     WebflowWindowsNotLandedError,
     WebflowWindowsRefusedError,
 )
+from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, landing_asset
+from airflow_webflow_audit.operators.reconcile import WebflowAuditLogsReconcileOperator
 from airflow_webflow_audit.testing.simulator import SimulatorConfig
 from tests.conftest import DAY0
 from tests.landing_helpers import all_keys, make_operator, read_events, run_window, snapshot
@@ -209,3 +212,53 @@ def test_a_partition_key_the_timetable_cannot_read_is_refused_before_any_request
             dag=hourly,
         )
     assert sim.stats()["requests"] == 0
+
+
+def test_reconcile_with_a_window_size_lands_the_windows_missing_from_the_range(simulator, clock, tmp_path):
+    sim = simulator(days=1, events_per_day=480)
+    root = f"file://{tmp_path}/landing"
+    for hour in (0, 1, 2, 5):
+        run_window(make_operator(clock, destination=root), DAY0 + hour * HOUR, DAY0 + (hour + 1) * HOUR)
+    before = snapshot(ObjectStoragePath(root))
+    result = reconciler(clock, root, start=DAY0.isoformat(), end=(DAY0 + 6 * HOUR).isoformat(), window_size=HOUR)
+    summary = result.execute({})
+    assert [(w["start"], w["records"]) for w in summary["landed"]] == [
+        ((DAY0 + h * HOUR).isoformat(), len(sim.events(DAY0 + h * HOUR, DAY0 + (h + 1) * HOUR))) for h in (3, 4)
+    ]
+    assert summary["missing"] == []
+    assert summary["problems"] == []
+    after = snapshot(ObjectStoragePath(root))
+    assert {key: after[key] for key in before} == before
+    assert audit_bucket(ObjectStoragePath(root), WORKSPACE, DAY0, DAY0 + 6 * HOUR).complete
+
+
+def test_reconcile_refuses_a_range_that_is_not_whole_windows_before_any_request(simulator, clock, tmp_path):
+    sim = simulator()
+    operator = reconciler(
+        clock,
+        f"file://{tmp_path}/landing",
+        start=DAY0.isoformat(),
+        end=(DAY0 + 90 * timedelta(minutes=1)).isoformat(),
+        window_size=HOUR,
+    )
+    with pytest.raises(WebflowConfigurationError, match="not a whole number of windows"):
+        operator.execute({})
+    assert sim.stats()["requests"] == 0
+
+
+def test_without_a_window_size_reconcile_reports_gaps_and_lands_nothing_there(simulator, clock, tmp_path):
+    simulator(days=1, events_per_day=480)
+    root = f"file://{tmp_path}/landing"
+    run_window(make_operator(clock, destination=root), DAY0, DAY0 + HOUR)
+    operator = reconciler(clock, root, start=DAY0.isoformat(), end=(DAY0 + 2 * HOUR).isoformat())
+    with pytest.raises(WebflowRangeIncompleteError, match="gap"):
+        operator.execute({})
+    assert len(data_keys(root)) == 1
+
+
+def reconciler(clock, destination: str, **kwargs) -> WebflowAuditLogsReconcileOperator:
+    operator = WebflowAuditLogsReconcileOperator(
+        task_id="reconcile", workspace=WORKSPACE, destination=destination, **kwargs
+    )
+    operator.hook = WebflowHook(operator.webflow_conn_id, clock=clock)
+    return operator
