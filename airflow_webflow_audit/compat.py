@@ -92,7 +92,7 @@ EVENT_TRIGGER_MIN_AIRFLOW = "3.3.2"
 PARTITIONS_MIN_AIRFLOW = "3.2.0"
 
 
-def cron_partition_timetable(cron: str, *, timezone: str, key_format: str) -> Any:
+def cron_partition_timetable(cron: str, *, timezone: str, key_format: str, run_offset: int | None = None) -> Any:
     """Airflow's ``CronPartitionTimetable``, or a clear refusal on an Airflow without partitions."""
     try:  # Airflow 3.2+
         from airflow.sdk import CronPartitionTimetable
@@ -102,7 +102,7 @@ def cron_partition_timetable(cron: str, *, timezone: str, key_format: str) -> An
             "schedule the landing on CronDataIntervalTimetable instead, with window_size= to land several "
             "windows per run."
         ) from None
-    return CronPartitionTimetable(cron, timezone=timezone, key_format=key_format)
+    return CronPartitionTimetable(cron, timezone=timezone, key_format=key_format, run_offset=run_offset)
 
 
 #: The first Airflow whose UI shows a plugin's page (``external_views``): the coverage page needs it.

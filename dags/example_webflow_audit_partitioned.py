@@ -39,8 +39,9 @@ DESTINATION = os.environ.get("WEBFLOW_AUDIT_PARTITIONED_DESTINATION", "file:///t
 with DAG(
     dag_id="example_webflow_audit_partitioned",
     description="Webflow audit logs -> local folder, a daily partition as 24 hourly windows",
-    # Refuses by name on Airflow 3.0 and 3.1, which have no partitions.
-    schedule=cron_partition_timetable("0 0 * * *", timezone="UTC", key_format="%Y-%m-%d"),
+    # Refuses by name on Airflow 3.0 and 3.1, which have no partitions. run_offset=-1: the run at
+    # midnight lands the day that just ended (with 0, it would wait a day for its own to end).
+    schedule=cron_partition_timetable("0 0 * * *", timezone="UTC", key_format="%Y-%m-%d", run_offset=-1),
     start_date=pendulum.datetime(2026, 10, 1, tz="UTC"),
     catchup=False,
     max_active_runs=2,

@@ -56,44 +56,48 @@ def land_windows(hook: WebflowHook, plans: Sequence[LandingPlan], log: Log, *, w
     """Land each plan's window, up to ``workers`` at once; return what landed and what failed, never raise
     for one window's failure."""
     outcome = BatchOutcome(plans)
-    total = len(plans)
     rejected = threading.Event()
-    last_progress = time.monotonic()
     pending: dict[Future[LandingResult], int] = {}
-    queue = iter(range(total))
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, total)), thread_name_prefix="webflow-window") as pool:
-        try:
-            for index in queue:
-                pending[pool.submit(land_window, hook, plans[index], log)] = index
-                if len(pending) >= workers:
-                    break
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    index = pending.pop(future)
-                    _record(outcome, index, future, rejected, log)
-                if rejected.is_set():
-                    outcome.skipped.extend(queue)
-                for index in queue:
-                    pending[pool.submit(land_window, hook, plans[index], log)] = index
-                    if len(pending) >= workers:
-                        break
-                if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
-                    last_progress = time.monotonic()
-                    log.info(
-                        "%d of %d windows done (%d landed, %d failed), %d in flight.",
-                        len(outcome.results) + len(outcome.errors),
-                        total,
-                        len(outcome.results),
-                        len(outcome.errors),
-                        len(pending),
-                    )
-        finally:
-            # Stopped from outside (SIGTERM): windows not started stay unstarted; those landing finish or
-            # stop with the process, their final keys untouched until whole.
-            for future in pending:
-                future.cancel()
+    queue = iter(range(len(plans)))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(plans))), thread_name_prefix="webflow-window")
+
+    def submit_more() -> None:
+        if rejected.is_set():
+            outcome.skipped.extend(queue)
+        for index in queue:
+            pending[pool.submit(land_window, hook, plans[index], log)] = index
+            if len(pending) >= workers:
+                return
+
+    finished = False
+    try:
+        submit_more()
+        last_progress = time.monotonic()
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                _record(outcome, pending.pop(future), future, rejected, log)
+            submit_more()
+            if time.monotonic() - last_progress >= PROGRESS_EVERY_SECONDS:
+                last_progress = time.monotonic()
+                _log_progress(outcome, len(pending), log)
+        finished = True
+    finally:
+        # Stopped from outside (SIGTERM): windows not started stay unstarted, and the windows being
+        # written are not waited for (the task is going down); their final keys stay untouched until whole.
+        pool.shutdown(wait=finished, cancel_futures=True)
     return outcome
+
+
+def _log_progress(outcome: BatchOutcome, in_flight: int, log: Log) -> None:
+    log.info(
+        "%d of %d windows done (%d landed, %d failed), %d in flight.",
+        len(outcome.results) + len(outcome.errors),
+        len(outcome.plans),
+        len(outcome.results),
+        len(outcome.errors),
+        in_flight,
+    )
 
 
 def _record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -262,3 +263,17 @@ def reconciler(clock, destination: str, **kwargs) -> WebflowAuditLogsReconcileOp
     )
     operator.hook = WebflowHook(operator.webflow_conn_id, clock=clock)
     return operator
+
+
+def test_after_the_api_rejects_the_token_no_further_window_is_started(simulator, clock, tmp_path, monkeypatch):
+    sim = simulator(conn_extra={"max_concurrency": 1})
+    connection = json.loads(sim.connection_json(max_concurrency=1))
+    monkeypatch.setenv("AIRFLOW_CONN_WEBFLOW_DEFAULT", json.dumps({**connection, "password": "sim-token-revoked"}))
+    operator = make_operator(clock, destination=f"file://{tmp_path}/landing", window_size=HOUR)
+    with pytest.raises(WebflowWindowsRefusedError) as refused:
+        run_window(operator, DAY0, DAY0 + 6 * HOUR)
+    message = str(refused.value)
+    assert "6 of 6 windows did not land (0 did" in message
+    assert message.count("not started, after the API rejected a request") == 5
+    assert "sim-token-revoked" not in message
+    assert sim.stats()["requests"] == 1  # one 401; no window after it asked again
