@@ -245,14 +245,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         plans = [
             LandingPlan(
                 query=WindowQuery(workspace, window_start, window_end, event_types),
-                object_path=window_object_path(
-                    destination,
-                    workspace=workspace,
-                    start=window_start,
-                    end=window_end,
-                    file_format=self.file_format,
-                    event_types=event_types,
-                ),
+                object_path=self._object_path(destination, workspace, window_start, window_end, event_types),
                 file_format=self.file_format,
                 settle=settle,
                 max_window_attempts=self.max_window_attempts,
@@ -313,6 +306,23 @@ class WebflowAuditLogsOperator(BaseOperator):
             "windows": [{key: event[key] for key in WINDOW_XCOM_KEYS} for event in events],
         }
 
+    def _object_path(
+        self,
+        destination: ObjectStoragePath,
+        workspace: str,
+        start: datetime,
+        end: datetime,
+        event_types: list[str] | None,
+    ) -> ObjectStoragePath:
+        return window_object_path(
+            destination,
+            workspace=workspace,
+            start=start,
+            end=end,
+            file_format=self.file_format,
+            event_types=event_types,
+        )
+
     def _log_written(self, result: LandingResult, signed_by: str) -> None:
         if result.written is None:
             return
@@ -344,10 +354,11 @@ class WebflowAuditLogsOperator(BaseOperator):
         return self._lineage()
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
-        """OpenLineage for a failed run: the endpoint it read, and no output (nothing was landed)."""
-        return self._lineage(landed=False)
+        """OpenLineage for a failed run: the endpoint it read, and the objects of the windows that did land
+        (none for one window: a failed landing writes nothing)."""
+        return self._lineage()
 
-    def _lineage(self, *, landed: bool = True) -> Any:
+    def _lineage(self) -> Any:
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         if self._lineage_workspace is None:  # failed before the window was resolved
@@ -355,7 +366,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         return landing_lineage(
             base_url=self.hook.config.base_url,
             workspace=self._lineage_workspace,
-            landed=self._landed if landed else [],
+            landed=self._landed,
             file_format=self.file_format,
         )
 

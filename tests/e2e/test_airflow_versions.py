@@ -11,6 +11,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.compat import (
     EVENT_TRIGGER_MIN_AIRFLOW,
@@ -35,6 +36,7 @@ MATRIX_TASKS = {
     "land_s3",
     "land_gcs",
     "land_parquet",
+    "land_windows",
     "window_just_ended",
     "land_settle_deferred",
     "sense_deferrable",
@@ -153,6 +155,28 @@ def test_openlineage_names_the_endpoint_and_the_landed_object(version_matrix, ta
     assert output["outputFacets"]["outputStatistics"]["rowCount"] == len(version_matrix.simulator.events(*WINDOW))
     (source,) = complete[0]["inputs"]
     assert source["name"] == "/v2/workspaces/hitchhikers-workspace/audit_logs"
+
+
+@pytest.mark.parametrize("target", MATRIX, ids=[target.label for target in MATRIX])
+def test_window_size_lands_each_window_with_its_own_asset_event(version_matrix, target):
+    import sqlite3
+
+    run = finished(version_matrix, target.label)
+    windows = [(DAY0 + timedelta(hours=h), DAY0 + timedelta(hours=h + 6)) for h in range(0, 24, 6)]
+    for start, end in windows:
+        path = window_object_path(
+            ObjectStoragePath(f"file://{run.workdir}/landing-windows"),
+            workspace="hitchhikers-workspace",
+            start=start,
+            end=end,
+            file_format="jsonl.gz",
+        )
+        assert lines_of(path.read_bytes()) == version_matrix.simulator.events(start, end)
+    with sqlite3.connect(run.home / "airflow.db") as db:
+        rows = db.execute(
+            "select e.extra from asset_event e where e.source_task_id = 'land_windows' order by e.id"
+        ).fetchall()
+    assert [json.loads(extra)["start"] for (extra,) in rows] == [start.isoformat() for start, _ in windows]
 
 
 @pytest.mark.parametrize("target", MATRIX, ids=[target.label for target in MATRIX])

@@ -91,8 +91,15 @@ def test_runs_of_either_shape_take_turns_on_one_archive(simulator, clock, tmp_pa
     root = f"file://{tmp_path}/landing"
     run_window(make_operator(clock, destination=root), DAY0 + 5 * HOUR, DAY0 + 6 * HOUR)
     before = snapshot(ObjectStoragePath(root))
-    xcom, _ = run_window(make_operator(clock, destination=root, window_size="PT1H"), DAY0, DAY1)
+    daily = make_operator(clock, destination=root, window_size="PT1H")
+    xcom, _ = run_window(daily, DAY0, DAY1)
     assert [w["new_records"] == 0 for w in xcom["windows"]] == [hour == 5 for hour in range(24)]
+    # OpenLineage names each object the task wrote: 23 windows, not the one it found landed.
+    outputs = daily.get_openlineage_facets_on_complete(None).outputs
+    assert [output.name.rsplit("/", 1)[1] for output in outputs] == [
+        w["uri"].rsplit("/", 1)[1] for w in xcom["windows"] if w["new_records"]
+    ]
+    assert len(outputs) == 23
     after = snapshot(ObjectStoragePath(root))
     assert {key: after[key] for key in before} == before  # the hourly run's window untouched
     # A second daily run finds every event landed and writes nothing.

@@ -46,6 +46,10 @@ with DAG(
         WebflowAuditLogsOperator(
             task_id="land_parquet", workspace=WORKSPACE, destination=f"{LOCAL}-parquet", file_format="parquet"
         ),
+        # The day as four 6-hour windows, one asset event each through the operator's alias.
+        WebflowAuditLogsOperator(
+            task_id="land_windows", workspace=WORKSPACE, destination=f"{LOCAL}-windows", window_size=timedelta(hours=6)
+        ),
         WebflowAuditLogsSensor(
             task_id="sense_deferrable",
             workspace=WORKSPACE,
