@@ -69,3 +69,28 @@ def test_the_ideal_client_sends_each_request_as_early_as_the_window_allows(stats
     from benchmarks.run import ideal_seconds
 
     assert ideal_seconds(stats, per_request=1.0) == pytest.approx(expected)
+
+
+def test_the_sustained_ceiling_counts_one_request_per_window_at_least_and_one_per_100_events():
+    from benchmarks.run import _sustained_ceiling
+
+    class Events:
+        counts = {0: 0, 1: 100, 2: 101, 3: 250}
+
+        def events(self, start, end):
+            return [{}] * self.counts[(start - DAY0) // timedelta(hours=1)]
+
+    hours = [(DAY0 + timedelta(hours=h), DAY0 + timedelta(hours=h + 1)) for h in range(4)]
+    assert _sustained_ceiling(Events(), hours, per_minute=120) == (1 + 1 + 2 + 3, 7 / 120 * 60)
+
+
+def test_the_window_size_benchmark_dags_land_the_same_windows_two_ways():
+    import runpy
+
+    from benchmarks.run import WINDOW_SIZE_DAGS
+
+    dags = runpy.run_path(str(WINDOW_SIZE_DAGS / "webflow_bench_window_size.py"))
+    hourly, daily = dags["webflow_bench_hourly"], dags["webflow_bench_daily_hourly_windows"]
+    (hourly_task,), (daily_task,) = hourly.tasks, daily.tasks
+    assert (hourly_task.destination, hourly_task.window_size) == (daily_task.destination, None)
+    assert daily_task.window_size == timedelta(hours=1)
