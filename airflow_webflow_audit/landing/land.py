@@ -169,11 +169,14 @@ def _land_first_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: L
     query = plan.query
     pulls: list[PullRecord] = []
     with open_part(chain.first, plan.file_format, plan.options) as out:
+        pulled = 0
         for batch in _pull(hook, query, pulls):
             out.write(batch)
-        written = out.finish()
-        earliest_available = _earliest_available(hook, plan, written.records)
+            pulled += len(batch.lines)
+        # Before the data object is made visible: a look that fails leaves nothing at the final key.
+        earliest_available = _earliest_available(hook, plan, pulled)
         pulled_at = datetime.now(timezone.utc)
+        written = out.finish()
         landed = out.commit(_part_manifest(plan, chain, pulls, pulled_at, earliest_available, written, FIRST_PART))
     _warn_about_retention(
         coverage_of(query.start, query.end, earliest_available), earliest_available, written.records, log
