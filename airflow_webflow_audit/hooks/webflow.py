@@ -20,7 +20,7 @@ import httpx
 
 from airflow_webflow_audit import __version__
 from airflow_webflow_audit.api import API_MAX_LIMIT, API_VERSION_PREFIX, format_api_time, parse_timestamp
-from airflow_webflow_audit.compat import BaseHook, aget_connection
+from airflow_webflow_audit.compat import AirflowTaskTerminated, BaseHook, aget_connection
 from airflow_webflow_audit.connection_fields import UI_FIELD_BEHAVIOUR
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowError
 from airflow_webflow_audit.hooks.clock import Clock, SystemClock
@@ -114,6 +114,9 @@ class WebflowHook(BaseHook):
         self.pacer = RatePacer()
         self._slots_lock = threading.Lock()
         self._slots: threading.BoundedSemaphore | None = None
+        # Set by stop_requests(): every request of this hook, in any thread, stops at its next wait.
+        self._stopped = threading.Event()
+        self._pull_cancels: set[threading.Event] = set()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(webflow_conn_id={self.webflow_conn_id!r})"
@@ -210,6 +213,7 @@ class WebflowHook(BaseHook):
         """
         with self._request_slot(cancel), self._attempts(what) as attempts:
             while True:
+                self._raise_if_stopped()
                 if (delay := attempts.pacing_delay()) > 0:
                     self._sleep(delay, cancel)
                 while (delay := attempts.recheck()) > 0:
@@ -239,6 +243,7 @@ class WebflowHook(BaseHook):
                 self._slots = threading.BoundedSemaphore(self.config.max_concurrency)
             slots = self._slots
         while not slots.acquire(timeout=SLOT_POLL_SECONDS):
+            self._raise_if_stopped()
             if cancel is not None and cancel.is_set():
                 raise _Cancelled
         try:
@@ -285,12 +290,23 @@ class WebflowHook(BaseHook):
         )
 
     def _sleep(self, seconds: float, cancel: threading.Event | None) -> None:
-        if cancel is None:
-            self.clock.sleep(seconds)
-            return
-        self.clock.sleep(seconds, cancel)
-        if cancel.is_set():
+        self.clock.sleep(seconds, self._stopped if cancel is None else cancel)
+        self._raise_if_stopped()
+        if cancel is not None and cancel.is_set():
             raise _Cancelled
+
+    def stop_requests(self) -> None:
+        """Stop every request of this hook, in every thread: waits end at once, and each request raises
+        :class:`~airflow.exceptions.AirflowTaskTerminated` at its next step (one in flight first
+        finishes, within the connection's timeout). For a task going down; the hook is done after it."""
+        self._stopped.set()
+        with self._slots_lock:
+            for cancel in self._pull_cancels:
+                cancel.set()
+
+    def _raise_if_stopped(self) -> None:
+        if self._stopped.is_set():
+            raise AirflowTaskTerminated("The task is stopping: no further request to Webflow is sent.")
 
     async def _asend(self, client: httpx.AsyncClient, url: httpx.URL, what: str) -> Page:
         """Async twin of :meth:`_send`."""
@@ -418,6 +434,10 @@ class WebflowHook(BaseHook):
         """Pages ahead of the one needed are fetched in worker threads; events still go out in order."""
         schedule: PageSchedule[Future[Page]] = PageSchedule(run.pull, concurrency)
         cancel = threading.Event()
+        with self._slots_lock:
+            self._pull_cancels.add(cancel)
+            if self._stopped.is_set():
+                cancel.set()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="webflow-page")
         try:
             while run.pull.next_offset() is not None:
@@ -435,6 +455,8 @@ class WebflowHook(BaseHook):
             for future in schedule.in_flight.values():
                 future.cancel()
             pool.shutdown(wait=True)
+            with self._slots_lock:
+                self._pull_cancels.discard(cancel)
 
     def aiter_audit_logs(
         self,

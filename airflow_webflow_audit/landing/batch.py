@@ -83,9 +83,13 @@ def land_windows(hook: WebflowHook, plans: Sequence[LandingPlan], log: Log, *, w
                 _log_progress(outcome, len(pending), log)
         finished = True
     finally:
-        # Stopped from outside (SIGTERM): windows not started stay unstarted, and the windows being
-        # written are not waited for (the task is going down); their final keys stay untouched until whole.
-        pool.shutdown(wait=finished, cancel_futures=True)
+        if not finished:
+            # Stopped from outside (SIGTERM) or failed: windows not started stay unstarted, and the windows
+            # being written stop at their next request and remove their temporary objects; a final key
+            # only ever holds a whole part.
+            log.warning("Stopping: %d window(s) being landed stop at their next request.", len(pending))
+            hook.stop_requests()
+        pool.shutdown(wait=True, cancel_futures=True)
     return outcome
 
 
