@@ -138,22 +138,17 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
         yield started
 
 
+def backfill(deployment: Deployment, dag_id: str, from_date: str, to_date: str) -> None:
+    """Unpause ``dag_id`` and create its backfill from ``from_date`` to ``to_date``, both included."""
+    deployment.cli("dags", "unpause", dag_id)
+    deployment.cli("backfill", "create", "--dag-id", dag_id, "--from-date", from_date, "--to-date", to_date)
+
+
 @pytest.mark.timeout(STARTUP_TIMEOUT + BACKFILL_TIMEOUT + 120)
 def test_backfill_lands_one_whole_window_per_day(sim, deployment, module_tmp):
     destination = deployment.env["WEBFLOW_AUDIT_LOCAL_DESTINATION"]
 
-    deployment.cli("dags", "unpause", BACKFILL_DAG_ID)
-    last_day = DAY0 + timedelta(days=DAYS - 1)
-    deployment.cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        BACKFILL_DAG_ID,
-        "--from-date",
-        DAY0.isoformat(),
-        "--to-date",
-        last_day.isoformat(),
-    )
+    backfill(deployment, BACKFILL_DAG_ID, DAY0.isoformat(), (DAY0 + timedelta(days=DAYS - 1)).isoformat())
 
     def backfill_states() -> list[str]:
         rows = deployment.query("select state from dag_run where dag_id = ? and run_type = 'backfill'", BACKFILL_DAG_ID)
@@ -200,19 +195,8 @@ def test_backfill_lands_one_whole_window_per_day(sim, deployment, module_tmp):
 @pytest.mark.timeout(BACKFILL_TIMEOUT + 120)
 def test_a_backfill_by_partition_date_lands_each_partition_once_as_hourly_windows(sim, deployment, module_tmp):
     destination = deployment.env["WEBFLOW_AUDIT_PARTITIONED_DESTINATION"]
-    deployment.cli("dags", "unpause", PARTITIONED_DAG_ID)
-    last_day = DAY0 + timedelta(days=DAYS - 1)
     # On a partitioned DAG, Airflow 3.3 reads the dates as partition dates, both included.
-    deployment.cli(
-        "backfill",
-        "create",
-        "--dag-id",
-        PARTITIONED_DAG_ID,
-        "--from-date",
-        f"{DAY0:%Y-%m-%d}",
-        "--to-date",
-        f"{last_day:%Y-%m-%d}",
-    )
+    backfill(deployment, PARTITIONED_DAG_ID, f"{DAY0:%Y-%m-%d}", f"{DAY0 + timedelta(days=DAYS - 1):%Y-%m-%d}")
 
     def runs() -> list[tuple[str, str, str]]:
         return deployment.query(
