@@ -237,7 +237,7 @@ def test_a_backfill_by_partition_date_lands_each_partition_once_as_hourly_window
     # One asset event per window, in window order within its run, each carrying the run's partition key.
     rows = deployment.query(
         "select e.partition_key, e.extra from asset_event e join asset a on a.id = e.asset_id "
-        "where e.source_dag_id = ? order by e.id",
+        "where e.source_dag_id = ? and e.source_run_id like 'backfill__%' order by e.id",
         PARTITIONED_DAG_ID,
     )
     # A task's events are stored together: the runs' events are not interleaved.
