@@ -190,31 +190,33 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         missing = [window for window in _gap_windows(report, grid) if window[1] <= settled_before]
         horizon = RetentionHorizon(self.hook, workspace)
 
-        def plan(
-            query: WindowQuery, object_path: ObjectStoragePath, file_format: str, settled: timedelta
-        ) -> LandingPlan:
-            return LandingPlan(
-                query=query,
-                object_path=object_path,
-                file_format=file_format,
-                settle=settled,
-                max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
-                task_instance=context.get("ti"),
-                options=options,
-                signer=signing.signer,
-                policy=signing.policy,
-                horizon=horizon,
+        # What every landing of this task shares; each window adds its query, key, format and settle.
+        plan = functools.partial(
+            LandingPlan,
+            max_window_attempts=DEFAULT_MAX_WINDOW_ATTEMPTS,
+            task_instance=context.get("ti"),
+            options=options,
+            signer=signing.signer,
+            policy=signing.policy,
+            horizon=horizon,
+        )
+        plans = [
+            plan(
+                query=WindowQuery(workspace, window.start, window.end, None),
+                object_path=destination / window.key,
+                file_format=window.file_format,
+                settle=_landed_settle(window),
             )
-
-        plans = [self._reland_plan(plan, destination, report, window) for window in stale]
+            for window in stale
+        ]
         plans += [
             plan(
-                WindowQuery(workspace, window_start, window_end, None),
-                window_object_path(
+                query=WindowQuery(workspace, window_start, window_end, None),
+                object_path=window_object_path(
                     destination, workspace=workspace, start=window_start, end=window_end, file_format=self.file_format
                 ),
-                self.file_format,
-                settle,
+                file_format=self.file_format,
+                settle=settle,
             )
             for window_start, window_end in missing
         ]
@@ -262,17 +264,6 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
                 "before landing_start)."
             )
         return check_window_order(start, end)
-
-    def _reland_plan(
-        self, plan: Any, destination: ObjectStoragePath, report: AuditReport, window: WindowReport
-    ) -> LandingPlan:
-        first = window.chain.parts[0].manifest if window.chain is not None and window.chain.parts else {}
-        return plan(
-            WindowQuery(report.workspace, window.start, window.end, None),
-            destination / window.key,
-            window.file_format,
-            timedelta(seconds=first.get("settle_seconds") or 0),
-        )
 
     def _relanded(self, window: WindowReport, landed: LandingResult) -> dict[str, Any]:
         self.log.warning(
@@ -370,3 +361,9 @@ def _landed(plan: LandingPlan, result: LandingResult) -> dict[str, Any]:
         "records": result.window_records,
         "part": result.part,
     }
+
+
+def _landed_settle(window: WindowReport) -> timedelta:
+    """The settle delay the window's first landing waited, which a re-landing's manifest repeats."""
+    first = window.chain.parts[0].manifest if window.chain is not None and window.chain.parts else {}
+    return timedelta(seconds=first.get("settle_seconds") or 0)
