@@ -150,12 +150,30 @@ def landing_asset(destination: object, workspace: str) -> Asset:
     return Asset(uri=asset_uri(destination, workspace), extra=asset_extra(destination, workspace))
 
 
+def landing_target(destination: object, workspace: str, event_types: Sequence[str] | None = None) -> Asset:
+    """The asset a landing of ``workspace`` updates: :func:`landing_asset`, or its own asset when filtered."""
+    if event_types:
+        return Asset(uri=asset_uri(destination, workspace, event_types))
+    return landing_asset(destination, workspace)
+
+
+#: The name of a window alias is this prefix and the uri of the asset its events land on.
+WINDOWS_ALIAS_PREFIX = "webflow-audit-windows:"
+
+
 def windows_alias_name(asset: Asset) -> str:
     """The alias a task landing several windows emits their events through, one per window, onto ``asset``.
 
     Airflow keeps one event per asset per task; through an alias, a task adds as many as it lands.
     """
-    return f"webflow-audit-windows:{asset.uri}"
+    return f"{WINDOWS_ALIAS_PREFIX}{asset.uri}"
+
+
+def windows_alias_target(alias_name: str) -> str | None:
+    """The uri of the asset a window alias named by :func:`windows_alias_name` lands on; None for other aliases."""
+    if not alias_name.startswith(WINDOWS_ALIAS_PREFIX):
+        return None
+    return alias_name[len(WINDOWS_ALIAS_PREFIX) :] or None
 
 
 def filter_label(event_types: Sequence[str]) -> str:

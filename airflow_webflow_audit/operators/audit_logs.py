@@ -20,10 +20,9 @@ from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.horizon import RetentionHorizon
 from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
 from airflow_webflow_audit.landing.layout import (
-    asset_uri,
     check_destination,
     check_object_lock_destination,
-    landing_asset,
+    landing_target,
     resolve_destination,
     window_object_path,
     windows_alias_name,
@@ -173,18 +172,23 @@ class WebflowAuditLogsOperator(BaseOperator):
         if not is_resolved_later(settle):
             validate_duration(settle, "settle", maximum=MAX_SETTLE)
         outlets = list(kwargs.pop("outlets", None) or [])
+        inlets = list(kwargs.pop("inlets", None) or [])
         static = workspace not in (None, "") and not any(
             is_resolved_later(value) for value in (destination, workspace, event_types)
         )
-        if not outlets and static and isinstance(workspace, str):
+        if static and isinstance(workspace, str):
             # A whole-log asset says where it lands, so the coverage page can show it.
-            if checked_types:
-                asset = Asset(uri=asset_uri(destination, workspace, checked_types))
-            else:
-                asset = landing_asset(destination, workspace)
-            # Several windows land several events: only an alias carries more than one event per task.
-            outlets = [asset] if window_size is None else [AssetAlias(name=windows_alias_name(asset))]
-        super().__init__(outlets=outlets, **kwargs)
+            asset = landing_target(destination, workspace, checked_types)
+            if not outlets:
+                # Several windows land several events: only an alias carries more than one event per task.
+                outlets = [asset] if window_size is None else [AssetAlias(name=windows_alias_name(asset))]
+            if any(isinstance(outlet, AssetAlias) for outlet in outlets) and asset not in inlets:
+                # Events through an alias land on an asset Airflow creates at the first one, unless a DAG
+                # names it: two tasks finishing at once would both create it, and Airflow fails one of them
+                # although its windows landed. As an inlet (the task does read what is landed there) it is
+                # created when the DAG is parsed, and gets no event of its own.
+                inlets.append(asset)
+        super().__init__(outlets=outlets, inlets=inlets, **kwargs)
         self.workspace = workspace
         self.destination = destination
         self.event_types = event_types
@@ -414,10 +418,7 @@ class WebflowAuditLogsOperator(BaseOperator):
                 outlet_events[outlet].extra = extras[0] if len(extras) == 1 else _whole_interval(extras)
 
     def _alias_target(self, extra: dict[str, Any]) -> Asset:
-        workspace, event_types = extra["workspace"], extra["event_types"]
-        if event_types:
-            return Asset(uri=asset_uri(self.destination, workspace, event_types))
-        return landing_asset(self.destination, workspace)
+        return landing_target(self.destination, extra["workspace"], extra["event_types"])
 
 
 def _whole_interval(extras: list[dict[str, Any]]) -> dict[str, Any]:
