@@ -1,4 +1,5 @@
-"""The Airflow plugin of this provider: the Webflow audit coverage page in Airflow's UI (Airflow 3.1+).
+"""The Airflow plugin of this provider: the Webflow audit coverage page in Airflow's UI (Airflow 3.1+), and the
+scheduler listener that links window aliases to their landing assets (:mod:`.alias_links`).
 
 Registered through the ``airflow.plugins`` entry point, so installing the provider is all it takes.
 Every Airflow process loads plugins (workers too, for each task), so this module imports nothing
@@ -15,6 +16,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from airflow_webflow_audit.compat import has_coverage_page
+from airflow_webflow_audit.plugins import alias_links
 
 #: Where the page's app is mounted in the api-server.
 URL_PREFIX = "/webflow-audit"
@@ -49,6 +51,8 @@ class WebflowAuditPlugin(AirflowPlugin):
     """The coverage page: a calendar of a workspace's landed windows, from the bucket, behind Airflow's auth."""
 
     name = "webflow_audit"
+    # The scheduler links each window alias to its landing asset when a run starts (see alias_links).
+    listeners = [alias_links]
     if has_coverage_page():
         fastapi_apps = [{"app": LazyCoverageApp(), "url_prefix": URL_PREFIX, "name": VIEW_NAME}]
         external_views = [

@@ -12,6 +12,12 @@
   database are the delivery record), no filtered event may, and each run's task must judge what it
   was handed.
 
+* Concurrent first landings through the window alias (``asset_race/e2e_webflow_asset_race.py``): tasks
+  landing into a destination nothing has landed in yet, their success reports held until all are ready,
+  must all end ``success`` (Airflow creates the landing asset and its alias link lazily, and a conflict
+  there fails a task whose windows all landed, unless the DAG declares the asset and the provider's
+  scheduler listener links the alias when the run starts).
+
 They share the deployment (starting one takes most of a minute) and the simulator: the backfill
 reads October's generated log, the watcher only the events after its ``start_from``, minutes ago.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -51,6 +58,10 @@ ALERTS_DAG_ID = "example_webflow_audit_alerts"
 ASSET = "webflow_audit_privilege_changes"
 POLL_SECONDS = 5
 DELIVERY_TIMEOUT = 120
+RACE_DAG = Path(__file__).parent / "asset_race" / "e2e_webflow_asset_race.py"
+RACE_ROUNDS = 4
+RACE_TASKS = 4
+RACE_TIMEOUT = 180
 
 
 def stamp(moment: datetime) -> str:
@@ -115,8 +126,16 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
     file (every 30 s), and its first batch is delivered while the backfill runs.
     """
     home = copy_home(migrated_home, module_tmp / "airflow")
+    dags_folder = module_tmp / "dags"
+    dags_folder.mkdir()
+    for dag_file in (*DAGS_FOLDER.glob("*.py"), RACE_DAG):
+        shutil.copy(dag_file, dags_folder)
     env = {
         "AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(),
+        "WEBFLOW_E2E_RACE_DESTINATION": f"file://{module_tmp}/landing-race",
+        "WEBFLOW_E2E_RACE_BARRIER": str(module_tmp / "race-barrier"),
+        "WEBFLOW_E2E_RACE_ROUNDS": str(RACE_ROUNDS),
+        "WEBFLOW_E2E_RACE_TASKS": str(RACE_TASKS),
         "WEBFLOW_AUDIT_LOCAL_DESTINATION": f"file://{module_tmp}/landing",
         "WEBFLOW_AUDIT_PARTITIONED_DESTINATION": f"file://{module_tmp}/landing-hourly",
         "WEBFLOW_AUDIT_ALERTS_POLL_SECONDS": str(POLL_SECONDS),
@@ -125,17 +144,54 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
     components = ("scheduler", "dag-processor", "triggerer")
     # Torn down with SIGKILL after 5 s: a graceful stop is tested (the triggerer's), not needed here.
     with running(
-        home, logs=module_tmp, dags_folder=DAGS_FOLDER, env=env, components=components, stop_timeout=5
+        home, logs=module_tmp, dags_folder=dags_folder, env=env, components=components, stop_timeout=5
     ) as started:
         started.wait_for(
             "the DAGs to be serialized",
             lambda: all(
-                started.dag_is_serialized(dag_id) for dag_id in (BACKFILL_DAG_ID, ALERTS_DAG_ID, PARTITIONED_DAG_ID)
+                started.dag_is_serialized(dag_id)
+                for dag_id in (BACKFILL_DAG_ID, ALERTS_DAG_ID, PARTITIONED_DAG_ID, *race_dag_ids())
             ),
             STARTUP_TIMEOUT,
         )
         started.cli("dags", "unpause", ALERTS_DAG_ID)
         yield started
+
+
+def race_dag_ids() -> list[str]:
+    return [f"e2e_webflow_asset_race_{number}" for number in range(RACE_ROUNDS)]
+
+
+@pytest.mark.timeout(RACE_ROUNDS * RACE_TIMEOUT + STARTUP_TIMEOUT)
+def test_concurrent_first_landings_through_the_window_alias_never_fail_a_task(deployment, module_tmp):
+    """Before the DAG declared the landing asset and the scheduler linked the alias, 4 of 4 rounds failed
+    1 to 3 of their 4 tasks ("UNIQUE constraint failed": asset, then asset_alias_asset)."""
+    outcomes = {}
+    for dag_id in race_dag_ids():
+        deployment.cli("dags", "unpause", dag_id)
+        deployment.cli("dags", "trigger", dag_id)
+
+        def states(dag_id: str = dag_id) -> list[str]:
+            return [state for (state,) in deployment.query("select state from task_instance where dag_id = ?", dag_id)]
+
+        deployment.wait_for(
+            f"{dag_id}'s tasks to finish",
+            lambda states=states: len(states()) == RACE_TASKS and all(s in ("success", "failed") for s in states()),
+            RACE_TIMEOUT,
+        )
+        outcomes[dag_id] = sorted(states())
+    api_log = (module_tmp / "api-server.log").read_text(errors="replace")
+    assert outcomes == {dag_id: ["success"] * RACE_TASKS for dag_id in race_dag_ids()}, api_log[-6000:]
+    # One asset event per window (two per task), each through the alias, onto the round's landing asset.
+    rows = deployment.query(
+        "select e.source_dag_id, a.uri, count(*), count(distinct x.alias_id) from asset_event e "
+        "join asset a on a.id = e.asset_id join asset_alias_asset_event x on x.event_id = e.id "
+        "where e.source_dag_id like 'e2e_webflow_asset_race_%' group by e.source_dag_id, a.uri order by 1"
+    )
+    assert rows == [
+        (dag_id, f"file://{module_tmp}/landing-race/round-{n}/workspace=hitchhikers-workspace", 2 * RACE_TASKS, 1)
+        for n, dag_id in enumerate(race_dag_ids())
+    ]
 
 
 def backfill(deployment: Deployment, dag_id: str, from_date: str, to_date: str) -> None:

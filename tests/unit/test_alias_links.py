@@ -1,0 +1,116 @@
+"""The landing asset is declared with the DAG, and the scheduler listener links each window alias to it.
+
+Airflow creates an alias's asset and the alias-asset link at the first event through the alias, with no
+conflict handling: two first events at once fail a task whose windows landed. The concurrent case runs
+against a real scheduler and api-server in ``tests/e2e/test_deployment.py``; these check the parts.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk import Asset, AssetAlias
+
+from airflow_webflow_audit.landing.layout import landing_asset, windows_alias_name, windows_alias_target
+from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
+from airflow_webflow_audit.plugins import WebflowAuditPlugin, alias_links
+from airflow_webflow_audit.plugins.alias_links import link_aliases, window_alias_links
+
+DESTINATION = "s3://aws_default@audit/webflow"
+
+
+def test_a_windowed_landing_declares_its_asset_so_airflow_creates_it_when_the_dag_is_parsed():
+    operator = WebflowAuditLogsOperator(
+        task_id="land", workspace="ws", destination=DESTINATION, window_size=timedelta(hours=1)
+    )
+    asset = landing_asset(DESTINATION, "ws")
+    assert operator.outlets == [AssetAlias(name=windows_alias_name(asset))]
+    assert operator.inlets == [asset]  # an inlet gets no event of its own
+    filtered = WebflowAuditLogsOperator(
+        task_id="f", workspace="ws", destination=DESTINATION, window_size="PT1H", event_types=["custom_role"]
+    )
+    (target,) = filtered.inlets
+    assert target.uri.endswith("workspace=ws/event_types=custom_role")
+    assert filtered.outlets == [AssetAlias(name=windows_alias_name(target))]
+
+
+def test_one_window_per_run_declares_the_asset_as_its_outlet_and_nothing_else():
+    operator = WebflowAuditLogsOperator(task_id="land", workspace="ws", destination=DESTINATION)
+    assert operator.outlets == [landing_asset(DESTINATION, "ws")]
+    assert operator.inlets == []
+
+
+def test_a_users_own_alias_and_inlets_are_kept_and_the_asset_is_declared_beside_them():
+    mine = AssetAlias(name="my-alias")
+    other = Asset(uri="s3://elsewhere/thing")
+    operator = WebflowAuditLogsOperator(
+        task_id="land", workspace="ws", destination=DESTINATION, window_size="PT1H", outlets=[mine], inlets=[other]
+    )
+    assert operator.outlets == [mine]
+    assert operator.inlets == [other, landing_asset(DESTINATION, "ws")]
+
+
+def test_a_templated_destination_declares_nothing():
+    operator = WebflowAuditLogsOperator(
+        task_id="land", workspace="ws", destination="{{ var.value.dest }}", window_size="PT1H"
+    )
+    assert (operator.outlets, operator.inlets) == ([], [])
+
+
+def test_the_alias_name_says_its_asset():
+    asset = landing_asset(DESTINATION, "ws")
+    assert windows_alias_target(windows_alias_name(asset)) == asset.uri
+    assert windows_alias_target("my-alias") is None
+    assert windows_alias_target("webflow-audit-windows:") is None
+
+
+def test_the_listener_finds_each_window_alias_with_the_asset_its_task_declares():
+    windowed = WebflowAuditLogsOperator(task_id="a", workspace="ws", destination=DESTINATION, window_size="PT1H")
+    whole = WebflowAuditLogsOperator(task_id="b", workspace="ws2", destination=DESTINATION)
+    own_alias = WebflowAuditLogsOperator(
+        task_id="c", workspace="ws3", destination=DESTINATION, window_size="PT1H", outlets=[AssetAlias(name="x")]
+    )
+    undeclared = SimpleNamespace(outlets=[AssetAlias(name=windows_alias_name(Asset(uri="s3://b/p")))], inlets=[])
+    asset = landing_asset(DESTINATION, "ws")
+    assert window_alias_links([windowed, whole, own_alias, undeclared]) == {
+        (windows_alias_name(asset), asset.name, asset.uri)
+    }
+    assert window_alias_links([]) == set()
+
+
+def test_the_plugin_registers_the_listener():
+    assert alias_links in WebflowAuditPlugin.listeners
+
+
+@pytest.fixture
+def metadata(tmp_path):
+    """The three tables the link touches, as Airflow defines them, in a SQLite database."""
+    from airflow.models.asset import AssetAliasModel, AssetModel, alias_association_table
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(f"sqlite:///{tmp_path}/airflow.db")
+    for table in (AssetModel.__table__, AssetAliasModel.__table__, alias_association_table):
+        table.create(engine)
+    with Session(engine) as session:
+        yield session, engine
+    engine.dispose()
+
+
+def test_links_are_inserted_once_and_only_between_rows_that_exist(metadata):
+    from airflow.models.asset import AssetAliasModel, AssetModel
+
+    session, engine = metadata
+    asset = landing_asset(DESTINATION, "ws")
+    alias = windows_alias_name(asset)
+    session.add_all([AssetModel(name=asset.name, uri=asset.uri, group="asset", extra={}), AssetAliasModel(name=alias)])
+    session.flush()
+    links = {(alias, asset.name, asset.uri), ("webflow-audit-windows:s3://gone", "s3://gone", "s3://gone")}
+    assert link_aliases(session, links) == 1
+    assert link_aliases(session, links) == 0  # already linked: nothing written
+    session.commit()
+    with sqlite3.connect(engine.url.database) as db:
+        assert db.execute("select count(*) from asset_alias_asset").fetchone() == (1,)
