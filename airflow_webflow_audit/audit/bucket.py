@@ -44,6 +44,7 @@ from airflow_webflow_audit.landing.layout import (
     day_folder_name,
     parse_day_folder,
     parse_object_name,
+    read_object_name,
     workspace_root,
 )
 from airflow_webflow_audit.landing.manifest import COVERAGE_COMPLETE
@@ -179,12 +180,17 @@ class _Scan:
         return any(name.event_types is None for name in windows.values())
 
     def _unexpected(self, entry: Entry, key: str, day: date) -> None:
-        parsed = parse_object_name(entry.name.removesuffix(MANIFEST_SUFFIX))
+        base = entry.name.removesuffix(MANIFEST_SUFFIX)
+        parsed = parse_object_name(base)
+        imitated = read_object_name(base)
         if parsed is not None:
             why = (
                 f"named like a part of a window that starts on {_utc_day(parsed.start)}, but it lies in the folder "
                 f"of {day}"
             )
+        elif imitated is not None:
+            spelled = imitated.spelled() + entry.name[len(base) :]
+            why = f"another spelling of {spelled}, which is the only name the layout gives that part"
         elif entry.kind == DIRECTORY:
             why = "a folder inside a day folder, which holds no folders"
         else:

@@ -245,23 +245,46 @@ class ObjectName(NamedTuple):
         """What the parts of one window share."""
         return self.start, self.end, self.event_types, self.file_format
 
+    def spelled(self) -> str:
+        """The one name the layout gives this part's data object."""
+        return object_name(self.start, self.end, self.file_format, self.event_types, self.part)
+
 
 def parse_object_name(name: str) -> ObjectName | None:
-    """The inverse of :func:`window_object_path`'s name; None for any other name (manifests included)."""
+    """The inverse of :func:`object_name`: what ``name`` says, only if it is spelled exactly as the layout
+    spells it (see :func:`is_canonical`); None for any other name, manifests included."""
+    parsed = read_object_name(name)
+    if (
+        parsed is None
+        or object_name(parsed.start, parsed.end, parsed.file_format, parsed.event_types, parsed.part) != name
+    ):
+        return None
+    return parsed
+
+
+def read_object_name(name: str) -> ObjectName | None:
+    """What ``name`` would say as a part's name, however it is spelled (``20261002T000000.000000Z``,
+    ``part-00002``, ``event_types=b,a``): for naming what a look-alike imitates. Only
+    :func:`parse_object_name`'s answer makes a name the layout's own."""
     match = LANDED_NAME.match(name)
     if match is None:
         return None
     part = int(match["part"]) if match["part"] else FIRST_PART
     if match["part"] and part <= FIRST_PART:
-        return None  # the first part is never numbered: not a name this provider writes
+        return None  # the first part is never numbered
     types = match["event_types"]
-    return ObjectName(
-        parse_key_time(match["start"]),
-        parse_key_time(match["end"]),
-        tuple(types.split(",")) if types else None,
-        match["file_format"],
-        part,
-    )
+    try:
+        start, end = parse_key_time(match["start"]), parse_key_time(match["end"])
+    except ValueError:  # digits that are no date, such as month 13
+        return None
+    return ObjectName(start, end, tuple(types.split(",")) if types else None, match["file_format"], part)
+
+
+def is_canonical(name: str) -> bool:
+    """Whether ``name`` (a part's object or manifest name) is the layout's own: formatting what it parses
+    gives it back character for character. Readers that glob a folder count every look-alike, so anything
+    else in a window's folder is an object the audit names."""
+    return parse_object_name(name.removesuffix(MANIFEST_SUFFIX)) is not None
 
 
 def manifest_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
@@ -273,14 +296,16 @@ def day_folder_name(day: date) -> str:
 
 
 def parse_day_folder(name: str) -> date | None:
-    """The day of a ``dt=YYYY-MM-DD`` folder's name; None for any other name."""
+    """The day of a ``dt=YYYY-MM-DD`` folder's name, spelled as :func:`day_folder_name` spells it; None for
+    any other name."""
     match = DAY_FOLDER.fullmatch(name)
     if match is None:
         return None
     try:
-        return date.fromisoformat(match["day"])
+        day = date.fromisoformat(match["day"])
     except ValueError:
         return None
+    return day if day_folder_name(day) == name else None
 
 
 def classify_name(name: str, day: date) -> tuple[str, ObjectName | None]:
@@ -289,18 +314,28 @@ def classify_name(name: str, day: date) -> tuple[str, ObjectName | None]:
     A part's object or manifest belongs in the folder of its window's start day; anywhere else it is
     :data:`UNKNOWN`, as is every name this provider does not write.
     """
-    kind = PART_MANIFEST if name.endswith(MANIFEST_SUFFIX) else PART_OBJECT
-    inner = name.removesuffix(MANIFEST_SUFFIX)
     temporary = TEMPORARY_NAME.fullmatch(name)
     if temporary is not None:
-        kind, inner = TEMPORARY, temporary["name"]
-        if inner.endswith(FINDINGS_SUFFIX):
-            inner = inner.removesuffix(FINDINGS_SUFFIX) + ".jsonl.gz"
+        kind, inner = TEMPORARY, _owner_of(temporary["name"])
     elif name.endswith(FINDINGS_SUFFIX):
         kind, inner = FINDINGS_FILE, name.removesuffix(FINDINGS_SUFFIX) + ".jsonl.gz"
-    parsed = parse_object_name(inner.removesuffix(MANIFEST_SUFFIX))
+    elif name.endswith(MANIFEST_SUFFIX):
+        kind, inner = (
+            PART_MANIFEST,
+            name.removesuffix(MANIFEST_SUFFIX),
+        )  # once: X.manifest.json.manifest.json is no part's
+    else:
+        kind, inner = PART_OBJECT, name
+    parsed = parse_object_name(inner)
     if parsed is None or parsed.start.astimezone(timezone.utc).date() != day:
         return UNKNOWN, None
     if kind == FINDINGS_FILE and (parsed.part != FIRST_PART or parsed.event_types or parsed.file_format != "jsonl.gz"):
         return UNKNOWN, None
     return kind, parsed
+
+
+def _owner_of(temporary: str) -> str:
+    """The data object name a temporary object of ``temporary``'s name is written for."""
+    if temporary.endswith(FINDINGS_SUFFIX):
+        return temporary.removesuffix(FINDINGS_SUFFIX) + ".jsonl.gz"
+    return temporary.removesuffix(MANIFEST_SUFFIX)

@@ -16,7 +16,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
@@ -34,13 +34,13 @@ from airflow_webflow_audit.landing.formats import line_key, parquet_row_key
 from airflow_webflow_audit.landing.layout import (
     FIRST_PART,
     MANIFEST_SUFFIX,
+    PART_MANIFEST,
     PART_OBJECT,
     ObjectName,
     classify_name,
     day_folder_name,
     manifest_path_for,
     parse_day_folder,
-    parse_object_name,
     workspace_root,
 )
 from airflow_webflow_audit.landing.storage import DIRECTORY, FILE, Entry, backend_of, open_untracked, read_untracked
@@ -115,9 +115,10 @@ def parts_found(folder: ObjectStoragePath, place: Place, entries: Sequence[Entry
     kinds = {entry.name: entry.kind for entry in entries}
     created = {entry.name: entry.created for entry in entries}
     numbers = set()
+    day = place.name.start.astimezone(timezone.utc).date()
     for entry in entries:
-        parsed = parse_object_name(entry.name.removesuffix(MANIFEST_SUFFIX))
-        if parsed is not None and parsed.window == place.name.window:
+        kind, parsed = classify_name(entry.name, day)
+        if kind in (PART_OBJECT, PART_MANIFEST) and parsed is not None and parsed.window == place.name.window:
             numbers.add(parsed.part)
     found = []
     for number in sorted(numbers):

@@ -174,8 +174,30 @@ def test_a_landing_refuses_to_build_on_a_misplaced_manifest(archive, clock):
         "workspace=hitchhikers-workspace/dt=2026-10-02-extra/audit_logs_20261002T000000Z_20261003T000000Z.jsonl.gz",
         "workspace=hitchhikers-workspace/dt=2026-10-03/audit_logs_20261002T000000Z_20261003T000000Z.jsonl.gz",
         "workspace=hitchhikers-workspace/events.jsonl.gz",
+        # Other spellings of real names: each parses to a real part's fields, and a reader that globs the
+        # folder (DuckDB's read_json('dt=.../*.jsonl.gz')) counts what it holds.
+        "workspace=hitchhikers-workspace/dt=2026-10-02/audit_logs_20261002T000000.000000Z_20261003T000000Z.jsonl.gz",
+        "workspace=hitchhikers-workspace/dt=2026-10-02/audit_logs_20261002T000000Z_20261003T000000.000000Z.jsonl.gz",
+        "workspace=hitchhikers-workspace/dt=2026-10-02/audit_logs_20261002T000000Z_20261003T000000Z.part-00002.jsonl.gz",
+        "workspace=hitchhikers-workspace/dt=2026-10-02/"
+        "audit_logs_20261002T000000Z_20261003T000000Z.event_types=custom_role,custom_role.jsonl.gz",
+        "workspace=hitchhikers-workspace/dt=2026-10-02/"
+        "audit_logs_20261002T000000Z_20261003T000000Z.event_types=user_access,custom_role.jsonl.gz",
+        "workspace=hitchhikers-workspace/dt=2026-10-02/"
+        "audit_logs_20261002T000000Z_20261003T000000Z.jsonl.gz.manifest.json.manifest.json",
     ],
-    ids=["unknown-name", "extra-folder", "wrong-day-folder", "workspace-root"],
+    ids=[
+        "unknown-name",
+        "extra-folder",
+        "wrong-day-folder",
+        "workspace-root",
+        "fraction-on-start",
+        "fraction-on-end",
+        "five-digit-part",
+        "repeated-event-type",
+        "unsorted-event-types",
+        "doubled-manifest-suffix",
+    ],
 )
 def test_an_object_the_layout_does_not_own_is_named(archive, capsys, clock, tmp_path, stray):
     root = archive["root"]
@@ -186,7 +208,24 @@ def test_an_object_the_layout_does_not_own_is_named(archive, capsys, clock, tmp_
     owner = stray.rsplit("/", 1)[0] if "extra" in stray else stray  # a stray folder is named as the folder
     assert [kind for kind, _ in problems(report)] == ["unexpected_object"]
     assert problems(report)[0][1] == owner
+    if ".000000Z" in stray or "part-0" in stray or "," in stray:
+        assert "another spelling of audit_logs_2026100" in report["problems"][0]["detail"]
     consumers_refuse_and_write_nothing(archive, clock, tmp_path, match="unexpected_object")
+
+
+def test_a_look_alike_of_the_next_part_does_not_stop_the_real_one_landing(archive, capsys, clock):
+    """A landing ignores another spelling of its next part's name and lands the part at its own name;
+    the audit names the look-alike and nothing else."""
+    root = archive["root"]
+    look_alike = key_of(*DAYS[1]).replace(".jsonl.gz", ".part-00002.jsonl.gz")
+    (root / look_alike).write_bytes((root / key_of(*DAYS[1])).read_bytes())
+    late = dict(archive["sim"].events(*DAYS[1])[0], payload={"late": True})
+    archive["sim"].insert_event(late)
+    result, _ = run_window(make_operator(clock, destination=archive["destination"]), *DAYS[1])
+    assert (result["part"], result["new_records"]) == (2, 1)
+    assert result["uri"].endswith(".part-0002.jsonl.gz")
+    code, report = audit(capsys, archive)
+    assert (code, problems(report)) == (1, [("unexpected_object", look_alike)])
 
 
 def test_known_leftovers_and_the_findings_files_are_not_strays(archive, capsys):

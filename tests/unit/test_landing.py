@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from airflow.sdk import BaseHook, ObjectStoragePath
@@ -17,9 +17,13 @@ from airflow_webflow_audit.exceptions import (
 from airflow_webflow_audit.landing import storage, writer
 from airflow_webflow_audit.landing.layout import (
     MANIFEST_SUFFIX,
+    UNKNOWN,
     asset_uri,
     check_destination,
+    classify_name,
     format_key_time,
+    is_canonical,
+    parse_day_folder,
     parse_object_name,
     window_object_path,
 )
@@ -254,3 +258,36 @@ def test_coverage_of_a_window_against_the_oldest_event_served(earliest_hour, cov
     start = datetime(2026, 10, 1, tzinfo=UTC)
     earliest = None if earliest_hour is None else start + timedelta(hours=earliest_hour)
     assert coverage_of(start, start + timedelta(hours=2), earliest) == coverage
+
+
+@pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("audit_logs_20261002T000000Z_20261003T000000Z.jsonl.gz", True),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.jsonl.gz.manifest.json", True),
+        ("audit_logs_20261002T000000.250000Z_20261003T000000Z.parquet", True),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.part-0002.jsonl.gz", True),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.part-10000.jsonl.gz", True),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.event_types=custom_role,user_access.jsonl.gz", True),
+        ("audit_logs_20261002T000000.000000Z_20261003T000000Z.jsonl.gz", False),
+        ("audit_logs_20261002T000000Z_20261003T000000.000000Z.jsonl.gz", False),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.part-00002.jsonl.gz", False),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.event_types=user_access,custom_role.jsonl.gz", False),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.event_types=custom_role,custom_role.jsonl.gz", False),
+        ("audit_logs_20261002T000000Z_20261003T000000Z.jsonl.gz.manifest.json.manifest.json", False),
+        ("audit_logs_20261302T000000Z_20261003T000000Z.jsonl.gz", False),  # month 13: digits, no date
+    ],
+)
+def test_a_name_is_the_layouts_only_as_the_layout_spells_it(name, canonical):
+    assert is_canonical(name) is canonical
+    kind, parsed = classify_name(name, date(2026, 10, 2))
+    assert (kind != UNKNOWN) is canonical
+    if canonical:
+        assert parsed is not None
+        assert parsed.spelled() == name.removesuffix(MANIFEST_SUFFIX)
+
+
+def test_day_folders_have_one_spelling():
+    assert parse_day_folder("dt=2026-10-02") == date(2026, 10, 2)
+    assert parse_day_folder("dt=2026-02-30") is None
+    assert parse_day_folder("dt=2026-10-02-extra") is None
