@@ -96,6 +96,14 @@ def validate_window_size(value: object) -> timedelta | None:
 
 
 def _parse_window_size(value: object) -> timedelta | None:
+    """The size ``value`` spells, or None; one that Python cannot represent ("inf", "1e20") is None too."""
+    try:
+        return _read_window_size(value)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _read_window_size(value: object) -> timedelta | None:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -156,12 +164,34 @@ def validate_workspace(workspace: object) -> str:
     return workspace
 
 
+#: The instants this provider handles. A range, a window, a retirement time or a partition key outside them
+#: is refused: date arithmetic on it (a day folder, a calendar month, the window after it) would leave what
+#: Python's datetime represents, and no audit log of Webflow's is from before 1970.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST_TIME = datetime(9999, 1, 1, tzinfo=timezone.utc)
+
+
+def check_time_bounds(moment: datetime, name: str) -> datetime:
+    """``moment`` (aware) if it lies within :data:`EARLIEST_TIME` .. :data:`LATEST_TIME`."""
+    try:
+        inside = EARLIEST_TIME <= moment <= LATEST_TIME
+    except OverflowError:  # an offset that takes it past year 1 or 9999 in UTC
+        inside = False
+    if not inside:
+        raise WebflowConfigurationError(
+            f"{name}={moment.isoformat()} is outside the times this provider handles, "
+            f"{EARLIEST_TIME.isoformat()} to {LATEST_TIME.isoformat()}."
+        )
+    return moment
+
+
 def validate_datetime(value: object, name: str) -> datetime:
-    """An aware datetime, in UTC, from a datetime or an ISO 8601 string with an offset."""
+    """An aware datetime, in UTC, from a datetime or an ISO 8601 string with an offset, within
+    :data:`EARLIEST_TIME` .. :data:`LATEST_TIME`."""
     if isinstance(value, str):
         try:
             value = _parse_timestamp(value, assume_utc=False)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise WebflowConfigurationError(
                 f"{name}={value!r} is not an ISO 8601 date-time; use e.g. '2026-10-01T00:00:00Z'."
             ) from None
@@ -174,7 +204,7 @@ def validate_datetime(value: object, name: str) -> datetime:
             f"{name}={value.isoformat()} is a naive datetime; pass a timezone-aware one, e.g. "
             "pendulum.datetime(2026, 10, 1, tz='UTC') or datetime(..., tzinfo=timezone.utc)."
         )
-    utc = value.astimezone(timezone.utc)
+    utc = check_time_bounds(value, name).astimezone(timezone.utc)
     # A plain datetime, even from pendulum (Airflow's data intervals): pendulum's DateTime loses a stdlib
     # tzinfo in arithmetic (``+ timedelta`` gives a naive result) and refuses to subtract stdlib datetimes.
     return datetime(

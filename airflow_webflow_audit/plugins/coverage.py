@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.landing.layout import ASSET_EXTRA_KEY
 from airflow_webflow_audit.plugins import URL_PREFIX, VIEW_NAME
+from airflow_webflow_audit.validation import EARLIEST_TIME, LATEST_TIME
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +213,15 @@ def _range(start: str, end: str) -> tuple[date, date]:
         last = date.fromisoformat(end[:10]) if end else None
     except ValueError:
         raise PageError(400, f"start and end must be days, YYYY-MM-DD; got {start!r} and {end!r}.") from None
+    earliest, latest = EARLIEST_TIME.date(), LATEST_TIME.date()
+    for day in (first, last):
+        if day is not None and not earliest <= day <= latest:
+            raise PageError(400, f"{day} is outside the days this page shows, {earliest} to {latest}.")
     if first is None:
         assert last is not None
-        first = last - timedelta(days=DEFAULT_DAYS)
+        first = max(earliest, last - timedelta(days=DEFAULT_DAYS))
     if last is None:
-        last = first + timedelta(days=DEFAULT_DAYS)
+        last = min(latest, first + timedelta(days=DEFAULT_DAYS))
     if last <= first:
         raise PageError(400, f"The range is empty: end ({last}) must be after start ({first}).")
     if (last - first).days > MAX_DAYS:

@@ -29,7 +29,7 @@ from typing import Any
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.signing.keys import PublicKey, algorithm_of, fingerprint, load_public_key
-from airflow_webflow_audit.validation import validate_optional_datetime
+from airflow_webflow_audit.validation import validate_datetime, validate_optional_datetime
 
 KEYRING_FIELDS = ("name", "public_key", "public_key_file", "not_after")
 
@@ -61,15 +61,22 @@ def trusted(keys: Iterable[TrustedKey | PublicKey]) -> list[TrustedKey]:
 
 
 def key_argument(text: str) -> TrustedKey:
-    """``FILE`` or ``FILE@ISO-TIME`` (the key retired at that time), as ``--public-key`` takes it."""
+    """``FILE`` or ``FILE@ISO-TIME`` (the key retired at that time), as ``--public-key`` takes it.
+
+    A file whose own name holds an ``@`` is read whole. Otherwise what follows the last ``@`` must be a
+    time: empty (an unset shell variable in ``pub.pem@$RETIRED``) or unreadable, it is an error that says
+    so, never a key silently treated as not retired.
+    """
     path, not_after = text, None
     head, at, tail = text.rpartition("@")
-    if at and head:
-        try:
-            not_after = validate_optional_datetime(tail, "the time after @")
-            path = head
-        except WebflowConfigurationError:
-            path = text  # an @ in the file's name, not a time
+    if at and head and not Path(text).exists():
+        if not tail.strip():
+            raise WebflowConfigurationError(
+                f"--public-key {text!r} has nothing after the @ where the key's retirement time goes (an unset "
+                "variable?): give an ISO 8601 time with an offset, e.g. pub.pem@2026-12-01T00:00:00Z, or drop the @."
+            )
+        not_after = validate_datetime(tail, f"the retirement time after @ in --public-key {text!r}")
+        path = head
     data = Path(path).read_bytes()
     return TrustedKey(load_public_key(data, path), Path(path).name, not_after)
 
@@ -106,5 +113,11 @@ def key_entry(entry: Any, source: str, *, base: Path | None = None) -> TrustedKe
             raise WebflowConfigurationError(f"{source}: public_key_file is for keyring files; give public_key here.")
         data = (base / str(entry["public_key_file"])).read_bytes()
     key = load_public_key(data, source)
-    not_after = validate_optional_datetime(entry.get("not_after"), f"{source} not_after")
+    text = entry.get("not_after")
+    if isinstance(text, str) and not text.strip():
+        raise WebflowConfigurationError(
+            f"{source} has an empty not_after (a template over a missing value?): give the key's retirement time, "
+            "ISO 8601 with an offset, or leave the field out (or null) for a key that is not retired."
+        )
+    not_after = validate_optional_datetime(text, f"{source} not_after")
     return TrustedKey(key, str(entry.get("name") or fingerprint(key)), not_after)
