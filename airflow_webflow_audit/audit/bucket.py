@@ -98,23 +98,38 @@ def audit_bucket(
             break
     report.windows.sort(key=lambda w: (w.start, w.end, w.key))
     _check_tiling(report)
+    # Warnings about how windows were judged belong to those windows too, so the calendar's cells say what the
+    # verdict says (under --strict, a warning is a problem).
     if scan.unbound:
-        report.warnings.append(
+        _warn_windows(
+            report,
             f"{len(scan.unbound)} part manifest(s) were written by earlier versions and cannot state all of their "
             f"place ({scan.unbound[0]}); they are bound by what they do state (workspace, window, filter, part, "
-            "object name)."
+            "object name).",
+            [w for w in report.windows if w.chain is not None and w.chain.unbound],
         )
     if policy.verifier is None and report.windows:
-        report.warnings.append(
-            "signatures not checked: no public key was given (--public-key) and no signing connection was found."
+        _warn_windows(
+            report,
+            "signatures not checked: no public key was given (--public-key) and no signing connection was found.",
+            report.windows,
         )
     retired = policy.verifier is not None and any(key.not_after for key in policy.verifier.keys)
     if retired and report.windows and not backend_of(destination).trusted_creation_time:
-        report.warnings.append(
+        _warn_windows(
+            report,
             "retired keys are checked against the files' modification times, which anyone who can write this "
-            "folder can set: on a local folder the retirement check is only as strong as its permissions."
+            "folder can set: on a local folder the retirement check is only as strong as its permissions.",
+            report.windows,
         )
     return report
+
+
+def _warn_windows(report: AuditReport, text: str, windows: Sequence[WindowReport]) -> None:
+    """One warning of the range that holds for each of ``windows``: listed once, and on each window."""
+    report.warnings.append(text)
+    for window in windows:
+        window.warnings.append(text)
 
 
 class _Scan:

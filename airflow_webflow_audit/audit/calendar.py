@@ -5,7 +5,8 @@ the one source of truth of ``--json``, ``--html`` and the Airflow UI page. The d
 contract that tests and scripts read (the ``data-status`` of each ``data-day`` cell), worst first:
 
 * ``problem`` -- a window meeting the day has a problem (missing, corrupt, misplaced, badly signed,
-  overlapping, stale...), or something the layout does not own lies in the day's folder;
+  overlapping, stale...), or something the layout does not own lies in the day's folder; under
+  ``--strict``, also a day that would be ``retention`` or ``warning`` (strict counts warnings as problems);
 * ``gap`` -- part of the day is covered by no whole window;
 * ``retention`` -- a window meeting the day was landed when the API no longer served its start
   (coverage before the retention horizon): not proof that it is complete;
@@ -86,11 +87,13 @@ def day_cells(report: Mapping[str, Any]) -> list[DayCell]:
         if day < first or day > last:
             cells.append(DayCell(day, OUTSIDE))
             continue
-        cells.append(_cell(day, windows[day], problems[day]))
+        cells.append(_cell(day, windows[day], problems[day], strict=bool(report.get("strict"))))
     return cells
 
 
-def _cell(day: date, windows: list[Mapping[str, Any]], problems: list[Mapping[str, Any]]) -> DayCell:
+def _cell(
+    day: date, windows: list[Mapping[str, Any]], problems: list[Mapping[str, Any]], *, strict: bool = False
+) -> DayCell:
     cell = DayCell(day, OK, windows=[str(window["key"]) for window in windows])
     found = [p for p in problems if p.get("kind") != "gap"]
     gaps = [p for p in problems if p.get("kind") == "gap"]
@@ -100,7 +103,7 @@ def _cell(day: date, windows: list[Mapping[str, Any]], problems: list[Mapping[st
     cell.reasons += [f"gap [{p['start']}, {p['end']})" for p in gaps]
     cell.reasons += [f"{w['key']}: coverage {w['coverage']}" for w in retention]
     cell.reasons += [warning for w in warned for warning in w["warnings"]]
-    if found:
+    if found or (strict and (retention or warned)):  # --strict counts warnings as problems
         cell.status = PROBLEM
     elif gaps:
         cell.status = GAP

@@ -160,6 +160,7 @@ class AuditReport:
         return {
             "verdict": self.verdict,
             "exit_code": self.exit_code,
+            "strict": self.strict,
             "range": {"start": self.start.isoformat(), "end": self.end.isoformat()},
             "workspace": self.workspace,
             "destination": self.destination,

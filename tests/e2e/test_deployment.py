@@ -39,6 +39,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
 from airflow_webflow_audit.plugins.coverage import Landing
+from airflow_webflow_audit.signing import generate_private_key_pem
 from airflow_webflow_audit.testing.deployment import Deployment, copy_home, running
 from airflow_webflow_audit.testing.simulator import WebflowSimulator, generate_events
 from airflow_webflow_audit.triggers.audit_events import CURSOR_KEY, SAVE_AFTER_YIELD_SECONDS
@@ -132,6 +133,10 @@ def deployment(sim: WebflowSimulator, module_tmp: Path, migrated_home: Path) -> 
         shutil.copy(dag_file, dags_folder)
     env = {
         "AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(),
+        # Signed, as in production: the coverage page verifies with the same connection's key.
+        "AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING": json.dumps(
+            {"conn_type": "generic", "password": generate_private_key_pem()}
+        ),
         "WEBFLOW_E2E_RACE_DESTINATION": f"file://{module_tmp}/landing-race",
         "WEBFLOW_E2E_RACE_BARRIER": str(module_tmp / "race-barrier"),
         "WEBFLOW_E2E_RACE_ROUNDS": str(RACE_ROUNDS),

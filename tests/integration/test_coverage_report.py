@@ -74,3 +74,22 @@ def test_an_html_file_that_cannot_be_written_is_could_not_audit(tampered, capsys
     code = main([*the_range(tampered), "--html", str(tampered["html"].parent / "no-such-folder" / "evidence.html")])
     assert code == 3
     assert "could not write the HTML report" in capsys.readouterr().err
+
+
+def test_under_strict_with_no_key_no_day_is_ok(simulator, clock, tmp_path, capsys):
+    """--strict counts warnings as problems: with no key, "signatures not checked" holds for every window, so
+    the verdict is incomplete and no day cell may say ok (a script reading the cells would pass the archive)."""
+    simulator()
+    destination = f"file://{tmp_path}/landing"
+    for day in DAYS:
+        run_window(make_operator(clock, destination=destination), *day)
+    start, end = DAYS[0][0].isoformat(), DAYS[-1][1].isoformat()
+    args = [destination, "--workspace", WORKSPACE, "--start", start, "--end", end, "--json"]
+    for strict, expected in ((False, "warning"), (True, "problem")):
+        capsys.readouterr()
+        code = main([*args, *(["--strict"] if strict else []), "--html", str(tmp_path / "evidence.html")])
+        report = json.loads(capsys.readouterr().out)
+        assert (code, report["verdict"]) == ((1, "incomplete") if strict else (0, "complete"))
+        html = (tmp_path / "evidence.html").read_text()
+        cells = {day: html.split(f"data-day='{day}'", 1)[1][:80] for day in ("2026-10-01", "2026-10-02", "2026-10-03")}
+        assert all(f"data-status='{expected}'" in cell for cell in cells.values()), cells
