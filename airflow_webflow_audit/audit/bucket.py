@@ -4,11 +4,12 @@ the workspace's folder that the layout does not own, and the windows against the
 overlap, no stale leftovers). Never writes to the destination.
 
 Windows live in the folder of their start day, so a window that reaches into the range from before
-it lies in an earlier folder. One listing of the workspace's folder says which day folders exist;
-those of the range are read, then the earlier ones, newest first, up to the first that holds a whole
-window: any window starting before that one and reaching into the range would overlap it (and an
-audit of the earlier time names that overlap). So a week- or month-long window audited over any of
-its days is found, without listing the whole archive.
+it lies in an earlier folder, however long ago it starts. One listing of the workspace's folder says
+which day folders exist; those of the range are read, and every earlier one is listed (a listing, no
+reads, unless one of its windows reaches into the range: then it is judged, and what the layout does
+not own beside it is named). Windows that meet the range must not overlap any other whole window
+either, inside the range or out, so the folders after the range are listed up to the latest end of
+a window that meets it.
 """
 
 from __future__ import annotations
@@ -91,13 +92,15 @@ def audit_bucket(
     scan = _Scan(workspace_root(destination, workspace), workspace, report, policy, now, keep_event_keys)
     days = scan.day_folders()
     first, last = _utc_day(start), _utc_day(end - timedelta(microseconds=1))
-    for day in sorted(d for d in days if first <= d <= last):
-        scan.folder(day, in_range=True)
-    for day in sorted((d for d in days if d < first), reverse=True):
-        if scan.folder(day, in_range=False):
-            break
+    for day in sorted(d for d in days if d <= last):
+        scan.folder(day, in_range=day >= first)
+    # Windows that reach past the range's end overlap any window landed before they end.
+    reach = max((w.end for w in report.windows), default=end)
+    for day in sorted(d for d in days if last < d and datetime.combine(d, time(), timezone.utc) < reach):
+        scan.folder(day, in_range=False)
     report.windows.sort(key=lambda w: (w.start, w.end, w.key))
     _check_tiling(report)
+    _check_neighbours(report, scan.neighbours)
     # Warnings about how windows were judged belong to those windows too, so the calendar's cells say what the
     # verdict says (under --strict, a warning is a problem).
     if scan.unbound:
@@ -151,6 +154,8 @@ class _Scan:
         self.now = now or datetime.now(timezone.utc)
         self.unbound: list[str] = []
         self.keep_event_keys = keep_event_keys
+        #: Whole windows outside the range (by name, not judged) in the folders read: ``(name, key)``.
+        self.neighbours: list[tuple[ObjectName, str]] = []
 
     def day_folders(self) -> set[date]:
         """The days that have a folder; anything else in the workspace's folder is a problem."""
@@ -173,26 +178,35 @@ class _Scan:
                 )
         return days
 
-    def folder(self, day: date, *, in_range: bool) -> bool:
-        """Judge the windows of one day folder that meet the range; whether it holds a whole window."""
+    def folder(self, day: date, *, in_range: bool) -> None:
+        """Judge the windows of one day folder that meet the range, and name what the layout does not own there
+        when the folder's day is in the range or one of its windows reaches into it. The folder's other whole
+        windows are kept as neighbours: a window that meets the range must not overlap them either."""
         folder = self.root / day_folder_name(day)
         entries = list_folder(folder)
         windows: dict[tuple[object, ...], ObjectName] = {}
+        strays = []
         for entry in entries:
             kind, parsed = classify_name(entry.name, day)
             key = f"{self.root.name}/{day_folder_name(day)}/{entry.name}"
             if kind == UNKNOWN:
-                if in_range:
-                    self._unexpected(entry, key, day)
+                strays.append((entry, key))
             elif kind == TEMPORARY and parsed is not None:
                 self._check_partial(entry, key, parsed)
             elif kind != FINDINGS_FILE and parsed is not None:
                 windows.setdefault(parsed.window, parsed._replace(part=FIRST_PART))
         report = self.report
-        for name in windows.values():
-            if name.end > report.start and name.start < report.end:
-                report.windows.append(self._check_window(folder, entries, Place(self.workspace, name)))
-        return any(name.event_types is None for name in windows.values())
+        meeting = [name for name in windows.values() if name.end > report.start and name.start < report.end]
+        if in_range or meeting:
+            for entry, key in strays:
+                self._unexpected(entry, key, day)
+        for name in meeting:
+            report.windows.append(self._check_window(folder, entries, Place(self.workspace, name)))
+        self.neighbours.extend(
+            (name, Place(self.workspace, name).key(FIRST_PART))
+            for name in windows.values()
+            if name not in meeting and name.event_types is None
+        )
 
     def _unexpected(self, entry: Entry, key: str, day: date) -> None:
         base = entry.name.removesuffix(MANIFEST_SUFFIX)
@@ -298,6 +312,23 @@ def _check_tiling(report: AuditReport) -> None:
         previous_end = window.end if previous_end is None else max(previous_end, window.end)
     if covered_until < report.end:
         _gap(report, covered_until, report.end)
+
+
+def _check_neighbours(report: AuditReport, neighbours: Sequence[tuple[ObjectName, str]]) -> None:
+    """A whole window meeting the range must not overlap a whole window outside it either: a reader of the
+    archive would count their shared time's events twice."""
+    for window in report.windows:
+        if window.event_types is not None or window.status != OK:
+            continue
+        for name, key in neighbours:
+            if name.start < window.end and window.start < name.end:
+                report.flag(
+                    window,
+                    OVERLAP,
+                    f"overlaps {key} ([{name.start.isoformat()}, {name.end.isoformat()})), outside the range; "
+                    "readers of the archive would count the time they share twice",
+                )
+                break
 
 
 def _gap(report: AuditReport, start: datetime, end: datetime) -> None:

@@ -273,9 +273,7 @@ def test_a_window_of_three_days_audits_complete_over_its_last_day(simulator, clo
         assert [(w["start"], w["end"]) for w in report["windows"]] == [(DAYS[0][0].isoformat(), DAYS[2][1].isoformat())]
 
 
-def test_a_weekly_window_beside_daily_ones_is_an_overlap_and_the_walk_back_stays_short(
-    simulator, clock, tmp_path, capsys
-):
+def test_a_two_day_window_beside_daily_ones_is_an_overlap_over_its_last_day(simulator, clock, tmp_path, capsys):
     simulator()
     destination = f"file://{tmp_path}/landing"
     for day in DAYS:
@@ -296,7 +294,8 @@ def test_a_weekly_window_beside_daily_ones_is_an_overlap_and_the_walk_back_stays
     )
     report = json.loads(capsys.readouterr().out)
     assert code == 1
-    assert [p["kind"] for p in report["problems"]] == ["overlap"]
+    # The 2-day window overlaps the day's own window, and the 10-02 window outside the range.
+    assert [p["kind"] for p in report["problems"]] == ["overlap", "overlap"]
 
 
 def test_the_ocsf_operator_refuses_a_rewritten_window_whose_signature_was_stripped(archive, clock, tmp_path):
@@ -342,3 +341,45 @@ def test_audit_json_on_object_storage_prints_one_json_document(store, simulator,
     report = json.loads(result.stdout)  # the whole of stdout, and nothing else
     assert report["verdict"] == "complete"
     assert TOKEN not in result.stdout + result.stderr
+
+
+def sub_range_audit(capsys, destination: str, start, end) -> tuple[int, dict]:
+    capsys.readouterr()
+    code = main(
+        [destination, "--workspace", WORKSPACE, "--start", start.isoformat(), "--end", end.isoformat(), "--json"]
+    )
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_a_long_window_reaching_a_sub_range_past_shorter_ones_is_found_and_is_an_overlap(
+    simulator, clock, tmp_path, capsys
+):
+    """A 3-day window from 10-01 with daily windows for 10-01 and 10-02 beside it: an audit of 10-03 alone
+    used to stop at 10-02's folder and call the day a gap; the 3-day window covers it, and overlaps both."""
+    simulator(days=4)
+    destination = f"file://{tmp_path}/landing"
+    run_window(make_operator(clock, destination=destination), DAYS[0][0], DAYS[2][1])
+    for day in DAYS[:2]:
+        run_window(make_operator(clock, destination=destination), *day)
+    code, report = sub_range_audit(capsys, destination, *DAYS[2])
+    assert code == 1
+    assert [(p["kind"], p["key"]) for p in report["problems"]] == [("overlap", key_of(DAYS[0][0], DAYS[2][1]))]
+    assert "outside the range" in report["problems"][0]["detail"]
+    # A window reaching past the range's end overlaps what lies after it, too.
+    code, report = sub_range_audit(capsys, destination, *DAYS[0])
+    assert {p["kind"] for p in report["problems"]} == {"overlap"}
+
+
+def test_a_stray_beside_an_earlier_window_that_reaches_into_the_range_is_named(simulator, clock, tmp_path, capsys):
+    simulator(days=4)
+    destination = f"file://{tmp_path}/landing"
+    run_window(make_operator(clock, destination=destination), DAYS[0][0], DAYS[2][1])
+    root = ObjectStoragePath(destination)
+    stray = f"workspace={WORKSPACE}/dt={DAYS[0][0]:%Y-%m-%d}/audit_logs_fake.jsonl.gz"
+    (root / stray).write_bytes(b"")
+    code, report = sub_range_audit(capsys, destination, *DAYS[2])
+    assert (code, [(p["kind"], p["key"]) for p in report["problems"]]) == (1, [("unexpected_object", stray)])
+    # A folder none of whose windows reaches the range is not this range's business.
+    run_window(make_operator(clock, destination=destination), DAYS[2][1], DAYS[2][1] + timedelta(days=1))
+    code, report = sub_range_audit(capsys, destination, DAYS[2][1], DAYS[2][1] + timedelta(days=1))
+    assert (code, report["problems"]) == (0, [])
