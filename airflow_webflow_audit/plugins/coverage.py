@@ -3,7 +3,7 @@
 Mounted at ``/webflow-audit`` by :class:`~airflow_webflow_audit.plugins.WebflowAuditPlugin`:
 
 * ``/webflow-audit/`` lists the destinations and workspaces this deployment's landing tasks write
-  (their outlet assets say so), each a link to its calendar;
+  (their landing assets, as the DAGs declare them), each a link to its calendar;
 * ``/webflow-audit/coverage?destination=...&workspace=...&start=...&end=...`` audits the range from the
   bucket (the chain judge, with the signing connection's policy; never a recount against the API) and
   draws the same page as ``audit --html``, with the same day-cell contract. The range defaults to the
@@ -87,37 +87,50 @@ def create_app() -> Any:
 
 
 def known_landings() -> list[Landing]:
-    """What this deployment's landing tasks write: their outlet assets' definitions and latest events.
+    """What this deployment's landing tasks write, as their DAGs declare it: the landing assets in the tasks'
+    outlets and inlets, read from the serialized DAGs the DAG processor stored.
 
-    Both say the destination with its connection id (the asset's uri does not). A definition may lack
-    it when a DAG scheduled on the asset names it without the extra (Airflow keeps one definition per
-    asset); every event of a landing carries it.
+    Never from asset events: anyone allowed to post an asset event (``POST /api/v2/assets/events``) can give it
+    any extra, and a destination named only there would be audited and listed here. Nor from the asset table
+    alone: Airflow keeps one definition per asset, and a DAG that names the asset without its extra would
+    hide the landing. Only DAGs with a task that references an asset are read.
     """
-    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.asset import TaskOutletAssetReference
+    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
-    from sqlalchemy import func, select
+    from sqlalchemy import select, union
 
+    references = [select(TaskOutletAssetReference.dag_id)]
+    try:  # inlet references are newer than some minors this page runs on
+        from airflow.models.asset import TaskInletAssetReference
+
+        references.append(select(TaskInletAssetReference.dag_id))
+    except ImportError:
+        pass
+    found: set[Landing] = set()
     with create_session() as session:
-        definitions = session.execute(select(AssetModel.extra).where(AssetModel.uri.like("%workspace=%"))).all()
-        landing_assets = select(AssetModel.id).where(AssetModel.uri.like("%workspace=%"))
-        latest = (
-            select(func.max(AssetEvent.id)).where(AssetEvent.asset_id.in_(landing_assets)).group_by(AssetEvent.asset_id)
-        )
-        events = session.execute(select(AssetEvent.extra).where(AssetEvent.id.in_(latest))).all()
-    found = set()
-    for (extra,) in definitions:
-        info = extra.get(ASSET_EXTRA_KEY) if isinstance(extra, dict) else None
-        if isinstance(info, dict) and info.get("destination") and info.get("workspace"):
-            found.add(Landing(str(info["destination"]), str(info["workspace"])))
-    for (extra,) in events:
-        if (
-            isinstance(extra, dict)
-            and extra.get("destination")
-            and extra.get("workspace")
-            and not extra.get("event_types")
-        ):
-            found.add(Landing(str(extra["destination"]), str(extra["workspace"])))
+        dag_ids = sorted(set(session.scalars(union(*references))))
+        for dag_id in dag_ids:
+            serialized = SerializedDagModel.get(dag_id, session=session)
+            if serialized is not None and isinstance(serialized.data, dict):
+                found.update(declared_landings(serialized.data))
     return sorted(found, key=lambda landing: (landing.destination, landing.workspace))
+
+
+def declared_landings(serialized_dag: dict[str, Any]) -> set[Landing]:
+    """The destinations and workspaces a serialized DAG's tasks declare in their landing assets' extras."""
+    found = set()
+    for raw in (serialized_dag.get("dag") or {}).get("tasks") or ():
+        task = raw.get("__var", {}) if isinstance(raw, dict) else {}
+        ports = task.get("partial_kwargs", {}) if task.get("_is_mapped") else task
+        for port in (*(ports.get("outlets") or ()), *(ports.get("inlets") or ())):
+            if not isinstance(port, dict) or port.get("__type") != "asset":
+                continue
+            extra = (port.get("__var") or {}).get("extra")
+            info = extra.get(ASSET_EXTRA_KEY) if isinstance(extra, dict) else None
+            if isinstance(info, dict) and info.get("destination") and info.get("workspace"):
+                found.add(Landing(str(info["destination"]), str(info["workspace"])))
+    return found
 
 
 def coverage_page(landings: list[Landing], destination: str, workspace: str, start: str, end: str) -> str:
@@ -132,7 +145,7 @@ def coverage_page(landings: list[Landing], destination: str, workspace: str, sta
         raise PageError(
             404,
             f"No landing task of this deployment writes workspace {workspace!r} to {destination!r}. The page shows "
-            "only what the landing tasks' outlet assets name; pick one below.",
+            "only what the landing tasks' DAGs declare; pick one below.",
         )
     first, last = _range(start, end)
     begin, finish = _midnight(first), _midnight(last)
@@ -163,8 +176,9 @@ def message_page(message: str, landings: list[Landing]) -> str:
 def _landing_list(landings: list[Landing]) -> str:
     if not landings:
         return (
-            "<p>No landing task of this deployment declares an outlet asset yet. The landing operator declares one "
-            "when its destination and workspace are not templated.</p>"
+            "<p>No landing task of this deployment declares a landing asset yet. The landing operator declares one "
+            "when its destination and workspace are not templated (a mapped or templated task: pass "
+            "outlets=[landing_asset(destination, workspace)]).</p>"
         )
     first, last = _default_range()
     items = "".join(

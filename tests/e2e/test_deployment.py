@@ -430,6 +430,17 @@ def test_the_coverage_page_shows_the_tampered_day_behind_airflows_auth(sim, depl
         assert "data-day" not in anonymous.text
         assert "hitchhikers-workspace" not in anonymous.text
     token = login_token(deployment)
+    # A user allowed to post asset events names another folder in an event's extra: the page must not read it.
+    (asset_id,) = deployment.query(
+        "select id from asset where uri = ?", f"{destination}/workspace=hitchhikers-workspace"
+    )[0]
+    posted = httpx.post(
+        f"{api_url(deployment)}/api/v2/assets/events",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"asset_id": asset_id, "extra": {"destination": "file:///etc", "workspace": "x"}},
+        timeout=60,
+    )
+    assert posted.status_code == 200, posted.text
     with chromium() as browser:
         browser.get(f"{api_url(deployment)}/webflow-audit/does-not-matter")  # the cookie's origin first
         browser.add_cookie({"name": "_token", "value": token, "path": "/"})
@@ -455,6 +466,7 @@ def test_the_coverage_page_shows_the_tampered_day_behind_airflows_auth(sim, depl
     assert verdict == "incomplete"
     assert "corrupt" in title
     assert "No landing task of this deployment writes workspace 'x'" in unknown
+    assert "file:///etc" not in index
     # The UI's navigation links to the page (external_views), listed by the plugins API.
     plugins = httpx.get(
         f"{api_url(deployment)}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=60

@@ -114,3 +114,32 @@ def test_links_are_inserted_once_and_only_between_rows_that_exist(metadata):
     session.commit()
     with sqlite3.connect(engine.url.database) as db:
         assert db.execute("select count(*) from asset_alias_asset").fetchone() == (1,)
+
+
+def test_the_coverage_page_reads_the_landings_the_dags_declare():
+    """From the serialized DAG: each landing task's asset, windowed (an inlet) or not (an outlet), mapped or
+    not; a templated destination declares nothing, and nothing else in a DAG adds a landing."""
+    import pendulum
+    from airflow.sdk import DAG
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_webflow_audit.plugins.coverage import Landing, declared_landings
+
+    with DAG("d", schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        WebflowAuditLogsOperator(task_id="daily", workspace="ws", destination=DESTINATION, window_size="PT1H")
+        WebflowAuditLogsOperator(task_id="hourly", workspace="ws2", destination="gs://b/p")
+        WebflowAuditLogsOperator(task_id="templated", workspace="ws3", destination="{{ var.value.dest }}")
+        # A mapped task's constructor runs only at run time: it declares what its partial() names.
+        WebflowAuditLogsOperator.partial(
+            task_id="mapped",
+            workspace="ws4",
+            destination="file:///srv/a",
+            outlets=[landing_asset("file:///srv/a", "ws4")],
+        ).expand(start=["2026-10-01T00:00:00Z"])
+        WebflowAuditLogsOperator(task_id="other", workspace="ws5", destination=DESTINATION, outlets=[Asset("x://y")])
+    assert declared_landings(DagSerialization.to_dict(dag)) == {
+        Landing(DESTINATION, "ws"),
+        Landing("gs://b/p", "ws2"),
+        Landing("file:///srv/a", "ws4"),
+    }
+    assert declared_landings({}) == set()
