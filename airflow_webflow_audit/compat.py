@@ -15,6 +15,9 @@ Airflow's version itself. Each name is the newest home first, then the one befor
 - ``CronPartitionTimetable`` (runs with a ``partition_key``): from 3.2; before it, none
   (:func:`cron_partition_timetable` refuses by name). ``airflow backfill create`` reads its dates as
   partition dates from 3.3.
+- ``Stats`` (metrics, StatsD or OpenTelemetry as ``[metrics]`` says): ``airflow.sdk.observability.stats``
+  where it exists (the task runner sets it up from 3.3); ``airflow.stats`` before, which later minors keep
+  only as a deprecated shim.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ __all__ = [
     "has_partitions",
     "has_trigger_state_store",
     "hook_lineage_collector",
+    "stats",
 ]
 
 #: The first Airflow whose triggers get ``asset_state_store``, where the event trigger's cursor survives restarts.
@@ -141,3 +145,12 @@ async def aget_connection(conn_id: str) -> Any:
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+def stats() -> Any:
+    """Airflow's ``Stats`` of this process (imported when first needed: nothing is sent while a DAG is parsed)."""
+    try:  # where the task SDK has its own metrics
+        from airflow.sdk.observability.stats import Stats
+    except ImportError:
+        from airflow.stats import Stats
+    return Stats

@@ -9,6 +9,7 @@ import random
 import shutil
 import tempfile
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -21,6 +22,7 @@ _AIRFLOW_HOME = tempfile.mkdtemp(prefix="webflow-audit-airflow-home-")
 os.environ.setdefault("AIRFLOW_HOME", _AIRFLOW_HOME)
 atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 
+from airflow_webflow_audit import metrics
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.testing.simulator import (
     SimulatorConfig,
@@ -174,3 +176,32 @@ def insert_on_request(sim, number: int, item: dict) -> None:
             sim.insert_event(item)
 
     sim.on_request = insert
+
+
+class RecordingStats:
+    """Airflow's Stats as a list of what was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, object, dict | None]] = []
+
+    def incr(self, name, count=1, rate=1, *, tags=None):
+        self.sent.append(("incr", name, count, tags))
+
+    def timing(self, name, dt, *, tags=None):
+        self.sent.append(("timing", name, dt, tags))
+
+    def counted(self, metric: metrics.Metric) -> int:
+        return sum(value for kind, name, value, _ in self.sent if kind == "incr" and name == metric.full_name)
+
+    def tags(self, metric: metrics.Metric, key: str) -> Counter:
+        return Counter(
+            (tags or {}).get(key) for kind, name, _, tags in self.sent if kind == "incr" and name == metric.full_name
+        )
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> RecordingStats:
+    """What the provider sends to Airflow's Stats (its ``metrics`` module's backend, replaced)."""
+    recording = RecordingStats()
+    monkeypatch.setattr(metrics, "stats", lambda: recording)
+    return recording

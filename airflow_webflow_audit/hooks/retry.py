@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from airflow_webflow_audit import metrics
 from airflow_webflow_audit.connection_fields import DEFAULT_MAX_RETRIES
 from airflow_webflow_audit.exceptions import WebflowRetriesExhaustedError
 from airflow_webflow_audit.hooks.clock import Clock
@@ -142,18 +143,25 @@ class RequestAttempts:
     def answered(self, response: httpx.Response) -> Page | float:
         """The page, or the seconds to wait before the next try; raises when retrying cannot help."""
         self.pacer.observe(self.number, response.headers, self.clock.monotonic())
+        metrics.count(metrics.REQUESTS, status=response.status_code)
         outcome = classify_response(response, token=self.token)
         if isinstance(outcome, Page):
+            metrics.count(metrics.PAGES)
             return outcome
         return self._wait_after(outcome)
 
     def failed(self, exc: httpx.RequestError) -> float:
         """The seconds to wait after a transport error; raises once the retries are spent."""
         self.pacer.forget(self.number)
+        metrics.count(metrics.REQUESTS, status="no_answer")
         return self._wait_after(Transient(describe_transport_error(exc, self.token)))
 
     def _wait_after(self, failure: Transient) -> float:
-        wait = self.retry.wait_after(failure)
+        if failure.rate_limited:
+            metrics.count(metrics.RATE_LIMITED)
+        wait = self.retry.wait_after(failure)  # raises once the budget is spent: then nothing is tried again
+        if not failure.rate_limited:
+            metrics.count(metrics.RETRIES)
         if failure.rate_limited:
             self.pacer.rate_limited(self.number, wait, self.clock.monotonic())
             self.pacer.record_wait(wait)

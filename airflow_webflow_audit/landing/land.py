@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import IO, Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_webflow_audit import metrics
 from airflow_webflow_audit.exceptions import (
     WebflowArchiveTamperedError,
     WebflowLandingConflictError,
@@ -131,9 +133,10 @@ def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult
     pull with that part, and usually finds nothing left to write)."""
     validate_file_format(plan.file_format)
     attempt = conflicts = 1
+    began = time.monotonic()
     while True:
         try:
-            return _land_once(hook, plan, log)
+            result = _land_once(hook, plan, log)
         except WebflowWindowChangedError as exc:
             if attempt >= plan.max_window_attempts:
                 raise
@@ -150,6 +153,21 @@ def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult
                 raise
             conflicts += 1
             log.warning("%s Another landing of this window got there first; comparing with what it landed.", exc)
+        else:
+            _count_landed(plan, result, time.monotonic() - began)
+            return result
+
+
+def _count_landed(plan: LandingPlan, result: LandingResult, seconds: float) -> None:
+    """The landing's metrics: the window, its new events and bytes, how long it took and how late it came."""
+    workspace = plan.query.workspace
+    written = result.written
+    metrics.count(metrics.WINDOWS_LANDED, workspace=workspace, outcome="unchanged" if written is None else "written")
+    if written is not None:
+        metrics.count(metrics.EVENTS_LANDED, written.records, workspace=workspace)
+        metrics.count(metrics.BYTES_WRITTEN, written.size_bytes, workspace=workspace)
+    metrics.time_taken(metrics.WINDOW_PULL, seconds)
+    metrics.time_taken(metrics.LANDING_LAG, (datetime.now(timezone.utc) - plan.query.end).total_seconds())
 
 
 def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
@@ -326,6 +344,7 @@ def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
 
 
 def _refusal(plan: LandingPlan, flaw: Flaw) -> str:
+    metrics.count(metrics.EVIDENCE_REFUSED, kind=flaw.kind)
     return (
         f"The window at {plan.object_path} cannot be built on: {flaw.kind}: {flaw.detail}. Nothing was written; "
         "audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
