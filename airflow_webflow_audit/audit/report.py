@@ -7,17 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_webflow_audit.landing.chain import (
-    BAD_SIGNATURE,
-    BROKEN_CHAIN,
-    CORRUPT,
-    MISPLACED,
-    MISSING_MANIFEST,
-    MISSING_OBJECT,
-    MISSING_PART,
-    RETIRED_KEY,
-    UNSIGNED_PART,
-)
+from airflow_webflow_audit.landing.chain import FLAW_KINDS, UNSIGNED_PART
 
 if TYPE_CHECKING:
     from airflow_webflow_audit.landing.chain import ChainVerdict
@@ -33,26 +23,44 @@ GAP = "gap"
 PARTIAL_LEFTOVER = "partial_leftover"
 #: An object under the workspace's folder that is neither a part, a manifest nor a known leftover.
 UNEXPECTED_OBJECT = "unexpected_object"
-#: Every kind of problem, for the docs and for consumers that sort them.
-PROBLEM_KINDS = (
-    GAP,
-    STALE,
-    OVERLAP,
-    MISSING_PART,
-    MISSING_MANIFEST,
-    MISSING_OBJECT,
-    CORRUPT,
-    BROKEN_CHAIN,
-    BAD_SIGNATURE,
-    UNSIGNED,
-    RETIRED_KEY,
-    MISPLACED,
-    UNEXPECTED_OBJECT,
-    PARTIAL_LEFTOVER,
-)
+#: Every kind of problem, for the docs and for consumers that sort them: the chain judge's flaws (a new one is
+#: added there, and only there) and the range's own.
+PROBLEM_KINDS = (GAP, STALE, OVERLAP, *FLAW_KINDS, UNEXPECTED_OBJECT, PARTIAL_LEFTOVER)
 #: Problems that say the evidence itself is wrong (missing, changed, misplaced, unexplained), as opposed to
 #: time not landed yet (a gap), a window that gained events since (stale), or a killed landing's leftover.
 EVIDENCE_PROBLEMS = frozenset(PROBLEM_KINDS) - {GAP, STALE, PARTIAL_LEFTOVER}
+#: Time whose events the archive does not hold (yet): what each reader does about it is its own job.
+MISSING_TIME = frozenset({GAP, STALE})
+
+
+def refuse_wrong_evidence(report: AuditReport, doing: str) -> None:
+    """The one refusal every reader of landed windows makes (reconcile, findings, OCSF): raise
+    :class:`~airflow_webflow_audit.exceptions.WebflowRangeIncompleteError` if the audit found the evidence
+    wrong (:data:`EVIDENCE_PROBLEMS`), before anything is written, and count each refused kind.
+
+    A killed landing's leftover temporary object is never wrong evidence (it was never a window's object, and
+    readers that glob skip hidden names): it is reported, not refused. Missing time (:data:`MISSING_TIME`) is
+    each reader's own job: reconcile lands it, findings stop learning at it, OCSF refuses to convert it.
+    """
+    from airflow_webflow_audit import metrics
+    from airflow_webflow_audit.exceptions import WebflowRangeIncompleteError
+
+    wrong = [problem for problem in report.problems if problem.kind in EVIDENCE_PROBLEMS]
+    if not wrong:
+        return
+    for kind, number in Counter(problem.kind for problem in wrong).items():
+        metrics.count(metrics.EVIDENCE_REFUSED, number, kind=kind)
+    listed = "; ".join(f"{problem.label()}: {problem.detail}" for problem in wrong[:MAX_PROBLEMS_NAMED])
+    more = f"; and {len(wrong) - MAX_PROBLEMS_NAMED} more" if len(wrong) > MAX_PROBLEMS_NAMED else ""
+    raise WebflowRangeIncompleteError(
+        f"Not {doing} [{report.start.isoformat()}, {report.end.isoformat()}) of {report.workspace}: the landed "
+        f"evidence is wrong ({listed}{more}). Nothing was written. Audit the range (python -m "
+        "airflow_webflow_audit.audit) and investigate what it names before landing or reading anything there."
+    )
+
+
+#: How many problems an error message names; the audit lists them all.
+MAX_PROBLEMS_NAMED = 10
 
 
 @dataclass

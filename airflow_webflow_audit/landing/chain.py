@@ -48,6 +48,18 @@ UNSIGNED_PART = UNSIGNED
 MISPLACED = "misplaced"
 #: A manifest signed by a retired key, and written (as the store says) after that key's retirement.
 RETIRED_KEY = "retired_key"
+#: Every flaw kind, in the order the audit lists them: the one list every other list of problems derives from.
+FLAW_KINDS = (
+    MISSING_PART,
+    MISSING_MANIFEST,
+    MISSING_OBJECT,
+    CORRUPT,
+    BROKEN_CHAIN,
+    BAD_SIGNATURE,
+    UNSIGNED_PART,
+    RETIRED_KEY,
+    MISPLACED,
+)
 
 #: The first manifest format whose manifests name their object's key and the workspace as the API gave it.
 BINDING_FORMAT_VERSION = 4

@@ -40,8 +40,8 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.api import parse_timestamp
 from airflow_webflow_audit.audit.bucket import audit_bucket
-from airflow_webflow_audit.audit.report import GAP, AuditReport
-from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError, WebflowRangeIncompleteError
+from airflow_webflow_audit.audit.report import refuse_wrong_evidence
+from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
 from airflow_webflow_audit.jsonlines import dump_line
 from airflow_webflow_audit.landing.layout import FINDINGS_SUFFIX, format_key_time
 from airflow_webflow_audit.landing.reader import (
@@ -170,20 +170,8 @@ def _audited_windows(
     """The verified whole gzip JSONL windows meeting ``[start, end)``, in order, once the range audit found
     nothing wrong with the evidence there (gaps are expected: learning stops at the first)."""
     report = audit_bucket(destination, workspace, start, end, signatures=policy)
-    _refuse_wrong_evidence(report)
+    refuse_wrong_evidence(report, "learning")
     return [WindowChain.at(destination, verdict) for verdict in report.verified_chains()]
-
-
-def _refuse_wrong_evidence(report: AuditReport) -> None:
-    wrong = [problem for problem in report.problems if problem.kind != GAP]
-    if wrong:
-        listed = "; ".join(f"{p.label()}: {p.detail}" for p in wrong[:10])
-        more = f"; and {len(wrong) - 10} more" if len(wrong) > 10 else ""
-        raise WebflowRangeIncompleteError(
-            f"Not learning [{report.start.isoformat()}, {report.end.isoformat()}) of {report.workspace}: the range "
-            f"audit refuses it ({listed}{more}). Nothing was written. Audit the range (python -m "
-            "airflow_webflow_audit.audit) and repair what it names, then run this task again."
-        )
 
 
 def _refuse_filtered_only(destination: ObjectStoragePath, workspace: str, filters: frozenset[tuple[str, ...]]) -> None:

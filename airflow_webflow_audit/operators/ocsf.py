@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_webflow_audit.audit.bucket import audit_bucket
-from airflow_webflow_audit.audit.report import AuditReport
+from airflow_webflow_audit.audit.report import MAX_PROBLEMS_NAMED, MISSING_TIME, AuditReport, refuse_wrong_evidence
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.landing.layout import check_destination, resolve_destination
 from airflow_webflow_audit.landing.reader import WindowChain
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 #: Lake files listed in the XCom; the log names every one.
 MAX_FILES_IN_XCOM = 50
-#: Problems named in the error that refuses an incomplete range.
-MAX_PROBLEMS_NAMED = 10
 
 
 class WebflowAuditOCSFOperator(BaseOperator):
@@ -177,17 +175,17 @@ class WebflowAuditOCSFOperator(BaseOperator):
     def _refuse_incomplete(self, report: AuditReport) -> None:
         for warning in report.warnings:
             self.log.warning("%s", warning)
-        if report.complete:
+        refuse_wrong_evidence(report, "converting")
+        # A lake holds ranges whole: time the archive does not hold yet is refused too.
+        missing = [problem for problem in report.problems if problem.kind in MISSING_TIME]
+        if not missing:
             return
-        named = "; ".join(
-            p.label() + (f": {p.detail}" if p.detail else "") for p in report.problems[:MAX_PROBLEMS_NAMED]
-        )
-        more = len(report.problems) - MAX_PROBLEMS_NAMED
+        named = "; ".join(p.label() + (f": {p.detail}" if p.detail else "") for p in missing[:MAX_PROBLEMS_NAMED])
+        more = len(missing) - MAX_PROBLEMS_NAMED
         raise WebflowRangeIncompleteError(
             f"Not converting [{report.start.isoformat()}, {report.end.isoformat()}) of {report.workspace}: the "
             f"landed range is not complete ({named}{f'; and {more} more' if more > 0 else ''}). Nothing was "
-            "written. Land the missing windows (a backfill of the landing DAG) and retry; for a damaged or "
-            "tampered window, audit the range (python -m airflow_webflow_audit.audit) first."
+            "written. Land the missing windows (a backfill of the landing DAG) and retry."
         )
 
     def _summary(self, total: Conversion, ranges: list[tuple[datetime, datetime]]) -> dict[str, Any]:

@@ -11,7 +11,14 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.recount import recount
-from airflow_webflow_audit.audit.report import EVIDENCE_PROBLEMS, GAP, STALE, AuditReport, WindowReport
+from airflow_webflow_audit.audit.report import (
+    EVIDENCE_PROBLEMS,
+    GAP,
+    STALE,
+    AuditReport,
+    WindowReport,
+    refuse_wrong_evidence,
+)
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
 from airflow_webflow_audit.hooks.connection import check_hook_params
 from airflow_webflow_audit.hooks.retry import DEFAULT_MAX_WINDOW_ATTEMPTS
@@ -233,17 +240,11 @@ class WebflowAuditLogsReconcileOperator(BaseOperator):
         return self._summary(report, relanded, landed)
 
     def _refuse_wrong_evidence(self, report: AuditReport) -> None:
-        wrong = [p for p in report.problems if p.kind in EVIDENCE_PROBLEMS]
-        if not wrong:
-            return
-        for warning in report.warnings:
-            self.log.warning("%s", warning)
-        listed = "; ".join(f"{p.label()}: {p.detail}" for p in wrong)
-        raise WebflowRangeIncompleteError(
-            f"Not reconciling [{report.start.isoformat()}, {report.end.isoformat()}) of {report.workspace}: the "
-            f"landed evidence is wrong ({listed}). Nothing was written, since a new part would hide the trace. "
-            "Audit the range (python -m airflow_webflow_audit.audit) and investigate before landing anything."
-        )
+        if any(problem.kind in EVIDENCE_PROBLEMS for problem in report.problems):
+            for warning in report.warnings:
+                self.log.warning("%s", warning)
+        # A new part would hide the trace.
+        refuse_wrong_evidence(report, "reconciling")
 
     def _range(self, context: Context) -> tuple[datetime, datetime]:
         lookback = validate_duration(self.lookback, "lookback", maximum=MAX_LOOKBACK)

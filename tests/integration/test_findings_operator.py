@@ -122,7 +122,7 @@ def test_a_window_changed_after_landing_is_refused_and_learns_nothing(root):
     data = bytearray(tampered.read_bytes())
     data[-9] ^= 0xFF  # the gzip trailer: the object no longer matches its manifest
     tampered.write_bytes(bytes(data))
-    with pytest.raises(WebflowRangeIncompleteError, match=r"the range audit refuses it \(corrupt \[2026-10-02"):
+    with pytest.raises(WebflowRangeIncompleteError, match=r"the landed evidence is wrong \(corrupt \[2026-10-02"):
         findings_operator(root).execute({})
     assert baseline_path(root, WORKSPACE).read_bytes() == baseline_before
     assert not findings_path_for(tampered).exists()
