@@ -19,6 +19,7 @@ viewer cannot point it at any other bucket or path.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from html import escape
@@ -44,11 +45,12 @@ class Landing:
     destination: str
     workspace: str
 
-    def link(self, start: date | None = None, end: date | None = None) -> str:
+    def link(self, base: str = URL_PREFIX, start: date | None = None, end: date | None = None) -> str:
+        """The calendar's address under ``base``, where the page's app is served (see :func:`app_base`)."""
         query = {"destination": self.destination, "workspace": self.workspace}
         if start is not None and end is not None:
             query.update(start=start.isoformat(), end=end.isoformat())
-        return f"{URL_PREFIX}/coverage?{urlencode(query)}"
+        return f"{base}/coverage?{urlencode(query)}"
 
 
 class PageError(Exception):
@@ -64,7 +66,7 @@ def create_app() -> Any:
     """The FastAPI app (built in the api-server, on the page's first request)."""
     from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
     from airflow.api_fastapi.core_api.security import requires_access_asset, requires_access_view
-    from fastapi import Depends, FastAPI
+    from fastapi import Depends, FastAPI, Request
     from fastapi.responses import HTMLResponse
 
     guard = [Depends(requires_access_view(AccessView.PLUGINS)), Depends(requires_access_asset("GET"))]
@@ -72,18 +74,27 @@ def create_app() -> Any:
     app = FastAPI(title=VIEW_NAME, docs_url=None, redoc_url=None, openapi_url=None, dependencies=guard)
 
     @app.get("/", response_class=HTMLResponse)
-    def index() -> HTMLResponse:
-        return HTMLResponse(index_page(known_landings()))
+    def index(request: Request) -> HTMLResponse:
+        return HTMLResponse(index_page(known_landings(), app_base(request.scope)))
 
     @app.get("/coverage", response_class=HTMLResponse)
-    def coverage(destination: str = "", workspace: str = "", start: str = "", end: str = "") -> HTMLResponse:
-        landings = known_landings()
+    def coverage(
+        request: Request, destination: str = "", workspace: str = "", start: str = "", end: str = ""
+    ) -> HTMLResponse:
+        landings, base = known_landings(), app_base(request.scope)
         try:
-            return HTMLResponse(coverage_page(landings, destination, workspace, start, end))
+            return HTMLResponse(coverage_page(landings, destination, workspace, start, end, base))
         except PageError as error:
-            return HTMLResponse(message_page(error.message, landings), status_code=error.status)
+            return HTMLResponse(message_page(error.message, landings, base), status_code=error.status)
 
     return app
+
+
+def app_base(scope: Mapping[str, Any]) -> str:
+    """Where the page's app is served, as the request came in: Airflow's path prefix (``[api] base_url``, e.g.
+    ``/airflow``) and the plugin's mount point. Every link is built from it, so the page works behind a prefix."""
+    root = str(scope.get("root_path") or "")
+    return root.rstrip("/") if root.rstrip("/").endswith(URL_PREFIX) else root.rstrip("/") + URL_PREFIX
 
 
 def known_landings() -> list[Landing]:
@@ -133,7 +144,9 @@ def declared_landings(serialized_dag: dict[str, Any]) -> set[Landing]:
     return found
 
 
-def coverage_page(landings: list[Landing], destination: str, workspace: str, start: str, end: str) -> str:
+def coverage_page(
+    landings: list[Landing], destination: str, workspace: str, start: str, end: str, base: str = URL_PREFIX
+) -> str:
     """The calendar of one landing's range, or a :class:`PageError` that says what is wrong."""
     from airflow_webflow_audit.audit.bucket import audit_bucket
     from airflow_webflow_audit.audit.html import render_html
@@ -157,23 +170,23 @@ def coverage_page(landings: list[Landing], destination: str, workspace: str, sta
     except Exception as exc:  # storage or a connection: a message, never a stack trace
         log.exception("Auditing %s for the coverage page failed", destination)
         raise PageError(502, f"Could not read {destination}: {type(exc).__name__}: {exc}") from None
-    return render_html(report.to_json(), form=_form(landings, landing, first, last), nav=_nav())
+    return render_html(report.to_json(), form=_form(landings, landing, first, last, base), nav=_nav(base))
 
 
-def index_page(landings: list[Landing]) -> str:
+def index_page(landings: list[Landing], base: str = URL_PREFIX) -> str:
     from airflow_webflow_audit.audit.html import page
 
-    return page(VIEW_NAME, _landing_list(landings), nav=_nav())
+    return page(VIEW_NAME, _landing_list(landings, base), nav=_nav(base))
 
 
-def message_page(message: str, landings: list[Landing]) -> str:
+def message_page(message: str, landings: list[Landing], base: str = URL_PREFIX) -> str:
     from airflow_webflow_audit.audit.html import page
 
-    body = f"<p class='message' id='message'>{escape(message)}</p>{_landing_list(landings)}"
-    return page(VIEW_NAME, body, nav=_nav())
+    body = f"<p class='message' id='message'>{escape(message)}</p>{_landing_list(landings, base)}"
+    return page(VIEW_NAME, body, nav=_nav(base))
 
 
-def _landing_list(landings: list[Landing]) -> str:
+def _landing_list(landings: list[Landing], base: str) -> str:
     if not landings:
         return (
             "<p>No landing task of this deployment declares a landing asset yet. The landing operator declares one "
@@ -182,7 +195,7 @@ def _landing_list(landings: list[Landing]) -> str:
         )
     first, last = _default_range()
     items = "".join(
-        f"<li><a href='{escape(landing.link(first, last))}'>{escape(landing.workspace)}</a> in "
+        f"<li><a href='{escape(landing.link(base, first, last))}'>{escape(landing.workspace)}</a> in "
         f"<code>{escape(landing.destination)}</code></li>"
         for landing in landings
     )
@@ -190,7 +203,7 @@ def _landing_list(landings: list[Landing]) -> str:
     return f"{intro}<ul>{items}</ul>"
 
 
-def _form(landings: list[Landing], chosen: Landing, first: date, last: date) -> str:
+def _form(landings: list[Landing], chosen: Landing, first: date, last: date, base: str) -> str:
     def options(values: list[str], selected: str) -> str:
         return "".join(
             f"<option value='{escape(value)}'{' selected' if value == selected else ''}>{escape(value)}</option>"
@@ -200,7 +213,7 @@ def _form(landings: list[Landing], chosen: Landing, first: date, last: date) -> 
     destinations = sorted({landing.destination for landing in landings})
     workspaces = sorted({landing.workspace for landing in landings})
     return (
-        f"<form class='range' method='get' action='{URL_PREFIX}/coverage'>"
+        f"<form class='range' method='get' action='{escape(base)}/coverage'>"
         f"<label>destination<select name='destination'>{options(destinations, chosen.destination)}</select></label>"
         f"<label>workspace<select name='workspace'>{options(workspaces, chosen.workspace)}</select></label>"
         f"<label>from (UTC day)<input type='date' name='start' value='{first.isoformat()}'></label>"
@@ -209,8 +222,8 @@ def _form(landings: list[Landing], chosen: Landing, first: date, last: date) -> 
     )
 
 
-def _nav() -> str:
-    return f"<nav><a href='{URL_PREFIX}/'>All landings</a></nav>"
+def _nav(base: str) -> str:
+    return f"<nav><a href='{escape(base)}/'>All landings</a></nav>"
 
 
 def _default_range() -> tuple[date, date]:

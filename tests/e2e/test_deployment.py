@@ -461,7 +461,7 @@ def test_the_coverage_page_shows_the_tampered_day_behind_airflows_auth(sim, depl
         "2026-10-02": "problem",
         "2026-10-03": "ok",
     }
-    wanted = api_url(deployment) + Landing(destination, "hitchhikers-workspace").link()
+    wanted = api_url(deployment) + Landing(destination, "hitchhikers-workspace").link("/webflow-audit")
     assert any(link.startswith(wanted) for link in links), index[-3000:]
     assert verdict == "incomplete"
     assert "corrupt" in title
