@@ -1,6 +1,6 @@
-"""A real Airflow deployment on loopback, for end-to-end tests and benchmarks.
+"""A real Airflow deployment on loopback, for end-to-end tests and benchmarks, in two shapes.
 
-One ``AIRFLOW_HOME`` with a migrated SQLite database; ``api-server``, ``scheduler`` and
+:func:`running`: one ``AIRFLOW_HOME`` with a migrated SQLite database; ``api-server``, ``scheduler`` and
 ``dag-processor`` (and a ``triggerer`` when asked) as child processes bound to 127.0.0.1, each in
 its own process group so stopping it also stops the executor's task workers::
 
@@ -8,11 +8,17 @@ its own process group so stopping it also stops the executor's task workers::
     with running(home, logs=tmp, env={...}) as deployment:
         deployment.wait_for("the DAG", lambda: deployment.dag_is_serialized("my_dag"), 180)
         deployment.cli("dags", "unpause", "my_dag")
+
+:func:`running_production`: the shape people run: Postgres, the CeleryExecutor with Redis, the api-server
+under a path prefix, and Celery workers that share nothing with the rest but the database and what the
+environment names (a bucket): each has its own ``AIRFLOW_HOME``, ``HOME``, working folder, copy of the
+DAGs and host name, as a worker on another machine would.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -24,6 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: The long-running parts of a deployment, each started as ``airflow <args>``; the log server the
 #: scheduler would start listens on every interface, so it is skipped.
@@ -94,15 +101,37 @@ def copy_home(template: Path, home: Path) -> Path:
     return home
 
 
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of a production-shaped deployment's workers: each names itself, as
+    workers on separate machines would (two on one machine would otherwise report the same host)."""
+    return os.environ.get("WEBFLOW_AUDIT_HOSTNAME") or socket.getfqdn()
+
+
+@dataclass
+class Component:
+    """How one long-running part is started: ``airflow <args>``, with its own environment additions and working
+    folder (a worker's), or the deployment's."""
+
+    args: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+
+
 @dataclass
 class Deployment:
     """A running deployment: its environment (for ``airflow`` commands) and its processes."""
 
     home: Path
     env: dict[str, str]
-    #: ``airflow`` arguments of each component this deployment can start.
-    commands: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(COMPONENTS))
+    #: Each component this deployment can start.
+    commands: dict[str, Component] = field(
+        default_factory=lambda: {name: Component(args) for name, args in COMPONENTS.items()}
+    )
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: The metadata database's SQLAlchemy URL when it is not ``home``'s SQLite file.
+    database_url: str | None = None
+    #: Where the UI and the API are served: ``http://127.0.0.1:<port>[/<prefix>]``.
+    base_url: str = ""
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> None:
         """Poll ``check`` each second; fail if a component exits or ``timeout`` passes first."""
@@ -116,9 +145,15 @@ class Deployment:
             time.sleep(1)
 
     def query(self, sql: str, *params: object) -> list[tuple]:
-        """Read the metadata database directly (the CLI would take seconds per question)."""
-        with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
-            return db.execute(sql, params).fetchall()
+        """Read the metadata database directly (the CLI would take seconds per question); ``?`` placeholders."""
+        if self.database_url is None:
+            with sqlite3.connect(self.home / "airflow.db", timeout=30) as db:
+                return db.execute(sql, params).fetchall()
+        import psycopg2
+
+        with psycopg2.connect(_libpq_url(self.database_url)) as db, db.cursor() as cursor:
+            cursor.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+            return cursor.fetchall()
 
     def dag_is_serialized(self, dag_id: str) -> bool:
         return bool(self.query("select 1 from serialized_dag where dag_id = ?", dag_id))
@@ -142,13 +177,20 @@ class Deployment:
         process = self.processes.pop(name)
         _stop(process)
 
+    def kill(self, name: str) -> None:
+        """Kill one component at once (SIGKILL to its process group), as a machine that dies would stop."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
     def start(self, name: str, logs: Path) -> None:
         """Start (or start again) one component, its output appended to ``<logs>/<name>.log``."""
+        component = self.commands[name]
         with open(logs / f"{name}.log", "a") as log:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-m", "airflow", *self.commands[name]],
-                env=self.env,
-                cwd=self.home,
+                [sys.executable, "-m", "airflow", *component.args],
+                env={**self.env, **component.env},
+                cwd=component.cwd or self.home,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # so stopping it also stops the executor's workers
@@ -183,18 +225,120 @@ def running(
             **(env or {}),
         ),
     )
-    deployment.commands["api-server"] = ("api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
+    deployment.base_url = f"http://127.0.0.1:{port}"
+    deployment.commands["api-server"] = Component(
+        ("api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
+    )
     logs.mkdir(parents=True, exist_ok=True)
-    try:
+    with _stopped_on_exit(deployment, stop_timeout):
         for name in ("api-server", *components):
             deployment.start(name, logs)
         yield deployment
+
+
+@contextmanager
+def _stopped_on_exit(deployment: Deployment, stop_timeout: float) -> Iterator[None]:
+    try:
+        yield
     finally:
         for process in deployment.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in deployment.processes.values():
             _stop(process, stop_timeout)
+
+
+#: The path the production-shaped deployment serves Airflow under, as deployments behind a proxy do.
+BASE_PATH = "/airflow"
+
+
+@contextmanager
+def running_production(
+    root: Path,
+    *,
+    dags_folder: Path,
+    database_url: str,
+    broker_url: str,
+    env: dict[str, str] | None = None,
+    workers: int = 2,
+    concurrency: int = 2,
+    pools: dict[str, int] | None = None,
+    components: Sequence[str] = ("scheduler", "dag-processor", "triggerer"),
+    stop_timeout: float = 10,
+) -> Iterator[Deployment]:
+    """Postgres (``database_url``, empty), the CeleryExecutor on ``broker_url``, the api-server under
+    :data:`BASE_PATH`, ``components``, and ``workers`` Celery workers named ``worker-1``... .
+
+    The control plane (api-server, scheduler, dag-processor, triggerer) shares ``root/control`` as its
+    ``AIRFLOW_HOME``; each worker has ``root/worker-N`` as ``AIRFLOW_HOME``, ``HOME`` and working folder,
+    with its own copy of ``dags_folder``. ``env`` reaches every process (connections, the bucket).
+    Logs: ``root/<component>.log``.
+    """
+    control = root / "control"
+    control.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}{BASE_PATH}"
+    shared = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": database_url,
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": broker_url,
+        # Celery's result backend in the same database; db+postgresql+psycopg2, or SQLAlchemy asks for psycopg 3.
+        "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + database_url,
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": base_url,
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+        # Every process signs and checks task tokens with one secret, as a real deployment's config gives them.
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__CORE__FERNET_KEY": _fernet_key(),
+        "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_hostname",
+        **(env or {}),
+    }
+    deployment = Deployment(control, airflow_env(control, dags_folder, **shared), database_url=database_url)
+    deployment.base_url = base_url
+    run_cli(deployment.env, "db", "migrate")
+    for name, slots in (pools or {}).items():
+        run_cli(deployment.env, "pools", "set", name, str(slots), "Caps concurrent calls on one Webflow token")
+    deployment.commands["api-server"] = Component(
+        ("api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
+    )
+    worker_names = [f"worker-{number}" for number in range(1, workers + 1)]
+    for name in worker_names:
+        home = root / name
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(dags_folder, home / "dags", dirs_exist_ok=True)
+        deployment.commands[name] = Component(
+            ("celery", "worker", "-H", f"{name}@127.0.0.1", "-c", str(concurrency), "--skip-serve-logs"),
+            env={
+                "AIRFLOW_HOME": str(home),
+                "HOME": str(home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+                "WEBFLOW_AUDIT_HOSTNAME": name,
+            },
+            cwd=home,
+        )
+    with _stopped_on_exit(deployment, stop_timeout):
+        for name in ("api-server", *components, *worker_names):
+            deployment.start(name, root)
+        yield deployment
+
+
+def _fernet_key() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _libpq_url(database_url: str) -> str:
+    """A SQLAlchemy URL as libpq takes it (no ``+driver``)."""
+    scheme, _, rest = database_url.partition("://")
+    return f"{scheme.split('+', 1)[0]}://{rest}"
+
+
+def postgres_query(database_url: str, sql: str, *params: Any) -> list[tuple]:
+    """One query against a Postgres metadata database (``?`` placeholders), outside a :class:`Deployment`."""
+    return Deployment(Path("."), {}, database_url=database_url).query(sql, *params)
 
 
 def _stop(process: subprocess.Popen, timeout: float = 30) -> None:
