@@ -51,7 +51,8 @@ class RatePacer:
 
     - a request counts against the budget for at most ``window_seconds`` after its answer came back,
       so each of this hook's requests gives one request back then (exact for a sliding window);
-    - while the budget has requests left, send: the ideal client spends a window's budget at once;
+    - the first request goes alone (nothing is known yet); then, while the budget has requests left, send:
+      the ideal client spends a window's budget at once;
     - once it is spent and nothing of ours renews within :data:`PROBE_AFTER_SECONDS`, one request is
       sent anyway; its 429's ``Retry-After`` says when the budget renews, and one request goes then;
     - an answer showing the budget back by more than our own requests explain is a fixed window's
@@ -233,6 +234,10 @@ class RatePacer:
 
     def _wait(self, number: int, send_at: float) -> float:
         """Seconds from ``send_at`` until request ``number`` may go."""
+        if not self._answered and self._retry_at == -math.inf and any(n < number for n in self._send_times):
+            # Nothing known of the budget yet: the first request goes alone. A task that starts while other
+            # workers have spent the window then meets one 429, not one for each request it has in flight.
+            return RELOOK_SECONDS
         budget = self._budget(before=number, at=send_at)
         if budget is None or number == self._probe:
             return 0.0

@@ -261,8 +261,25 @@ def test_absurd_rate_limit_headers_are_ignored_with_a_warning(caplog, limit, rem
 
 def test_the_connections_ceiling_is_a_floor_on_spacing():
     pacer = RatePacer(ceiling_per_minute=30)
-    delays = [pacer.reserve(0.0)[1] for _ in range(4)]
-    assert delays == [0.0, 2.0, 4.0, 6.0]
+    first, delay = pacer.reserve(0.0)
+    pacer.observe(first, _headers(600, 599), 0.1)
+    delays = [delay] + [pacer.reserve(0.1)[1] for _ in range(3)]
+    assert delays == pytest.approx([0.0, 1.9, 3.9, 5.9])
+
+
+def test_the_first_request_goes_alone_until_something_is_known_of_the_budget():
+    """A task starting while other workers spent the window meets one 429, not one per request in flight."""
+    pacer = RatePacer()
+    first, delay = pacer.reserve(0.0)
+    assert delay == 0.0
+    second, delay = pacer.reserve(0.0)
+    assert delay > 0  # a re-look: nothing known yet
+    pacer.observe(first, _headers(60, 0), 0.2)
+    assert (pacer.recheck(second, 0.25), pacer.probes) == (0.0, 1)  # spent: this one is the one probe
+    fresh = RatePacer()
+    start, _ = fresh.reserve(0.0)
+    fresh.observe(start, _headers(60, 59), 0.2)
+    assert [fresh.reserve(0.2)[1] for _ in range(4)] == [0.0] * 4  # then as many at once as the budget allows
 
 
 def test_a_429_holds_every_request_until_retry_after():
