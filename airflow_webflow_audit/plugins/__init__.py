@@ -58,7 +58,9 @@ class WebflowAuditPlugin(AirflowPlugin):
         external_views = [
             {
                 "name": VIEW_NAME,
-                "href": f"{URL_PREFIX}/",
+                # Relative: Airflow's UI page carries <base href> with its path prefix ([api] base_url), so the
+                # iframe finds the page under /airflow/webflow-audit/ as under /webflow-audit/.
+                "href": f"{URL_PREFIX.lstrip('/')}/",
                 "destination": "nav",
                 "category": "browse",
                 "url_route": "webflow-audit-coverage",

@@ -26,6 +26,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
+from fastapi import Request  # at module level: FastAPI resolves the routes' annotations in these globals
+
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
 from airflow_webflow_audit.landing.layout import ASSET_EXTRA_KEY
 from airflow_webflow_audit.plugins import URL_PREFIX, VIEW_NAME
@@ -66,7 +68,7 @@ def create_app() -> Any:
     """The FastAPI app (built in the api-server, on the page's first request)."""
     from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
     from airflow.api_fastapi.core_api.security import requires_access_asset, requires_access_view
-    from fastapi import Depends, FastAPI, Request
+    from fastapi import Depends, FastAPI
     from fastapi.responses import HTMLResponse
 
     guard = [Depends(requires_access_view(AccessView.PLUGINS)), Depends(requires_access_asset("GET"))]

@@ -472,6 +472,6 @@ def test_the_coverage_page_shows_the_tampered_day_behind_airflows_auth(sim, depl
         f"{api_url(deployment)}/api/v2/plugins", headers={"Authorization": f"Bearer {token}"}, timeout=60
     ).json()
     views = [view for plugin in plugins["plugins"] for view in plugin.get("external_views", [])]
-    assert {"name": "Webflow audit coverage", "href": "/webflow-audit/"}.items() <= next(
+    assert {"name": "Webflow audit coverage", "href": "webflow-audit/"}.items() <= next(
         view for view in views if view["name"] == "Webflow audit coverage"
     ).items()
