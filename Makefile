@@ -11,7 +11,7 @@ BENCH_ARGS ?=
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,docs]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,docs,celery,postgres,statsd]'
 	touch $(INSTALLED)
 
 install: $(INSTALLED)
@@ -35,7 +35,7 @@ demo: $(INSTALLED)
 # Peers and their libraries (the official SDK, the http provider) only for the benchmarks.
 BENCH_INSTALLED := $(VENV)/.bench-installed
 $(BENCH_INSTALLED): $(INSTALLED)
-	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,docs,bench]'
+	$(BIN)/uv pip install --python $(BIN)/python -e '.[dev,amazon,google,parquet,docs,celery,postgres,statsd,bench]'
 	touch $(BENCH_INSTALLED)
 
 # Several minutes; not part of `make test`. BENCH_ARGS: figure names and/or --quick.
