@@ -132,6 +132,8 @@ class Deployment:
     database_url: str | None = None
     #: Where the UI and the API are served: ``http://127.0.0.1:<port>[/<prefix>]``.
     base_url: str = ""
+    #: Where each component's output goes, as ``<name>.log``.
+    logs: Path | None = None
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> None:
         """Poll ``check`` each second; fail if a component exits or ``timeout`` passes first."""
@@ -158,6 +160,15 @@ class Deployment:
     def dag_is_serialized(self, dag_id: str) -> bool:
         return bool(self.query("select 1 from serialized_dag where dag_id = ?", dag_id))
 
+    def dags_parsed(self, dag_ids: Sequence[str]) -> bool:
+        """Whether every DAG is serialized; raises with the DAG processor's import errors, if it has any."""
+        errors = self.query("select filename, stacktrace from import_error")
+        if errors:
+            raise RuntimeError(
+                "DAG files failed to import:\n" + "\n".join(f"{name}: {trace}" for name, trace in errors)
+            )
+        return all(self.dag_is_serialized(dag_id) for dag_id in dag_ids)
+
     def cli(self, *args: str, attempts: int = 4) -> subprocess.CompletedProcess:
         """``airflow <args>`` against this deployment, tried again while SQLite is locked.
 
@@ -183,10 +194,12 @@ class Deployment:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
-    def start(self, name: str, logs: Path) -> None:
-        """Start (or start again) one component, its output appended to ``<logs>/<name>.log``."""
+    def start(self, name: str, logs: Path | None = None) -> None:
+        """Start (or start again) one component, its output appended to ``<logs>/<name>.log`` (default: the
+        deployment's own log folder)."""
         component = self.commands[name]
-        with open(logs / f"{name}.log", "a") as log:
+        folder = logs or self.logs or self.home
+        with open(folder / f"{name}.log", "a") as log:
             self.processes[name] = subprocess.Popen(
                 [sys.executable, "-m", "airflow", *component.args],
                 env={**self.env, **component.env},
@@ -226,6 +239,7 @@ def running(
         ),
     )
     deployment.base_url = f"http://127.0.0.1:{port}"
+    deployment.logs = logs
     deployment.commands["api-server"] = Component(
         ("api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
     )
@@ -296,7 +310,7 @@ def running_production(
         **(env or {}),
     }
     deployment = Deployment(control, airflow_env(control, dags_folder, **shared), database_url=database_url)
-    deployment.base_url = base_url
+    deployment.base_url, deployment.logs = base_url, root
     run_cli(deployment.env, "db", "migrate")
     for name, slots in (pools or {}).items():
         run_cli(deployment.env, "pools", "set", name, str(slots), "Caps concurrent calls on one Webflow token")
