@@ -43,3 +43,13 @@ def test_a_backend_that_fails_never_fails_the_caller(monkeypatch):
 
     monkeypatch.setattr(metrics, "stats", lambda: Broken())
     metrics.count(metrics.PAGES)  # no exception
+
+
+def test_the_production_page_lists_every_metric_with_its_type():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "production.md").read_text()
+    rows = {line.split("|")[1].strip(" `"): line for line in page.splitlines() if line.startswith("| `webflow_audit.")}
+    assert set(rows) == {metric.full_name for metric in metrics.METRICS}
+    for metric in metrics.METRICS:
+        assert f"| {metric.kind} |" in rows[metric.full_name]
