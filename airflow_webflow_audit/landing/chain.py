@@ -21,12 +21,12 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.jsonlines import json_object
-from airflow_webflow_audit.landing.layout import FIRST_PART, MANIFEST_SUFFIX, ObjectName, object_name
+from airflow_webflow_audit.landing.layout import FIRST_PART, MANIFEST_SUFFIX, ObjectName, object_name, window_folder
 from airflow_webflow_audit.landing.manifest import PreviousPart
 from airflow_webflow_audit.landing.storage import FILE
 from airflow_webflow_audit.signing import INVALID, UNKNOWN_KEY, UNSIGNED, VALID, SignaturePolicy
@@ -86,7 +86,7 @@ class Place:
     @property
     def folder(self) -> str:
         """The window's folder, relative to the destination: ``workspace=<ws>/dt=<start day>``."""
-        return f"workspace={self.workspace}/dt={self.name.start.astimezone(timezone.utc):%Y-%m-%d}"
+        return window_folder(self.workspace, self.name.start)
 
     def part_name(self, number: int) -> str:
         name = self.name

@@ -26,7 +26,8 @@ count it):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
 
@@ -52,6 +53,7 @@ FINDINGS_SUFFIX = ".findings.jsonl"
 #: The folder under a workspace's where the findings operator keeps its baseline.
 MONITORING_FOLDER = "_monitoring"
 DAY_FOLDER = re.compile(r"dt=(?P<day>\d{4}-\d{2}-\d{2})")
+TEMPORARY_SUFFIX = ".partial"
 TEMPORARY_NAME = re.compile(r"\.(?P<name>.+)\.[0-9a-f]{12}\.partial")
 
 #: What a name in a day folder is (:func:`classify_name`).
@@ -131,14 +133,49 @@ def asset_uri(destination: object, workspace: str, event_types: Sequence[str] | 
     return f"{root}/workspace={workspace}" + (f"/{filter_label(event_types)}" if event_types else "")
 
 
-#: The key of a landing asset's extra that says where its windows land (the coverage page reads it).
+#: The key of a landing asset's extra, and of its events' extras, that says whose landing it is.
 ASSET_EXTRA_KEY = "webflow_audit"
 
 
-def asset_extra(destination: object, workspace: str) -> dict[str, Any]:
-    """The extra of a whole-log landing asset: the destination (with its connection id) and the workspace."""
+@dataclass(frozen=True)
+class LandingOwner:
+    """Whose landing an asset or an asset event is: the destination (with its connection id), the
+    workspace, and the event-type filter (None: the whole log)."""
+
+    destination: str
+    workspace: str
+    event_types: tuple[str, ...] | None = None
+
+
+def landing_extra(destination: object, workspace: str, event_types: Sequence[str] | None = None) -> dict[str, Any]:
+    """The one shape that says whose landing it is, in a landing asset's definition and in each of its events
+    (beside an event's window: ``uri``, ``records``, ``start``, ...)::
+
+        {"webflow_audit": {"destination": "s3://aws_default@bucket/prefix", "workspace": "ws"}}
+
+    with ``"event_types": [...]`` in it for a filtered landing.
+    """
     text = str(destination).strip() if isinstance(destination, str) else str(destination)
-    return {ASSET_EXTRA_KEY: {"destination": text, "workspace": workspace}}
+    owner: dict[str, Any] = {"destination": text, "workspace": workspace}
+    if event_types:
+        owner["event_types"] = sorted(set(event_types))
+    return {ASSET_EXTRA_KEY: owner}
+
+
+def landing_owner(extra: object) -> LandingOwner | None:
+    """Whose landing an asset's or an event's extra says it is (:func:`landing_extra`); None for any other.
+
+    Events landed before the shape was one carried ``destination``, ``workspace`` and ``event_types`` at
+    the top level: they are still read.
+    """
+    if not isinstance(extra, Mapping):
+        return None
+    nested = extra.get(ASSET_EXTRA_KEY)
+    owner = nested if isinstance(nested, Mapping) else extra
+    destination, workspace, types = owner.get("destination"), owner.get("workspace"), owner.get("event_types")
+    if not destination or not workspace:
+        return None
+    return LandingOwner(str(destination), str(workspace), tuple(str(t) for t in types) if types else None)
 
 
 def landing_asset(destination: object, workspace: str) -> Asset:
@@ -147,13 +184,15 @@ def landing_asset(destination: object, workspace: str) -> Asset:
     The same uri as the operator's outlet, and the same extra: Airflow keeps one definition per asset, so
     a consumer naming it without the extra could leave the coverage page without its destination.
     """
-    return Asset(uri=asset_uri(destination, workspace), extra=asset_extra(destination, workspace))
+    return Asset(uri=asset_uri(destination, workspace), extra=landing_extra(destination, workspace))
 
 
 def landing_target(destination: object, workspace: str, event_types: Sequence[str] | None = None) -> Asset:
     """The asset a landing of ``workspace`` updates: :func:`landing_asset`, or its own asset when filtered."""
     if event_types:
-        return Asset(uri=asset_uri(destination, workspace, event_types))
+        return Asset(
+            uri=asset_uri(destination, workspace, event_types), extra=landing_extra(destination, workspace, event_types)
+        )
     return landing_asset(destination, workspace)
 
 
@@ -194,9 +233,35 @@ def parse_key_time(text: str) -> datetime:
     return datetime.strptime(text, layout).replace(tzinfo=timezone.utc)
 
 
+def workspace_folder_name(workspace: str) -> str:
+    """``workspace=<workspace>``: the folder under a destination where a workspace's windows land."""
+    return f"workspace={validate_workspace(workspace)}"
+
+
 def workspace_root(destination: ObjectStoragePath, workspace: str) -> ObjectStoragePath:
     """Where every window of ``workspace`` lands."""
-    return destination / f"workspace={validate_workspace(workspace)}"
+    return destination / workspace_folder_name(workspace)
+
+
+def window_folder(workspace: str, start: datetime) -> str:
+    """``workspace=<ws>/dt=<start day>``: the folder of a window starting at ``start``, under the destination."""
+    return f"{workspace_folder_name(workspace)}/{day_folder_name(start.astimezone(timezone.utc).date())}"
+
+
+def monitoring_folder(destination: ObjectStoragePath, workspace: str) -> ObjectStoragePath:
+    """``workspace=<ws>/_monitoring``: the findings operator's baseline and what it has seen."""
+    return workspace_root(destination, workspace) / MONITORING_FOLDER
+
+
+def findings_name(first_part_name: str) -> str:
+    """The findings file beside a whole window: its first part's name with ``.findings.jsonl``."""
+    return first_part_name.removesuffix(".jsonl.gz") + FINDINGS_SUFFIX
+
+
+def temporary_name(name: str, token: str) -> str:
+    """``.<name>.<12 hex>.partial``: a hidden temporary object beside ``name`` (``token``: 12 hex digits).
+    Hidden and suffixed, so globbing readers (Hive, Spark, Athena, DuckDB) skip it."""
+    return f".{name}.{token}{TEMPORARY_SUFFIX}"
 
 
 def window_object_path(
@@ -210,10 +275,7 @@ def window_object_path(
     part: int = FIRST_PART,
 ) -> ObjectStoragePath:
     """The deterministic key of one part of a window; a filtered window's name carries its filter."""
-    day = start.astimezone(timezone.utc).strftime("%Y-%m-%d")
-    return (
-        workspace_root(destination, workspace) / f"dt={day}" / object_name(start, end, file_format, event_types, part)
-    )
+    return destination / window_folder(workspace, start) / object_name(start, end, file_format, event_types, part)
 
 
 def object_name(

@@ -250,14 +250,10 @@ def backend_of(path: ObjectStoragePath) -> Backend:
 
 
 def temporary_sibling(path: ObjectStoragePath) -> ObjectStoragePath:
-    """A fresh temporary key beside ``path``.
+    """A fresh temporary key beside ``path``, named as the layout names them (hidden, suffixed)."""
+    from airflow_webflow_audit.landing.layout import temporary_name  # the layout imports this module
 
-    Hidden (leading dot) and suffixed, so globbing readers, Hive/Spark/Athena included, skip it.
-    """
-    return path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}{TEMPORARY_SUFFIX}"
-
-
-TEMPORARY_SUFFIX = ".partial"
+    return path.parent / temporary_name(path.name, uuid.uuid4().hex[:12])
 
 
 def conflict(path: ObjectStoragePath) -> WebflowLandingConflictError:

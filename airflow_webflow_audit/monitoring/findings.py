@@ -43,7 +43,7 @@ from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.report import refuse_wrong_evidence
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowLandingError
 from airflow_webflow_audit.jsonlines import dump_line
-from airflow_webflow_audit.landing.layout import FINDINGS_SUFFIX, format_key_time
+from airflow_webflow_audit.landing.layout import findings_name, format_key_time, monitoring_folder
 from airflow_webflow_audit.landing.reader import (
     WindowChain,
     chain_digest,
@@ -63,11 +63,11 @@ RELEARN_LOOKBACK = timedelta(days=7)
 
 
 def baseline_path(destination: ObjectStoragePath, workspace: str) -> ObjectStoragePath:
-    return destination / f"workspace={workspace}" / "_monitoring" / "baseline.json"
+    return monitoring_folder(destination, workspace) / "baseline.json"
 
 
 def findings_path_for(object_path: ObjectStoragePath) -> ObjectStoragePath:
-    return object_path.parent / (object_path.name.removesuffix(".jsonl.gz") + FINDINGS_SUFFIX)
+    return object_path.parent / findings_name(object_path.name)
 
 
 def load_baseline(path: ObjectStoragePath, workspace: str) -> Baseline:
