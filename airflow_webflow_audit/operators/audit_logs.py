@@ -20,8 +20,11 @@ from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.horizon import RetentionHorizon
 from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
 from airflow_webflow_audit.landing.layout import (
+    ASSET_EXTRA_KEY,
     check_destination,
     check_object_lock_destination,
+    landing_extra,
+    landing_owner,
     landing_target,
     resolve_destination,
     window_object_path,
@@ -290,13 +293,8 @@ class WebflowAuditLogsOperator(BaseOperator):
         for _, result in landed:
             self._log_written(result, signed_by)
         events = [self._window_summary(plan.query, result) for plan, result in landed]
-        self._emit_asset_events(
-            context,
-            [
-                {**event, "workspace": workspace, "event_types": event_types, "destination": str(self.destination)}
-                for event in events
-            ],
-        )
+        owner = landing_extra(self.destination, workspace, event_types)
+        self._emit_asset_events(context, [{**owner, **event} for event in events])
         if window_size is None:
             return events[0]
         if horizon is not None:
@@ -418,19 +416,19 @@ class WebflowAuditLogsOperator(BaseOperator):
                 outlet_events[outlet].extra = extras[0] if len(extras) == 1 else _whole_interval(extras)
 
     def _alias_target(self, extra: dict[str, Any]) -> Asset:
-        return landing_target(self.destination, extra["workspace"], extra["event_types"])
+        owner = landing_owner(extra)
+        assert owner is not None  # every extra this operator builds says its landing
+        return landing_target(self.destination, owner.workspace, owner.event_types)
 
 
 def _whole_interval(extras: list[dict[str, Any]]) -> dict[str, Any]:
     """One asset event's extra for several windows: their span and summed counts, no single object."""
     first, last = extras[0], extras[-1]
     return {
+        ASSET_EXTRA_KEY: first[ASSET_EXTRA_KEY],
         "start": first["start"],
         "end": last["end"],
         "records": sum(extra["records"] for extra in extras),
         "new_records": sum(extra["new_records"] for extra in extras),
         "windows": len(extras),
-        "workspace": first["workspace"],
-        "event_types": first["event_types"],
-        "destination": first["destination"],
     }

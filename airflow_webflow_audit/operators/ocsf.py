@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow_webflow_audit.audit.bucket import audit_bucket
 from airflow_webflow_audit.audit.report import MAX_PROBLEMS_NAMED, MISSING_TIME, AuditReport, refuse_wrong_evidence
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowRangeIncompleteError
-from airflow_webflow_audit.landing.layout import check_destination, resolve_destination
+from airflow_webflow_audit.landing.layout import check_destination, landing_owner, resolve_destination
 from airflow_webflow_audit.landing.reader import WindowChain
 from airflow_webflow_audit.ocsf.convert import Conversion, LakeTarget, convert_windows
 from airflow_webflow_audit.ocsf.lake import resolve_custom_sources, validate_account_id, validate_region
@@ -243,7 +243,8 @@ def _asset_event_windows(asset_events: Any, workspace: str) -> list[tuple[dateti
     for events in asset_events.values():
         for event in events:
             extra = getattr(event, "extra", None) or {}
-            if extra.get("workspace") != workspace or extra.get("event_types") or not extra.get("start"):
+            owner = landing_owner(extra)
+            if owner is None or owner.workspace != workspace or owner.event_types or not extra.get("start"):
                 continue
             windows.add(
                 check_window_order(validate_datetime(extra["start"], "start"), validate_datetime(extra["end"], "end"))

@@ -227,13 +227,16 @@ def test_an_incomplete_range_is_refused_naming_the_window_and_nothing_is_written
 def test_an_asset_scheduled_run_converts_the_windows_its_asset_events_name(local, simulator, clock):
     simulator(EVENTS)
     land(clock, local["landing"], *DAYS)
-    events = [
+    owner = {"webflow_audit": {"destination": local["landing"], "workspace": WORKSPACE}}
+    events = [SimpleNamespace(extra={**owner, "start": s.isoformat(), "end": e.isoformat()}) for s, e in DAYS[1:]]
+    # An event landed before the extra had one shape (its owner flat) is read too.
+    old_shape = {"destination": local["landing"], "workspace": WORKSPACE, "event_types": None}
+    events.append(SimpleNamespace(extra={**old_shape, "start": DAYS[0][0].isoformat(), "end": DAYS[0][1].isoformat()}))
+    events.append(
         SimpleNamespace(
-            extra={"workspace": WORKSPACE, "event_types": None, "start": s.isoformat(), "end": e.isoformat()}
+            extra={"webflow_audit": {"destination": local["landing"], "workspace": "another-workspace"}, "start": "x"}
         )
-        for s, e in reversed(DAYS)
-    ]
-    events.append(SimpleNamespace(extra={"workspace": "another-workspace", "start": "2020-01-01T00:00:00Z"}))
+    )
     result = ocsf_operator(local).execute({"triggering_asset_events": {"asset": events}})
     assert result["ranges"] == [{"start": DAYS[0][0].isoformat(), "end": DAYS[-1][1].isoformat()}]
     assert result["events"] == len(EVENTS)

@@ -71,9 +71,8 @@ def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, d
     assert asset.uri == f"file://{tmp_path}/landing/workspace=hitchhikers-workspace"
     assert outlet_events[asset].extra == {
         **xcom,
-        "workspace": "hitchhikers-workspace",
-        "event_types": None,
-        "destination": destination,  # with its connection id, if any: the coverage page reads it
+        # Whose landing it is, in the asset definition's shape: the destination with its connection id, if any.
+        "webflow_audit": {"destination": destination, "workspace": "hitchhikers-workspace"},
     }
 
 
