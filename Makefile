@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install test check docs demo bench lint format simulator clean
+.PHONY: install test unit check docs demo bench lint format simulator clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(INSTALLED)
 # The checks first: a lint or type error, or a docs warning, fails `make test`, and so CI, before the suite runs.
 test: check docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast lane for a newcomer: tests/unit only (no Airflow process, no server, no emulator), under a minute.
+unit: $(INSTALLED)
+	$(BIN)/python -m pytest tests/unit -q $(PYTEST_ARGS)
 
 # The documentation site into docs/_build/html, from scratch and strict: any warning (a broken
 # cross-reference or link, a page missing from the navigation) fails it.

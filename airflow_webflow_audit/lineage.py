@@ -5,7 +5,7 @@ a URI that carries Airflow's connection id (``s3://aws_default@bucket/key``). Th
 temporary keys, its write probe and its manifests are not datasets, so storage is opened untracked
 (:func:`~airflow_webflow_audit.landing.storage.open_untracked`) and only the data objects are
 reported, by :func:`report_read` and :func:`report_written`, under their plain URIs. The landing
-operator's OpenLineage facets are built beside it, in :mod:`airflow_webflow_audit.operators.audit_logs`.
+operator's OpenLineage facets are built in ``airflow_webflow_audit.operators.landing_lineage``.
 """
 
 from __future__ import annotations

@@ -1,9 +1,13 @@
 """Landing windows in object storage, and reading them back.
 
-* :mod:`.layout` -- destination URLs and the keys of a window's object and manifest;
-* :mod:`.formats` -- the encoders of each file format (gzip JSON Lines, Parquet);
+* :mod:`.layout` -- destination URLs and every name the layout owns, each with one spelling;
+* :mod:`.formats` -- each file format (gzip JSON Lines, Parquet): its encoder and how events are read back;
 * :mod:`.manifest` -- the manifest, built in one place from what the pull and the writer saw;
 * :mod:`.storage` -- what differs per storage scheme: exclusive create, create arguments, listing, lineage names;
-* :mod:`.writer` -- the only code that writes storage: each object an exclusive create, never replaced;
-* :mod:`.reader` -- the only code that reads landed windows back, checked against their manifests.
+* :mod:`.writer` -- writing storage: each object an exclusive create, never replaced;
+* :mod:`.chain` -- the one chain judge of a window's parts;
+* :mod:`.reader` -- reading landed windows back, judged by the chain judge;
+* :mod:`.land` -- landing one window: pull, compare with its parts, write what they lack;
+* :mod:`.batch` -- landing a task's windows several at once;
+* :mod:`.horizon` -- the retention horizon's one look per task.
 """

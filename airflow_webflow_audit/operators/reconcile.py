@@ -1,4 +1,5 @@
-"""WebflowAuditLogsReconcileOperator: recount landed windows against the API, re-land the stale ones."""
+"""WebflowAuditLogsReconcileOperator: recount landed windows against the API, re-land the stale ones, and
+(with ``window_size``) land the windows missing from the range's gaps."""
 
 from __future__ import annotations
 

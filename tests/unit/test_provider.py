@@ -86,3 +86,23 @@ def test_a_connection_builds_the_hook(monkeypatch):
     assert isinstance(hook, WebflowHook)
     assert hook.webflow_conn_id == "webflow_audit"
     assert "tok-123456" not in repr(hook)
+
+
+def test_the_code_map_names_every_module():
+    """docs/contributing.md's code map answers "where does X live" only while it names every module."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "contributing.md").read_text()
+    code_map = page.split("## Code map", 1)[1].split("## Development", 1)[0]
+    package = root / "airflow_webflow_audit"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if path.name in ("__init__.py", "__main__.py") and len(relative.parts) > 1:
+            continue  # a package is named by its folder or its modules
+        folders = [f"`{'/'.join(relative.parts[:depth])}/`" for depth in range(1, len(relative.parts))]
+        named = f"`{relative.as_posix()}`" in code_map or any(folder in code_map for folder in folders)
+        if not named:
+            missing.append(relative.as_posix())
+    assert missing == []
