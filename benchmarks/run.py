@@ -327,15 +327,20 @@ BACKFILL_DAG = "example_webflow_audit_logs_to_local"
 DAGS_FOLDER = Path(__file__).resolve().parents[1] / "dags"
 
 
-def _landed_windows_exact(landing: Path, sim: Any, windows: list[tuple[datetime, datetime]]) -> int:
-    """How many of the windows landed exactly the simulator's events, each once and in order, in one part."""
+def _landed_windows_exact(landing: Any, sim: Any, windows: list[tuple[datetime, datetime]]) -> int:
+    """How many of the windows landed exactly the simulator's events, each once and in order, in one part.
+
+    ``landing``: the destination, a local folder or an ``ObjectStoragePath``."""
+    from airflow.sdk import ObjectStoragePath
+
+    root = ObjectStoragePath(f"file://{landing}") if isinstance(landing, Path) else landing
     exact = 0
     for start, end in windows:
         name = f"audit_logs_{start:%Y%m%dT%H%M%SZ}_{end:%Y%m%dT%H%M%SZ}.jsonl.gz"
-        path = landing / "workspace=hitchhikers-workspace" / f"dt={start:%Y-%m-%d}" / name
-        if path.exists() and not path.with_name(name.replace(".jsonl.gz", ".part-0002.jsonl.gz")).exists():
-            with gzip.open(path, "rb") as lines:
-                exact += [json.loads(line) for line in lines] == sim.events(start, end)
+        path = root / "workspace=hitchhikers-workspace" / f"dt={start:%Y-%m-%d}" / name
+        if path.exists() and not (path.parent / name.replace(".jsonl.gz", ".part-0002.jsonl.gz")).exists():
+            lines = gzip.decompress(path.read_bytes()).splitlines()
+            exact += [json.loads(line) for line in lines] == sim.events(start, end)
     return exact
 
 
@@ -351,55 +356,76 @@ def _backfill(
     destination_variable: str = "WEBFLOW_AUDIT_LOCAL_DESTINATION",
     stop_scheduler_to_create: bool = False,
 ) -> dict[str, Any]:
-    """``airflow backfill create`` of ``dag_id`` over ``windows`` (``runs`` runs) on a fresh deployment."""
+    """``airflow backfill create`` of ``dag_id`` over ``windows`` (``runs`` runs) on a fresh one-machine
+    deployment (SQLite, LocalExecutor)."""
     from airflow_webflow_audit.testing.deployment import prepare_home, running
 
     home = prepare_home(scratch / "airflow", dags_folder=dags_folder, pools={"webflow_api": 2})
     landing = scratch / "landing"
     env = {"AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(**conn_extra), destination_variable: f"file://{landing}"}
     with running(home, logs=scratch, dags_folder=dags_folder, env=env) as deployment:
-        deployment.wait_for("the DAG", lambda: deployment.dag_is_serialized(dag_id), 300)
-        deployment.cli("dags", "unpause", dag_id)
-        # SQLite lets one writer in at a time: a backfill of many runs, created while the scheduler
-        # writes, times out ("database is locked") and rolls back runs the scheduler already saw. Then
-        # the scheduler stops for the create and starts right after it, inside the measured time.
-        if stop_scheduler_to_create:
-            deployment.stop("scheduler")
-        sim.reset_stats()
-        began = time.monotonic()
-        # --to-date names the last run's logical date (its interval's start), both ends included.
-        last_run = windows[0][0] + (windows[-1][1] - windows[0][0]) * (runs - 1) / runs
-        deployment.cli(
-            "backfill",
-            "create",
-            "--dag-id",
-            dag_id,
-            "--from-date",
-            windows[0][0].isoformat(),
-            "--to-date",
-            last_run.isoformat(),
+        result = _run_backfill(
+            deployment,
+            sim,
+            dag_id=dag_id,
+            runs=runs,
+            windows=windows,
+            stop_scheduler_to_create=stop_scheduler_to_create,
         )
-        if stop_scheduler_to_create:
-            deployment.start("scheduler", scratch)
+    result["exact"] = _landed_windows_exact(landing, sim, windows)
+    return result
 
-        def states() -> list[str]:
-            found = deployment.query("select state from dag_run where dag_id = ? and run_type = 'backfill'", dag_id)
-            return [state for (state,) in found]
 
-        deployment.wait_for(
-            "the backfill", lambda: len(states()) == runs and set(states()) <= {"success", "failed"}, 3600
-        )
-        wall = time.monotonic() - began
-        tries = deployment.query(
-            "select state, try_number from task_instance where dag_id = ? and run_id like 'backfill__%'", dag_id
-        )
+def _run_backfill(
+    deployment: Any,
+    sim: Any,
+    *,
+    dag_id: str,
+    runs: int,
+    windows: list[tuple[datetime, datetime]],
+    stop_scheduler_to_create: bool = False,
+) -> dict[str, Any]:
+    """Create the backfill on a running deployment, wait for its runs, and say how it went."""
+    deployment.wait_for("the DAG", lambda: deployment.dag_is_serialized(dag_id), 300)
+    deployment.cli("dags", "unpause", dag_id)
+    # SQLite lets one writer in at a time: a backfill of many runs, created while the scheduler
+    # writes, times out ("database is locked") and rolls back runs the scheduler already saw. Then
+    # the scheduler stops for the create and starts right after it, inside the measured time.
+    if stop_scheduler_to_create:
+        deployment.stop("scheduler")
+    sim.reset_stats()
+    began = time.monotonic()
+    # --to-date names the last run's logical date (its interval's start), both ends included.
+    last_run = windows[0][0] + (windows[-1][1] - windows[0][0]) * (runs - 1) / runs
+    deployment.cli(
+        "backfill",
+        "create",
+        "--dag-id",
+        dag_id,
+        "--from-date",
+        windows[0][0].isoformat(),
+        "--to-date",
+        last_run.isoformat(),
+    )
+    if stop_scheduler_to_create:
+        deployment.start("scheduler", deployment.logs)
+
+    def states() -> list[str]:
+        found = deployment.query("select state from dag_run where dag_id = ? and run_type = 'backfill'", dag_id)
+        return [state for (state,) in found]
+
+    deployment.wait_for("the backfill", lambda: len(states()) == runs and set(states()) <= {"success", "failed"}, 3600)
+    wall = time.monotonic() - began
+    tries = deployment.query(
+        "select state, try_number, hostname from task_instance where dag_id = ? and run_id like 'backfill__%'", dag_id
+    )
     stats = sim.stats()
     return {
         "wall": wall,
         "startup": stats["first_request_at"] - (began - sim.epoch),
-        "failed": sum(1 for state, _ in tries if state != "success"),
-        "retried": sum(max(0, (number or 1) - 1) for _, number in tries),
-        "exact": _landed_windows_exact(landing, sim, windows),
+        "failed": sum(1 for state, _, _ in tries if state != "success"),
+        "retried": sum(max(0, (number or 1) - 1) for _, number, _ in tries),
+        "hosts": len({host for _, _, host in tries}),
         "stats": stats,
     }
 
@@ -672,6 +698,135 @@ def recount_cost(quick: bool) -> list[Row]:
     ]
 
 
+def celery(quick: bool) -> list[Row]:
+    """A month of hourly windows backfilled on the production shape (Postgres, the CeleryExecutor, two
+    workers that share only the database and an S3 bucket, the scheduler running throughout) and on one
+    machine (SQLite, the LocalExecutor), in the same run, against a 120-a-minute token: each as the share of
+    the token's sustained ceiling (the requests any client must make, at 120 a minute, over the wall time
+    from ``backfill create`` to the last run's end), with its 429 share."""
+    from moto.server import ThreadedMotoServer
+
+    from airflow_webflow_audit.testing import services
+    from airflow_webflow_audit.testing.deployment import free_port, running_production
+    from airflow_webflow_audit.testing.simulator import SimulatorConfig, WebflowSimulator, generate_events
+
+    missing = services.missing()
+    if missing is not None:
+        raise RuntimeError(f"the celery figure needs Postgres and Redis: {missing}")
+    days = 3 if quick else 30
+    limit, window_seconds = BUSINESS_PLAN["rate_limit"], BUSINESS_PLAN["rate_window"]
+    hours = [(DAY0 + timedelta(hours=h), DAY0 + timedelta(hours=h + 1)) for h in range(24 * days)]
+    events = generate_events(seed=3, start=DAY0, end=DAY0 + timedelta(days=days + 1), events_per_day=2_400)
+    extra = {"rate_limit_window_seconds": window_seconds}
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
+    moto.start()
+    endpoint = "http://{}:{}".format(*moto.get_host_and_port())
+    aws = json.dumps(
+        {
+            "conn_type": "aws",
+            "login": "testing",
+            "password": "testing",
+            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
+        }
+    )
+    os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = aws  # this process reads the landed windows back
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        import boto3
+
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="webflow-bench")
+        for name in ("celery", "local"):
+            config = SimulatorConfig(rate_limit=limit, rate_window=window_seconds, rate_window_phase=FIXED_PHASE)
+            sim = WebflowSimulator(events, config=config).start()
+            try:
+                with tempfile.TemporaryDirectory(prefix=f"bench-celery-{name}-") as scratch:
+                    if name == "local":
+                        result = _backfill(
+                            sim,
+                            Path(scratch),
+                            dag_id="webflow_bench_daily_hourly_windows",
+                            runs=days,
+                            windows=hours,
+                            conn_extra=extra,
+                            dags_folder=WINDOW_SIZE_DAGS,
+                            destination_variable="WEBFLOW_BENCH_DESTINATION",
+                            stop_scheduler_to_create=True,
+                        )
+                    else:
+                        root = Path(scratch)
+                        destination = "s3://aws_default@webflow-bench/celery"
+                        env = {
+                            "AIRFLOW_CONN_WEBFLOW_DEFAULT": sim.connection_json(**extra),
+                            "AIRFLOW_CONN_AWS_DEFAULT": aws,
+                            "WEBFLOW_BENCH_DESTINATION": destination,
+                        }
+                        with (
+                            services.postgres() as database,
+                            services.redis(root / "redis") as broker,
+                            running_production(
+                                root,
+                                dags_folder=WINDOW_SIZE_DAGS,
+                                database_url=database,
+                                broker_url=broker,
+                                env=env,
+                                workers=2,
+                                concurrency=1,
+                                pools={"webflow_api": 2},
+                            ) as deployment,
+                        ):
+                            result = _run_backfill(
+                                deployment, sim, dag_id="webflow_bench_daily_hourly_windows", runs=days, windows=hours
+                            )
+                        from airflow.sdk import ObjectStoragePath
+
+                        result["exact"] = _landed_windows_exact(ObjectStoragePath(destination), sim, hours)
+                result["needed"], result["ceiling"] = _sustained_ceiling(sim, hours, limit)
+                results[name] = result
+            finally:
+                sim.stop()
+    finally:
+        moto.stop()
+
+    def described(result: dict[str, Any]) -> str:
+        stats = result["stats"]
+        return (
+            f"{result['ceiling'] / result['wall']:.2f} ({result['wall']:.0f} s, {stats['statuses'].get('200', 0)} "
+            f"requests, first {result['startup']:.0f} s after create; {result['hosts']} worker(s)), "
+            f"{result['exact']}/{len(hours)} exact, {result['failed']} failed, {_refused_share(stats):.1%} 429"
+        )
+
+    production, local = results["celery"], results["local"]
+    ours, peer = production["ceiling"] / production["wall"], local["ceiling"] / local["wall"]
+    setting = (
+        f"{len(hours)} hourly windows ({days} daily runs, window_size=1h), ~100 events each; 2-slot pool, "
+        f"max_active_runs=4; {production['needed']} requests needed at {limit} per {window_seconds:g}-s fixed "
+        f"window (sustained ceiling: {production['ceiling']:.0f} s)"
+    )
+    met = (
+        ours >= 0.85
+        and production["exact"] == len(hours)
+        and production["failed"] == 0
+        and _refused_share(production["stats"]) <= 0.01
+    )
+    return [
+        Row(
+            "backfill on Postgres + CeleryExecutor, two workers on one token (sustained ceiling / wall)",
+            setting,
+            f"Postgres, 2 Celery workers, S3: {described(production)}",
+            f"one machine, SQLite, LocalExecutor: {described(local)}",
+            ours / peer,
+            ">= 0.85, all exact, <= 1% 429",
+            None if quick else met,
+        )
+    ]
+
+
 FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "throughput": cpu_throughput,
     "cpu": cpu_per_event,
@@ -680,6 +835,7 @@ FIGURES: dict[str, Callable[[bool], list[Row]]] = {
     "shared_token": shared_token,
     "backfill": backfill,
     "window_size": window_size,
+    "celery": celery,
     "memory": memory,
     "recount": recount_cost,
 }
