@@ -133,7 +133,7 @@ def asset_uri(destination: object, workspace: str, event_types: Sequence[str] | 
     return f"{root}/workspace={workspace}" + (f"/{filter_label(event_types)}" if event_types else "")
 
 
-#: The key of a landing asset's extra, and of its events' extras, that says whose landing it is.
+#: The key under which asset definitions of earlier versions said whose landing they were.
 ASSET_EXTRA_KEY = "webflow_audit"
 
 
@@ -151,22 +151,21 @@ def landing_extra(destination: object, workspace: str, event_types: Sequence[str
     """The one shape that says whose landing it is, in a landing asset's definition and in each of its events
     (beside an event's window: ``uri``, ``records``, ``start``, ...)::
 
-        {"webflow_audit": {"destination": "s3://aws_default@bucket/prefix", "workspace": "ws"}}
+        {"destination": "s3://aws_default@bucket/prefix", "workspace": "ws", "event_types": None}
 
-    with ``"event_types": [...]`` in it for a filtered landing.
+    ``event_types`` is the filter as its label spells it (``"custom_role,user_access"``). Flat, and every
+    value a string or None: Airflow 3.0 hashes an alias event's extra as the set of its items.
     """
     text = str(destination).strip() if isinstance(destination, str) else str(destination)
-    owner: dict[str, Any] = {"destination": text, "workspace": workspace}
-    if event_types:
-        owner["event_types"] = sorted(set(event_types))
-    return {ASSET_EXTRA_KEY: owner}
+    label = ",".join(sorted(set(event_types))) if event_types else None
+    return {"destination": text, "workspace": workspace, "event_types": label}
 
 
 def landing_owner(extra: object) -> LandingOwner | None:
     """Whose landing an asset's or an event's extra says it is (:func:`landing_extra`); None for any other.
 
-    Events landed before the shape was one carried ``destination``, ``workspace`` and ``event_types`` at
-    the top level: they are still read.
+    Also reads what earlier versions wrote: definitions with the owner under ``"webflow_audit"``, and events
+    whose ``event_types`` was a list.
     """
     if not isinstance(extra, Mapping):
         return None
@@ -175,6 +174,8 @@ def landing_owner(extra: object) -> LandingOwner | None:
     destination, workspace, types = owner.get("destination"), owner.get("workspace"), owner.get("event_types")
     if not destination or not workspace:
         return None
+    if isinstance(types, str):
+        types = [part for part in types.split(",") if part]
     return LandingOwner(str(destination), str(workspace), tuple(str(t) for t in types) if types else None)
 
 

@@ -20,7 +20,6 @@ from airflow_webflow_audit.landing.formats import validate_file_format
 from airflow_webflow_audit.landing.horizon import RetentionHorizon
 from airflow_webflow_audit.landing.land import LandingPlan, LandingResult, land_window
 from airflow_webflow_audit.landing.layout import (
-    ASSET_EXTRA_KEY,
     check_destination,
     check_object_lock_destination,
     landing_extra,
@@ -425,7 +424,7 @@ def _whole_interval(extras: list[dict[str, Any]]) -> dict[str, Any]:
     """One asset event's extra for several windows: their span and summed counts, no single object."""
     first, last = extras[0], extras[-1]
     return {
-        ASSET_EXTRA_KEY: first[ASSET_EXTRA_KEY],
+        **{key: first[key] for key in ("destination", "workspace", "event_types")},
         "start": first["start"],
         "end": last["end"],
         "records": sum(extra["records"] for extra in extras),

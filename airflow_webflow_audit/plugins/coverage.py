@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from fastapi import Request  # at module level: FastAPI resolves the routes' annotations in these globals
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.landing.layout import ASSET_EXTRA_KEY, landing_owner
+from airflow_webflow_audit.landing.layout import landing_owner
 from airflow_webflow_audit.plugins import URL_PREFIX, VIEW_NAME
 from airflow_webflow_audit.validation import EARLIEST_TIME, LATEST_TIME
 
@@ -140,7 +140,7 @@ def declared_landings(serialized_dag: dict[str, Any]) -> set[Landing]:
             if not isinstance(port, dict) or port.get("__type") != "asset":
                 continue
             extra = (port.get("__var") or {}).get("extra")
-            owner = landing_owner(extra) if isinstance(extra, dict) and ASSET_EXTRA_KEY in extra else None
+            owner = landing_owner(extra)
             if owner is not None and not owner.event_types:  # the calendar is of the whole log
                 found.add(Landing(owner.destination, owner.workspace))
     return found

@@ -69,6 +69,8 @@ RUN_TIMEOUT = 300
 #: The recent events the sensor and the trigger wait for lie after this (minutes before the tests start).
 BASE = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=3)
 ALERTS_DAG_ID = "example_webflow_audit_alerts"
+#: The connection this test process reads the bucket with (the workers use ``aws_default``).
+READER_CONN_ID = "aws_production_reader"
 ALERT_ASSET = "webflow_audit_privilege_changes"
 
 
@@ -96,7 +98,9 @@ class Production:
         self.root = root
 
     def destination(self, folder: str) -> str:
-        return f"s3://aws_default@{self.bucket}/{folder}"
+        """Where the workers landed ``folder``, read with this process's own connection to the bucket (another
+        test's ``aws_default`` filesystem may be cached here already, pointing elsewhere)."""
+        return f"s3://{READER_CONN_ID}@{self.bucket}/{folder}"
 
     def runs(self, dag_id: str, run_type: str | None = None) -> list[tuple[str, str]]:
         sql = "select run_id, state from dag_run where dag_id = ?"
@@ -165,6 +169,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         "AIRFLOW_CONN_AWS_DEFAULT": aws_connection(moto),
         "AIRFLOW_CONN_WEBFLOW_AUDIT_SIGNING": json.dumps(signing),
     }
+    reader = {f"AIRFLOW_CONN_{READER_CONN_ID.upper()}": aws_connection(moto), **connections}
     with statsd_listener() as statsd, services.postgres() as database, services.redis(root / "redis") as broker:
         env = {
             **connections,
@@ -205,7 +210,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
             )
             deployment.wait_for("the DAGs to be serialized", lambda: deployment.dags_parsed(dag_ids), STARTUP_TIMEOUT)
             with pytest.MonkeyPatch.context() as patch:
-                for name, value in connections.items():  # the auditor's side: the bucket and the public key
+                for name, value in reader.items():  # the auditor's side: the bucket and the public key
                     patch.setenv(name, value)
                 yield Production(deployment, sim, statsd, bucket, root)
     sim.stop()

@@ -227,15 +227,13 @@ def test_an_incomplete_range_is_refused_naming_the_window_and_nothing_is_written
 def test_an_asset_scheduled_run_converts_the_windows_its_asset_events_name(local, simulator, clock):
     simulator(EVENTS)
     land(clock, local["landing"], *DAYS)
-    owner = {"webflow_audit": {"destination": local["landing"], "workspace": WORKSPACE}}
+    owner = {"destination": local["landing"], "workspace": WORKSPACE, "event_types": None}
     events = [SimpleNamespace(extra={**owner, "start": s.isoformat(), "end": e.isoformat()}) for s, e in DAYS[1:]]
-    # An event landed before the extra had one shape (its owner flat) is read too.
-    old_shape = {"destination": local["landing"], "workspace": WORKSPACE, "event_types": None}
+    # An event landed by an earlier version (event_types a list) is read too.
+    old_shape = {"destination": local["landing"], "workspace": WORKSPACE, "event_types": []}
     events.append(SimpleNamespace(extra={**old_shape, "start": DAYS[0][0].isoformat(), "end": DAYS[0][1].isoformat()}))
     events.append(
-        SimpleNamespace(
-            extra={"webflow_audit": {"destination": local["landing"], "workspace": "another-workspace"}, "start": "x"}
-        )
+        SimpleNamespace(extra={"destination": local["landing"], "workspace": "another-workspace", "start": "x"})
     )
     result = ocsf_operator(local).execute({"triggering_asset_events": {"asset": events}})
     assert result["ranges"] == [{"start": DAYS[0][0].isoformat(), "end": DAYS[-1][1].isoformat()}]

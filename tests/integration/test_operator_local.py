@@ -72,7 +72,9 @@ def test_lands_the_window_as_the_api_sent_it_with_a_manifest(simulator, clock, d
     assert outlet_events[asset].extra == {
         **xcom,
         # Whose landing it is, in the asset definition's shape: the destination with its connection id, if any.
-        "webflow_audit": {"destination": destination, "workspace": "hitchhikers-workspace"},
+        "destination": destination,
+        "workspace": "hitchhikers-workspace",
+        "event_types": None,
     }
 
 

@@ -74,8 +74,7 @@ def test_a_daily_run_with_hourly_windows_lands_what_24_hourly_runs_land(simulato
     added = outlet_events[alias].asset_alias_events
     assert [event.dest_asset_key.uri for event in added] == [landing_asset(daily, WORKSPACE).uri] * 24
     assert [event.extra for event in added] == [
-        {**extra, **window, "webflow_audit": {"destination": daily, "workspace": WORKSPACE}}
-        for extra, window in zip(hourly_extras, xcom["windows"], strict=True)
+        {**extra, **window, "destination": daily} for extra, window in zip(hourly_extras, xcom["windows"], strict=True)
     ]
     # One look at the retention horizon for the task, not one per window (the hourly runs took 24): two
     # when a later window's look came first, since the first window starts at the horizon itself.

@@ -143,3 +143,22 @@ def test_the_coverage_page_reads_the_landings_the_dags_declare():
         Landing("file:///srv/a", "ws4"),
     }
     assert declared_landings({}) == set()
+
+
+def test_whose_landing_is_said_in_one_flat_hashable_shape_and_older_shapes_are_read():
+    """Airflow 3.0 hashes an alias event's extra as the set of its items: no value may be a dict or a list."""
+    from airflow_webflow_audit.landing.layout import LandingOwner, landing_extra, landing_owner
+
+    extra = landing_extra(DESTINATION, "ws", ["user_access", "custom_role", "custom_role"])
+    assert extra == {"destination": DESTINATION, "workspace": "ws", "event_types": "custom_role,user_access"}
+    assert frozenset(extra.items())  # hashable
+    assert landing_owner(extra) == LandingOwner(DESTINATION, "ws", ("custom_role", "user_access"))
+    assert landing_owner(landing_extra(DESTINATION, "ws")) == LandingOwner(DESTINATION, "ws", None)
+    # Earlier versions: the owner nested in definitions; event types as a list in events.
+    assert landing_owner({"webflow_audit": {"destination": DESTINATION, "workspace": "ws"}}) == LandingOwner(
+        DESTINATION, "ws", None
+    )
+    legacy = {"destination": DESTINATION, "workspace": "ws", "event_types": ["custom_role"], "uri": "x"}
+    assert landing_owner(legacy) == LandingOwner(DESTINATION, "ws", ("custom_role",))
+    assert landing_owner({"uri": "x"}) is None
+    assert landing_owner("nonsense") is None
