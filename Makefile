@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
-PRODUCTION_LOG := .pytest-production.log
+DEPLOYMENT_LOG := .pytest-deployments.log
 BENCH_ARGS ?=
 
 .PHONY: install test unit check docs demo bench lint format simulator clean
@@ -18,14 +18,15 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED)
 
 # The checks first: a lint or type error, or a docs warning, fails `make test`, and so CI, before the suite runs.
-# The production-shaped deployment's tests (marker `production`) run in a second pytest process beside the
-# rest: they mostly wait (the token's rate limit, a lost worker's heartbeat), so the two share the cores.
-# Both must pass; the second's output follows the first's. (Selecting no production test is not a failure.)
+# The tests of running deployments (marker `deployment`: the one-machine shape and the production shape) run
+# in a second pytest process beside the rest: they mostly wait (the token's rate limit, a lost worker's
+# heartbeat, a scheduler's loop), so the two share the cores. Both must pass; the second's output follows
+# the first's. (Selecting no deployment test is not a failure.)
 test: check docs
-	@$(BIN)/python -m pytest -m production $(PYTEST_ARGS) > $(PRODUCTION_LOG) 2>&1 & production=$$!; \
-	$(BIN)/python -m pytest -m "not production" $(PYTEST_ARGS); main=$$?; \
-	wait $$production; second=$$?; \
-	echo "---- the production-shaped deployment's tests (second process) ----"; cat $(PRODUCTION_LOG); \
+	@$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) > $(DEPLOYMENT_LOG) 2>&1 & deployments=$$!; \
+	$(BIN)/python -m pytest -m "not deployment" $(PYTEST_ARGS); main=$$?; \
+	wait $$deployments; second=$$?; \
+	echo "---- the deployments' tests (second process) ----"; cat $(DEPLOYMENT_LOG); \
 	if [ $$second -eq 5 ]; then second=0; fi; \
 	test $$main -eq 0 -a $$second -eq 0
 
@@ -67,4 +68,4 @@ format: $(INSTALLED)
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) docs/_build demo-output demo-airflow.log demo-signing-key.pub.pem .pytest_cache .ruff_cache .hypothesis $(PRODUCTION_LOG)
+	rm -rf $(VENV) docs/_build demo-output demo-airflow.log demo-signing-key.pub.pem .pytest_cache .ruff_cache .hypothesis $(DEPLOYMENT_LOG)

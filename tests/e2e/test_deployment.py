@@ -48,7 +48,7 @@ from tests.conftest import DAY0, TOKEN
 from tests.e2e.conftest import DAGS_FOLDER
 from tests.landing_helpers import read_events, read_manifest, sha256_of
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.deployment]
 
 STARTUP_TIMEOUT = 180
 BACKFILL_DAG_ID = "example_webflow_audit_logs_to_local"

@@ -42,7 +42,7 @@ from tests.e2e.conftest import DAGS_FOLDER
 from tests.statsd_listener import StatsdListener, statsd_listener
 from tests.storage_servers import aws_connection, s3_client, shared_moto_endpoint
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.production]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.deployment]
 if (_missing := services.missing()) is not None:
     pytestmark.append(pytest.mark.skip(reason=f"the production-shaped deployment needs Postgres and Redis: {_missing}"))
 
