@@ -26,8 +26,9 @@ def dataset_name(path: ObjectStoragePath) -> tuple[str, str]:
 
 def plain_uri(path: ObjectStoragePath) -> str:
     """The object's URI without Airflow's connection id, as lineage consumers and asset converters expect."""
-    namespace, name = dataset_name(path)
-    return f"file://{name}" if namespace == "file" else f"{namespace}/{name}"
+    backend = backend_of(path)
+    namespace, name = backend.dataset_namespace(path)
+    return f"file://{name}" if backend.local else f"{namespace}/{name}"
 
 
 def report_read(path: ObjectStoragePath) -> None:

@@ -34,11 +34,17 @@ from typing import Any, NamedTuple
 from airflow.sdk import Asset, ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
-from airflow_webflow_audit.landing.storage import OBJECT_LOCK_S3_ONLY, SUPPORTED_SCHEMES, protocol_of
+from airflow_webflow_audit.landing.storage import (
+    BACKENDS,
+    DESTINATIONS,
+    OBJECT_LOCK_S3_ONLY,
+    SUPPORTED_SCHEMES,
+    protocol_of,
+)
 from airflow_webflow_audit.validation import validate_workspace
 
 MANIFEST_SUFFIX = ".manifest.json"
-DESTINATION_EXAMPLES = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
+DESTINATION_EXAMPLES = DESTINATIONS
 _KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
 #: The name of a landed window's data object: start, end, the event-type filter if any, the format.
 LANDED_NAME = re.compile(
@@ -77,24 +83,12 @@ def check_destination_url(destination: str) -> tuple[str, str]:
             f"destination scheme {scheme!r} is not supported; use one of "
             f"{', '.join(s + '://' for s in SUPPORTED_SCHEMES)} (e.g. {DESTINATION_EXAMPLES})."
         )
-    if scheme == "file":
-        if not rest.startswith("/"):
-            raise WebflowConfigurationError(
-                f"destination={destination!r} is not an absolute path; write file:///absolute/path (three slashes)."
-            )
-        return scheme, rest
-    netloc, slash, path = rest.partition("/")
-    bucket = netloc.rpartition("@")[2]
-    if not bucket:
-        raise WebflowConfigurationError(
-            f"destination={destination!r} names no bucket; write it as {DESTINATION_EXAMPLES}."
-        )
-    return scheme, bucket + slash + path
+    return scheme, BACKENDS[scheme].location_of(destination, rest)
 
 
 def check_object_lock_destination(destination: object) -> None:
-    """Refuse S3 Object Lock for a destination that is not S3, offline."""
-    if check_destination(destination)[0] not in ("s3", "s3a"):
+    """Refuse S3 Object Lock for a destination whose store cannot lock objects, offline."""
+    if not BACKENDS[check_destination(destination)[0]].object_lock:
         raise WebflowConfigurationError(f"{OBJECT_LOCK_S3_ONLY} Got destination={destination!r}.")
 
 
@@ -129,7 +123,7 @@ def asset_uri(destination: object, workspace: str, event_types: Sequence[str] | 
     so a DAG scheduled on the whole log is not started by a partial one.
     """
     scheme, location = check_destination(destination)
-    root = f"file://{location.rstrip('/')}" if scheme == "file" else f"{scheme}://{location.strip('/')}"
+    root = BACKENDS[scheme].plain_uri(scheme, location)
     return f"{root}/workspace={workspace}" + (f"/{filter_label(event_types)}" if event_types else "")
 
 

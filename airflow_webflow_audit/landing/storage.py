@@ -33,6 +33,8 @@ from airflow_webflow_audit.exceptions import (
 
 log = logging.getLogger(__name__)
 
+#: How destination URLs are written, for messages.
+DESTINATIONS = "s3://<aws_conn_id>@bucket/prefix, gs://bucket/prefix or file:///absolute/path"
 #: Why S3 Object Lock is refused for other destinations, and what GCS offers instead.
 OBJECT_LOCK_S3_ONLY = (
     "object_lock_mode applies to s3:// destinations only. On GCS, give the bucket a retention policy (and lock "
@@ -109,6 +111,24 @@ class Backend:
     #: Whether an object's creation time comes from the store itself (nobody can set it) or from a
     #: file system where anyone who may write the file may set it too.
     trusted_creation_time: ClassVar[bool] = True
+    #: A path on this machine (``file:///absolute/path``), not ``bucket/prefix`` in an object store: folders
+    #: must exist before a file is written in them.
+    local: ClassVar[bool] = False
+    #: Whether creates may carry S3 Object Lock.
+    object_lock: ClassVar[bool] = False
+
+    def location_of(self, destination: str, rest: str) -> str:
+        """The location of a destination URL, ``rest`` being what follows ``scheme://``: ``bucket/prefix``
+        (any ``conn_id@`` dropped), checked offline."""
+        netloc, slash, path = rest.partition("/")
+        bucket = netloc.rpartition("@")[2]
+        if not bucket:
+            raise WebflowConfigurationError(f"destination={destination!r} names no bucket; write it as {DESTINATIONS}.")
+        return bucket + slash + path
+
+    def plain_uri(self, scheme: str, location: str) -> str:
+        """``scheme://location`` without a connection id, as asset URIs and lineage name it."""
+        return f"{scheme}://{location.strip('/')}"
 
     def create_arguments(self, lock: ObjectLockSettings | None) -> dict[str, Any]:
         """Per-object arguments of an exclusive create."""
@@ -171,6 +191,7 @@ class S3Backend(Backend):
     schemes = ("s3", "s3a")
     install_hint = "apache-airflow-providers-amazon[s3fs] (extra 'amazon')"
     lineage_scheme = "s3"
+    object_lock = True
 
     def create_arguments(self, lock: ObjectLockSettings | None) -> dict[str, Any]:
         if lock is None:
@@ -206,6 +227,17 @@ class LocalBackend(Backend):
     install_hint = "nothing extra"
     lineage_scheme = None
     trusted_creation_time = False  # anyone who may write the file may set its times
+    local = True
+
+    def location_of(self, destination: str, rest: str) -> str:
+        if not rest.startswith("/"):
+            raise WebflowConfigurationError(
+                f"destination={destination!r} is not an absolute path; write file:///absolute/path (three slashes)."
+            )
+        return rest
+
+    def plain_uri(self, scheme: str, location: str) -> str:
+        return f"file://{location.rstrip('/')}"
 
     def open_exclusive(self, path: ObjectStoragePath, arguments: dict[str, Any]) -> ExclusiveCreate:
         return _LocalCreate(path)

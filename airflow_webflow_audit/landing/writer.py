@@ -38,7 +38,6 @@ from airflow_webflow_audit.landing.storage import (
     ObjectLockSettings,
     backend_of,
     open_untracked,
-    protocol_of,
     remove_quietly,
     storage_step,
     temporary_sibling,
@@ -226,7 +225,7 @@ def write_object(path: ObjectStoragePath, body: bytes) -> None:
     For bookkeeping that is meant to change, such as the findings baseline; never for landed data,
     which :func:`open_part` and :func:`create_object` create once.
     """
-    if protocol_of(path) == "file":
+    if backend_of(path).local:
         path.parent.mkdir(parents=True, exist_ok=True)
     temporary = temporary_sibling(path)
     try:
