@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow_webflow_audit.landing.chain import FLAW_KINDS, UNSIGNED_PART
+from airflow_webflow_audit.landing.formats import DEFAULT_FILE_FORMAT
 
 if TYPE_CHECKING:
     from airflow_webflow_audit.landing.chain import ChainVerdict
@@ -76,7 +77,7 @@ class WindowReport:
     #: Filtered by event type: listed, but not part of the range's tiling.
     event_types: tuple[str, ...] | None = None
     coverage: str | None = None
-    file_format: str = "jsonl.gz"
+    file_format: str = DEFAULT_FILE_FORMAT
     #: From the newest part's manifest, for a recount: the padded window's ``pagination.total`` then.
     api_total: int | None = None
     #: Each landed event's identity key, all parts together, for a recount; None if not verified.
@@ -139,7 +140,7 @@ class AuditReport:
         self.problems.append(Problem(status, window.start, window.end, window.key, detail))
         return window
 
-    def verified_chains(self, *, file_format: str = "jsonl.gz") -> list[ChainVerdict]:
+    def verified_chains(self, *, file_format: str = DEFAULT_FILE_FORMAT) -> list[ChainVerdict]:
         """The chain judge's verdicts on the whole windows (no event-type filter) in ``file_format`` that it
         verified, in window order: what a consumer of the range reads."""
         return [

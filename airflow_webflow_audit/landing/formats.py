@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import IO, Any, Protocol
 
@@ -193,14 +194,58 @@ class ParquetEncoder:
             self._writer.close()
 
 
+JSONL_GZ, PARQUET = "jsonl.gz", "parquet"
+#: What a landing writes unless told otherwise, and what the readers of events (monitoring, OCSF) read.
+DEFAULT_FILE_FORMAT = JSONL_GZ
+
 ENCODERS: dict[str, Callable[[HashingSink], WindowEncoder]] = {
-    "jsonl.gz": JsonlGzipEncoder,
-    "parquet": ParquetEncoder,
+    JSONL_GZ: JsonlGzipEncoder,
+    PARQUET: ParquetEncoder,
 }
 
 
 #: File formats in the order the docs list them.
 FILE_FORMATS = tuple(ENCODERS)
+
+
+def encodes_parsed_events(file_format: str) -> bool:
+    """Whether the format's encoder needs each event parsed (Parquet's columns); gzip JSONL takes the lines."""
+    return file_format != JSONL_GZ
+
+
+def holds_event_lines(file_format: str) -> bool:
+    """Whether a landed object holds the events as the API's JSON lines (what monitoring and OCSF read)."""
+    return file_format == JSONL_GZ
+
+
+def has_schema(file_format: str) -> bool:
+    """Whether the format's objects carry a fixed schema (OpenLineage reports it)."""
+    return file_format == PARQUET
+
+
+def count_records(stream: IO[bytes], file_format: str, keys: Counter[bytes] | None = None) -> int:
+    """The events of a landed object read from ``stream`` (read to its end); ``keys``, if given, counts each
+    event's identity key (:func:`line_key` or :func:`parquet_row_key`)."""
+    if file_format == PARQUET:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        parquet = pq.ParquetFile(pa.BufferReader(stream.read()))
+        if keys is not None:
+            for group in range(parquet.num_row_groups):
+                keys.update(parquet_row_key(row) for row in parquet.read_row_group(group).to_pylist())
+        return int(parquet.metadata.num_rows)
+    records = 0
+    with gzip.GzipFile(fileobj=stream, mode="rb") as unzipped:
+        if keys is None:
+            while block := unzipped.read(1 << 20):
+                records += block.count(b"\n")
+        else:
+            for line in unzipped:
+                records += 1
+                keys[line_key(line)] += 1
+    stream.read()  # anything after the gzip stream still counts for the caller's hash
+    return records
 
 
 #: Bytes of an event's identity key (a shortened sha256): what tells a late event from one landed already.
@@ -227,7 +272,7 @@ def event_key(file_format: str, event: dict[str, Any], line: bytes) -> bytes:
     Parquet the row (a Parquet row keeps fewer details than the line, so events that differ only in
     what Parquet drops are one event there).
     """
-    if file_format == "parquet":
+    if file_format == PARQUET:
         return parquet_row_key(_parquet_row(event))
     return line_key(line)
 

@@ -33,7 +33,7 @@ from airflow_webflow_audit.exceptions import (
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, loads
 from airflow_webflow_audit.landing.chain import Flaw, Place
-from airflow_webflow_audit.landing.formats import event_key, validate_file_format
+from airflow_webflow_audit.landing.formats import encodes_parsed_events, event_key, validate_file_format
 from airflow_webflow_audit.landing.horizon import RetentionHorizon
 from airflow_webflow_audit.landing.layout import FIRST_PART, manifest_path_for, parse_object_name
 from airflow_webflow_audit.landing.manifest import (
@@ -364,7 +364,7 @@ def _keep_unseen(pulled: IO[bytes], fresh: IO[bytes], unseen: Counter[bytes], fi
     keep: list[bytes] = []
     for line in pulled:
         total += 1
-        event = loads(line)[0] if file_format != "jsonl.gz" else None
+        event = loads(line)[0] if encodes_parsed_events(file_format) else None
         key = event_key(file_format, event or {}, line)
         if unseen[key] > 0:
             unseen[key] -= 1
@@ -421,7 +421,7 @@ def _adopt_orphan(chain: _Chain, fresh: IO[bytes], plan: LandingPlan, manifest_f
 def _batches(fresh: IO[bytes], file_format: str) -> Iterator[EventBatch]:
     """The spooled events in batches; parsed only for a format that encodes events (gzip JSONL takes the lines)."""
     fresh.seek(0)
-    parse = file_format != "jsonl.gz"
+    parse = encodes_parsed_events(file_format)
     events: list[dict[str, Any]] = []
     lines: list[bytes] = []
     for line in fresh:

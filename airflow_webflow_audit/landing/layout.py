@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 from airflow.sdk import Asset, ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowConfigurationError
+from airflow_webflow_audit.landing.formats import FILE_FORMATS, holds_event_lines
 from airflow_webflow_audit.landing.storage import (
     BACKENDS,
     DESTINATIONS,
@@ -50,7 +51,7 @@ _KEY_TIME = r"\d{8}T\d{6}(?:\.\d{6})?Z"
 LANDED_NAME = re.compile(
     rf"^audit_logs_(?P<start>{_KEY_TIME})_(?P<end>{_KEY_TIME})"
     r"(?:\.event_types=(?P<event_types>[a-z_]+(?:,[a-z_]+)*))?"
-    r"(?:\.part-(?P<part>\d{4,}))?\.(?P<file_format>jsonl\.gz|parquet)\Z"
+    r"(?:\.part-(?P<part>\d{4,}))?\.(?P<file_format>" + "|".join(re.escape(f) for f in FILE_FORMATS) + r")\Z"
 )
 #: The first part of a window has no part number in its name; later ones have ``.part-NNNN``.
 FIRST_PART = 1
@@ -386,7 +387,9 @@ def classify_name(name: str, day: date) -> tuple[str, ObjectName | None]:
     parsed = parse_object_name(inner)
     if parsed is None or parsed.start.astimezone(timezone.utc).date() != day:
         return UNKNOWN, None
-    if kind == FINDINGS_FILE and (parsed.part != FIRST_PART or parsed.event_types or parsed.file_format != "jsonl.gz"):
+    if kind == FINDINGS_FILE and (
+        parsed.part != FIRST_PART or parsed.event_types or not holds_event_lines(parsed.file_format)
+    ):
         return UNKNOWN, None
     return kind, parsed
 

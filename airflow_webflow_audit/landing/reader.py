@@ -30,7 +30,7 @@ from airflow_webflow_audit.landing.chain import (
     judge_chain,
     object_mismatches,
 )
-from airflow_webflow_audit.landing.formats import line_key, parquet_row_key
+from airflow_webflow_audit.landing.formats import count_records, holds_event_lines
 from airflow_webflow_audit.landing.layout import (
     FIRST_PART,
     MANIFEST_SUFFIX,
@@ -180,7 +180,7 @@ def landed_span(destination: ObjectStoragePath, workspace: str) -> LandedSpan:
                 continue
             if parsed.event_types is not None:
                 filters.add(parsed.event_types)
-            elif parsed.file_format == "jsonl.gz":
+            elif holds_event_lines(parsed.file_format):
                 names.append(parsed)
         return names
 
@@ -213,26 +213,7 @@ def measure_object(path: ObjectStoragePath, file_format: str, keys: Counter[byte
     try:
         with open_untracked(path, "rb") as raw:
             reader = _HashingReader(raw)
-            if file_format == "parquet":
-                import pyarrow as pa
-                import pyarrow.parquet as pq
-
-                parquet = pq.ParquetFile(pa.BufferReader(reader.read()))
-                records = parquet.metadata.num_rows
-                if keys is not None:
-                    for group in range(parquet.num_row_groups):
-                        keys.update(parquet_row_key(row) for row in parquet.read_row_group(group).to_pylist())
-            else:
-                records = 0
-                with gzip.GzipFile(fileobj=reader, mode="rb") as unzipped:
-                    if keys is None:
-                        while block := unzipped.read(1 << 20):
-                            records += block.count(b"\n")
-                    else:
-                        for line in unzipped:
-                            records += 1
-                            keys[line_key(line)] += 1
-                reader.read()  # anything after the gzip stream still counts for the hash
+            records = count_records(reader, file_format, keys)  # type: ignore[arg-type]
     except FileNotFoundError:
         raise
     except Exception as exc:  # truncated gzip, a broken Parquet footer, storage errors

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from airflow_webflow_audit.landing.formats import has_schema
 from airflow_webflow_audit.lineage import dataset_name, endpoint_dataset_name
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def landing_lineage(
 
     namespace, name = endpoint_dataset_name(base_url, workspace)
     outputs = []
-    schema = _parquet_schema_facet() if file_format == "parquet" and landed else None
+    schema = _parquet_schema_facet() if has_schema(file_format) and landed else None
     for part in landed:
         out_namespace, out_name = dataset_name(part.path)
         facets: dict[str, Any] = {} if schema is None else {"schema": schema}
