@@ -40,6 +40,8 @@ DEFAULT_RETRY_AFTER_SECONDS = 60.0
 DEFAULT_MAX_SNAPSHOT_ATTEMPTS = 5
 #: Whole-window re-pulls by the operator when late events land inside the part already written.
 DEFAULT_MAX_WINDOW_ATTEMPTS = 3
+#: A pacing wait at least this long is logged: a task waiting on a spent budget says so, not nothing.
+LOGGED_PACING_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,18 @@ class RequestAttempts:
     def pacing_delay(self) -> float:
         """Seconds to wait before this try (rate-limit pacing); also counts the try as sent."""
         self.number, delay = self.pacer.reserve(self.clock.monotonic())
-        return delay
+        return self._logged_wait(delay)
 
     def recheck(self) -> float:
         """Seconds more to wait now that this try's slot has come (others may have spent the window)."""
-        return self.pacer.recheck(self.number, self.clock.monotonic())
+        return self._logged_wait(self.pacer.recheck(self.number, self.clock.monotonic()))
+
+    def _logged_wait(self, delay: float) -> float:
+        if delay >= LOGGED_PACING_WAIT_SECONDS:
+            self.log.info(
+                "Waiting %.1f s before %s: the token's rate-limit budget is spent until then.", delay, self.what
+            )
+        return delay
 
     def answered(self, response: httpx.Response) -> Page | float:
         """The page, or the seconds to wait before the next try; raises when retrying cannot help."""

@@ -343,3 +343,35 @@ def test_another_clients_requests_show_and_keep_ours_to_our_share():
     assert pacer._others_per_ours() > 1
     assert pacer.reserve(0.4)[1] == 0.0  # one in flight is always ours to send
     assert pacer.reserve(0.4)[1] == pytest.approx(0.25)  # the last few go one at a time
+
+
+def test_a_long_wait_for_a_spent_budget_is_logged_and_a_short_one_is_not(caplog):
+    """A task whose pages wait a minute for the budget to renew says so, rather than going quiet."""
+    import random
+
+    from airflow_webflow_audit.hooks.retry import RequestAttempts, RetryPolicy
+
+    class Clock:
+        now = 0.0
+
+        def monotonic(self) -> float:
+            return self.now
+
+    clock, pacer = Clock(), RatePacer()
+    log = logging.getLogger("test_pacing.attempts")
+
+    def attempts() -> RequestAttempts:
+        return RequestAttempts(
+            what="page 2", token="t", policy=RetryPolicy(), pacer=pacer, clock=clock, rng=random.Random(0), log=log
+        )
+
+    caplog.set_level(logging.INFO, logger=log.name)
+    first = attempts()
+    assert first.pacing_delay() == 0.0
+    pacer.observe(first.number, _headers(60, 30), 0.1)
+    assert attempts().pacing_delay() == 0.0  # budget left: no wait, nothing said
+    assert "Waiting" not in caplog.text
+    pacer.rate_limited(pacer._sent, 42.0, 0.2)
+    clock.now = 0.3
+    assert attempts().pacing_delay() == pytest.approx(41.9)
+    assert "Waiting 41.9 s before page 2: the token's rate-limit budget is spent until then." in caplog.text
