@@ -15,7 +15,6 @@ a window that meets it.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -32,7 +31,6 @@ from airflow_webflow_audit.audit.report import (
     Problem,
     WindowReport,
 )
-from airflow_webflow_audit.landing.chain import Place
 from airflow_webflow_audit.landing.layout import (
     FINDINGS_FILE,
     FIRST_PART,
@@ -41,6 +39,7 @@ from airflow_webflow_audit.landing.layout import (
     TEMPORARY,
     UNKNOWN,
     ObjectName,
+    Place,
     classify_name,
     day_folder_name,
     parse_day_folder,
@@ -257,8 +256,7 @@ class _Scan:
     def _check_window(self, folder: ObjectStoragePath, entries: Sequence[Entry], place: Place) -> WindowReport:
         report = self.report
         name = place.name
-        keys: Counter[bytes] | None = Counter() if self.keep_event_keys else None
-        verdict = read_chain(folder, place, self.policy, entries=entries, keys=keys)
+        verdict = read_chain(folder, place, self.policy, entries=entries, with_keys=self.keep_event_keys)
         key = place.key(FIRST_PART)
         window = WindowReport(
             name.start, name.end, key, None, event_types=name.event_types, file_format=name.file_format
@@ -277,7 +275,7 @@ class _Scan:
         window.signed_parts = verdict.signed_parts
         window.coverage = newest.get("coverage", COVERAGE_COMPLETE)
         window.api_total = newest.get("api_total") if isinstance(newest.get("api_total"), int) else None
-        window.line_keys = keys
+        window.line_keys = verdict.event_keys() if self.keep_event_keys else None
         if name.event_types:
             report.warn(
                 f"{key}: filtered by event type ({','.join(name.event_types)}); listed, not counted toward the range.",

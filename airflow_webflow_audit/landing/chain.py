@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,7 +27,7 @@ from typing import Any, NamedTuple
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.jsonlines import json_object
-from airflow_webflow_audit.landing.layout import FIRST_PART, MANIFEST_SUFFIX, ObjectName, object_name, window_folder
+from airflow_webflow_audit.landing.layout import FIRST_PART, MANIFEST_SUFFIX, Place
 from airflow_webflow_audit.landing.manifest import PreviousPart
 from airflow_webflow_audit.landing.storage import FILE
 from airflow_webflow_audit.signing import INVALID, UNKNOWN_KEY, UNSIGNED, VALID, SignaturePolicy
@@ -72,29 +73,9 @@ class ObjectMeasure:
     sha256: str
     size_bytes: int
     records: int
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where a window's parts lie, and what the reader asked about: the workspace of the folder they are
-    in, and the window (with its event-type filter and format) their names say."""
-
-    workspace: str
-    #: The window as the first part's name says it (``part`` is 1).
-    name: ObjectName
-
-    @property
-    def folder(self) -> str:
-        """The window's folder, relative to the destination: ``workspace=<ws>/dt=<start day>``."""
-        return window_folder(self.workspace, self.name.start)
-
-    def part_name(self, number: int) -> str:
-        name = self.name
-        return object_name(name.start, name.end, name.file_format, name.event_types, number)
-
-    def key(self, number: int) -> str:
-        """Part ``number``'s data object, relative to the destination."""
-        return f"{self.folder}/{self.part_name(number)}"
+    #: Each event's identity key, counted, when the measure was asked for them (a landing compares a pull
+    #: with them); None otherwise.
+    keys: Counter[bytes] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,6 +116,8 @@ class VerifiedPart:
     manifest: dict[str, Any]
     manifest_sha256: str
     signed: bool
+    #: Its events' identity keys, when the measure counted them.
+    keys: Counter[bytes] | None = field(default=None, compare=False, repr=False)
 
     @property
     def records(self) -> int:
@@ -162,6 +145,8 @@ class ChainVerdict:
     unbound: list[str] = field(default_factory=list)
     #: The highest part number found (the window's newest part, whatever its state).
     newest_number: int = FIRST_PART
+    #: The measure of the :attr:`orphan`'s data object, when the reader took it (a landing adopting it).
+    orphan_measure: ObjectMeasure | None = None
 
     @property
     def verified(self) -> bool:
@@ -174,6 +159,15 @@ class ChainVerdict:
     @property
     def signed_parts(self) -> int:
         return sum(part.signed for part in self.parts)
+
+    def event_keys(self) -> Counter[bytes]:
+        """The identity keys of every verified part's events, counted (each measured with its keys)."""
+        keys: Counter[bytes] = Counter()
+        for part in self.parts:
+            if part.keys is None:
+                raise ValueError(f"part {part.number} was measured without its event keys")
+            keys.update(part.keys)
+        return keys
 
     @property
     def orphan(self) -> int | None:
@@ -215,20 +209,22 @@ def judge_chain(
         link = judged.link
         links = None if links is None or link is None else [*links, link]
         if not judged.flaws and judged.manifest is not None and link is not None:
+            keys = None if judged.measure is None else judged.measure.keys
             verdict.parts.append(
-                VerifiedPart(number, place.key(number), judged.manifest, link.manifest_sha256, judged.signed)
+                VerifiedPart(number, place.key(number), judged.manifest, link.manifest_sha256, judged.signed, keys)
             )
     return verdict
 
 
 class _Judged(NamedTuple):
-    """One part's flaws, its manifest if readable, how the next part should name it, and whether its
-    signature verified."""
+    """One part's flaws, its manifest if readable, how the next part should name it, whether its
+    signature verified, and its object's measure if it was measured."""
 
     flaws: list[Flaw]
     manifest: dict[str, Any] | None = None
     link: PreviousPart | None = None
     signed: bool = False
+    measure: ObjectMeasure | None = None
 
 
 def _judge_part(
@@ -284,17 +280,18 @@ def _judge_part(
     chain = _chain_flaw(number, manifest, links)
     if chain is not None:
         flaws.append(flaw(BROKEN_CHAIN, chain))
+    measured = None
     if not (flaws and stop_at_first):
         try:
-            mismatches = object_mismatches(manifest, measure(number))
+            measured = measure(number)
         except FileNotFoundError:
             flaws.append(flaw(MISSING_OBJECT, f"part {number}'s object vanished while it was read"))
         except WebflowLandingError as exc:
             flaws.append(flaw(CORRUPT, f"part {number}: {exc}"))
         else:
-            if mismatches:
+            if mismatches := object_mismatches(manifest, measured):
                 flaws.append(flaw(CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"))
-    return _Judged(flaws, manifest, link, signed)
+    return _Judged(flaws, manifest, link, signed, measured)
 
 
 def object_mismatches(manifest: dict[str, Any], measured: ObjectMeasure) -> list[str]:

@@ -32,10 +32,10 @@ from airflow_webflow_audit.exceptions import (
 )
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, loads
-from airflow_webflow_audit.landing.chain import Flaw, Place
+from airflow_webflow_audit.landing.chain import Flaw
 from airflow_webflow_audit.landing.formats import encodes_parsed_events, event_key, validate_file_format
 from airflow_webflow_audit.landing.horizon import RetentionHorizon
-from airflow_webflow_audit.landing.layout import FIRST_PART, manifest_path_for, parse_object_name
+from airflow_webflow_audit.landing.layout import FIRST_PART, Place, manifest_path_for, parse_object_name
 from airflow_webflow_audit.landing.manifest import (
     COVERAGE_BEFORE,
     COVERAGE_COMPLETE,
@@ -46,7 +46,7 @@ from airflow_webflow_audit.landing.manifest import (
     coverage_of,
     encode_manifest,
 )
-from airflow_webflow_audit.landing.reader import measure_object, read_chain
+from airflow_webflow_audit.landing.reader import read_chain
 from airflow_webflow_audit.landing.writer import LandedPart, WriteOptions, create_object, open_part
 from airflow_webflow_audit.logs import Log
 from airflow_webflow_audit.signing import SignaturePolicy, Signer
@@ -70,13 +70,16 @@ class LandingPlan:
     file_format: str
     settle: timedelta
     max_window_attempts: int
+    #: The retention look, shared with the task's other windows.
+    horizon: RetentionHorizon
     task_instance: object | None = None
     options: WriteOptions = field(default_factory=WriteOptions)
     signer: Signer | None = None
     #: How the parts on record are judged: the same policy every reader of the window applies.
     policy: SignaturePolicy = field(default_factory=SignaturePolicy)
-    #: The retention look shared with the task's other windows; None: this window looks itself.
-    horizon: RetentionHorizon | None = None
+
+    def __post_init__(self) -> None:
+        validate_file_format(self.file_format)  # before any request
 
     @property
     def place(self) -> Place:
@@ -106,17 +109,31 @@ class LandingResult:
         return 0 if self.written is None else self.written.records
 
 
-@dataclass
-class _Chain:
-    """The window's parts on record, checked: their links for the next part, their events' keys."""
+@dataclass(frozen=True)
+class _Orphan:
+    """The newest part's data object whose landing stopped before its manifest: where, and what it holds."""
 
-    first: ObjectStoragePath
+    path: ObjectStoragePath
+    written: WrittenObject
+    keys: Counter[bytes]
+
+
+@dataclass(frozen=True)
+class _OnRecord:
+    """The window's parts on record, verified by the chain judge: what the next part builds on."""
+
     place: Place
-    links: list[PreviousPart] = field(default_factory=list)
+    #: How the next part's manifest names each verified part, in order.
+    links: tuple[PreviousPart, ...] = ()
+    #: The verified parts' events' identity keys, counted.
     keys: Counter[bytes] = field(default_factory=Counter)
-    #: A data object after the last part whose landing stopped before its manifest, with its measure.
-    orphan: tuple[ObjectStoragePath, WrittenObject, Counter[bytes]] | None = None
+    #: The newest verified part: its data object's and manifest's URIs, and its manifest.
     newest: tuple[str, str, dict[str, Any]] | None = None
+    orphan: _Orphan | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.links and self.orphan is None
 
     @property
     def next_part(self) -> int:
@@ -126,12 +143,67 @@ class _Chain:
     def records(self) -> int:
         return sum(link.records for link in self.links)
 
+    def with_part(self, link: PreviousPart, newest: tuple[str, str, dict[str, Any]]) -> _OnRecord:
+        """These parts and one more (an adopted orphan) after them."""
+        return _OnRecord(self.place, (*self.links, link), self.keys, newest)
+
+
+@dataclass(frozen=True)
+class _Pulled:
+    """What the window's pull found, as the manifest of the part that lands it records it."""
+
+    pulls: list[PullRecord]
+    records: int
+    pulled_at: datetime
+    earliest_available: datetime | None
+
+
+class _Pull:
+    """The window's events, one pull per event type asked for (one in all without a filter).
+
+    Iterate it for the batches; then :meth:`finish` looks at the retention horizon and says what was found.
+    """
+
+    def __init__(self, hook: WebflowHook, plan: LandingPlan) -> None:
+        self.hook = hook
+        self.plan = plan
+        self.pulls: list[PullRecord] = []
+        self.records = 0
+
+    def __iter__(self) -> Iterator[EventBatch]:
+        query = self.plan.query
+        for event_type in list(query.event_types) if query.event_types else [None]:
+            batches = self.hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
+            self.pulls.append(PullRecord(event_type, batches.progress))
+            for batch in batches:
+                self.records += len(batch.lines)
+                yield batch
+
+    def finish(self) -> _Pulled:
+        """What was pulled, with the retention horizon after the pull (a horizon that moved meanwhile only
+        makes the claim more cautious)."""
+        earliest_available = self.plan.horizon.after_pull(self.plan.query.start, self.records)
+        return _Pulled(self.pulls, self.records, datetime.now(timezone.utc), earliest_available)
+
+
+@dataclass(frozen=True)
+class _NewEvents:
+    """The pull against the parts on record: what they lack, and what they hold that the pull did not find."""
+
+    #: Pulled events no part (nor the orphan, when it is adopted) holds: the next part's events.
+    records: int
+    #: Events pulled.
+    pulled: int
+    #: Events in the verified parts that the pull did not find.
+    gone: int
+    #: Events in the orphan that the pull did not find among those the parts lack: it is not ours if any.
+    unexplained: int = 0
+
 
 def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
     """Pull the window and land what its parts lack; pull it whole again if late events land mid-pull, or
     if another landing of the window created the part this one was writing (then this one compares its
     pull with that part, and usually finds nothing left to write)."""
-    validate_file_format(plan.file_format)
     attempt = conflicts = 1
     began = time.monotonic()
     while True:
@@ -154,207 +226,130 @@ def land_window(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult
             conflicts += 1
             log.warning("%s Another landing of this window got there first; comparing with what it landed.", exc)
         else:
-            _count_landed(plan, result, time.monotonic() - began)
+            _count_landed(plan.query, result, time.monotonic() - began)
             return result
 
 
-def _count_landed(plan: LandingPlan, result: LandingResult, seconds: float) -> None:
+def _count_landed(query: WindowQuery, result: LandingResult, seconds: float) -> None:
     """The landing's metrics: the window, its new events and bytes, how long it took and how late it came."""
-    workspace = plan.query.workspace
+    workspace = query.workspace
     written = result.written
     metrics.count(metrics.WINDOWS_LANDED, workspace=workspace, outcome="unchanged" if written is None else "written")
     if written is not None:
         metrics.count(metrics.EVENTS_LANDED, written.records, workspace=workspace)
         metrics.count(metrics.BYTES_WRITTEN, written.size_bytes, workspace=workspace)
     metrics.time_taken(metrics.WINDOW_PULL, seconds)
-    metrics.time_taken(metrics.LANDING_LAG, (datetime.now(timezone.utc) - plan.query.end).total_seconds())
+    metrics.time_taken(metrics.LANDING_LAG, (datetime.now(timezone.utc) - query.end).total_seconds())
 
 
 def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
-    """Pull the window and land what the parts on record lack as the next part (the first, if none)."""
-    chain = _read_chain(plan, log)
-    if not chain.links and chain.orphan is None:
-        return _land_first_part(hook, plan, chain, log)
-    return _land_next_part(hook, plan, chain, log)
+    """One landing, in phases that hand values on: read and judge the parts on record, pull, compare, write.
+
+    With nothing on record the pull streams straight into part 1 (nothing to compare it with).
+    """
+    on_record = _read_on_record(plan, log)
+    if on_record.empty:
+        return _land_first_part(hook, plan, on_record.place, log)
+    with tempfile.TemporaryFile(prefix="webflow-audit-pull-") as spool, tempfile.TemporaryFile() as fresh:
+        pull = _Pull(hook, plan)
+        for batch in pull:
+            spool.write(b"".join(batch.lines))
+        pulled = pull.finish()
+        new = _new_events(spool, fresh, on_record, plan.file_format)
+        if on_record.orphan is not None:
+            on_record = _adopt_orphan(on_record, on_record.orphan, new, plan, pulled, log)
+        _warn_about_retention(plan.query, pulled.earliest_available, new.pulled, log)
+        if new.gone:
+            log.warning(
+                "%d of the %d events already landed for this window are no longer served by Webflow (retention, "
+                "or a change on its side). They stay in the landed parts: an audit log only grows.",
+                new.gone,
+                on_record.records,
+            )
+        if new.records == 0:
+            return _nothing_new(on_record, new.pulled, log)
+        return _land_next_part(fresh, on_record, new, plan, pulled, log)
 
 
-def _land_first_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Log) -> LandingResult:
-    """No part on record: the pull streams straight into part 1, as there is nothing to compare it with.
+def _read_on_record(plan: LandingPlan, log: Log) -> _OnRecord:
+    """The window's parts on record, judged by the chain judge; the landing refuses on the first flaw."""
+    place = plan.place
+    folder = plan.object_path.parent
+    verdict = read_chain(folder, place, plan.policy, stop_at_first=True, with_keys=True)
+    for warning in verdict.warnings:
+        log.warning("%s", warning)
+    if verdict.flaws and verdict.orphan is None:
+        raise WebflowArchiveTamperedError(_refusal(plan.object_path, verdict.flaws[0]))
+    links = tuple(part.link() for part in verdict.parts)
+    newest = None
+    if links:
+        path = folder / links[-1].key
+        newest = (str(path), str(manifest_path_for(path)), verdict.parts[-1].manifest)
+    orphan = None
+    if verdict.orphan is not None and (measure := verdict.orphan_measure) is not None:
+        path = folder / place.part_name(verdict.orphan)
+        written = WrittenObject(str(path), plan.file_format, measure.records, measure.sha256, measure.size_bytes)
+        orphan = _Orphan(path, written, measure.keys or Counter())
+    return _OnRecord(place, links, verdict.event_keys(), newest, orphan)
+
+
+def _refusal(object_path: ObjectStoragePath, flaw: Flaw) -> str:
+    metrics.count(metrics.EVIDENCE_REFUSED, kind=flaw.kind)
+    return (
+        f"The window at {object_path} cannot be built on: {flaw.kind}: {flaw.detail}. Nothing was written; "
+        "audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
+    )
+
+
+def _land_first_part(hook: WebflowHook, plan: LandingPlan, place: Place, log: Log) -> LandingResult:
+    """No part on record: the pull streams straight into part 1.
 
     The part is still an exclusive create, visible only once whole: a landing that raced this one to
     it makes this one fail with a conflict, and its retry compares with that part.
     """
-    query = plan.query
-    pulls: list[PullRecord] = []
-    with open_part(chain.first, plan.file_format, plan.options) as out:
-        pulled = 0
-        for batch in _pull(hook, query, pulls):
+    pull = _Pull(hook, plan)
+    with open_part(plan.object_path, plan.file_format, plan.options) as out:
+        for batch in pull:
             out.write(batch)
-            pulled += len(batch.lines)
         # Before the data object is made visible: a look that fails leaves nothing at the final key.
-        earliest_available = _earliest_available(hook, plan, pulled)
-        pulled_at = datetime.now(timezone.utc)
+        pulled = pull.finish()
         written = out.finish()
-        landed = out.commit(_part_manifest(plan, chain, pulls, pulled_at, earliest_available, written, FIRST_PART))
-    _warn_about_retention(
-        coverage_of(query.start, query.end, earliest_available), earliest_available, written.records, log
-    )
+        landed = out.commit(_part_manifest(plan, place, (), pulled, written, FIRST_PART))
+    _warn_about_retention(plan.query, pulled.earliest_available, written.records, log)
     log.info("Part 1 of the window holds the %d events pulled.", landed.records)
-    return LandingResult(
-        written=landed,
-        part=FIRST_PART,
-        window_records=landed.records,
-        uri=landed.uri,
-        manifest_uri=landed.manifest_uri,
-        manifest=landed.manifest,
-    )
+    return _landing_result(landed, FIRST_PART, landed.records)
 
 
-def _land_next_part(hook: WebflowHook, plan: LandingPlan, chain: _Chain, log: Log) -> LandingResult:
-    """Pull into a local spool, keep the events the parts on record lack, and land them as the next part."""
-    query = plan.query
-    with tempfile.TemporaryFile(prefix="webflow-audit-pull-") as pulled, tempfile.TemporaryFile() as fresh:
-        pulls: list[PullRecord] = []
-        pulled_records = 0
-        for batch in _pull(hook, query, pulls):
-            pulled.write(b"".join(batch.lines))
-            pulled_records += len(batch.lines)
-        earliest_available = _earliest_available(hook, plan, pulled_records)
-        pulled_at = datetime.now(timezone.utc)
+def _new_events(spool: IO[bytes], fresh: IO[bytes], on_record: _OnRecord, file_format: str) -> _NewEvents:
+    """Copy to ``fresh`` the spooled events that neither the parts on record nor their orphan hold.
 
-        def manifest_for(written: WrittenObject, part: int, adopted: bool = False) -> dict[str, Any]:
-            return _part_manifest(plan, chain, pulls, pulled_at, earliest_available, written, part, adopted)
-
-        unseen = chain.keys.copy()
-        new_records, total = _keep_unseen(pulled, fresh, unseen, plan.file_format)
-        gone = sum(unseen.values())
-        if chain.orphan is not None:
-            new_records -= _adopt_orphan(chain, fresh, plan, manifest_for, log)
-        _warn_about_retention(coverage_of(query.start, query.end, earliest_available), earliest_available, total, log)
-        if gone:
-            log.warning(
-                "%d of the %d events already landed for this window are no longer served by Webflow (retention, "
-                "or a change on its side). They stay in the landed parts: an audit log only grows.",
-                gone,
-                chain.records,
-            )
-        if new_records == 0 and chain.links:
-            return _nothing_new(chain, total, log)
-        part_path = chain.first.parent / chain.place.part_name(chain.next_part)
-        with open_part(part_path, plan.file_format, plan.options) as out:
-            for batch in _batches(fresh, plan.file_format):
-                out.write(batch)
-            written = out.finish()
-            landed = out.commit(manifest_for(written, chain.next_part))
-    log.info(
-        "Part %d of the window holds the %d events its %d earlier part(s) lacked (of %d pulled).",
-        chain.next_part,
-        landed.records,
-        len(chain.links),
-        total,
-    )
-    return LandingResult(
-        written=landed,
-        part=chain.next_part,
-        window_records=chain.records + landed.records,
-        uri=landed.uri,
-        manifest_uri=landed.manifest_uri,
-        manifest=landed.manifest,
-    )
-
-
-def _pull(hook: WebflowHook, query: WindowQuery, pulls: list[PullRecord]) -> Iterator[EventBatch]:
-    """The window's events, one pull per event type asked for (one in all without a filter); each
-    pull's record is appended to ``pulls`` as it starts, its progress filled in as it goes."""
-    for event_type in list(query.event_types) if query.event_types else [None]:
-        batches = hook.iter_audit_log_batches(query.workspace, query.start, query.end, event_type)
-        pulls.append(PullRecord(event_type, batches.progress))
-        yield from batches
-
-
-def _earliest_available(hook: WebflowHook, plan: LandingPlan, pulled: int) -> datetime | None:
-    """The retention horizon after the pull: a horizon that moved meanwhile only makes the claim more cautious."""
-    if plan.horizon is not None:
-        return plan.horizon.after_pull(plan.query.start, pulled)
-    return hook.get_earliest_available(plan.query.workspace)
-
-
-def _part_manifest(
-    plan: LandingPlan,
-    chain: _Chain,
-    pulls: list[PullRecord],
-    pulled_at: datetime,
-    earliest_available: datetime | None,
-    written: WrittenObject,
-    part: int,
-    adopted: bool = False,
-) -> dict[str, Any]:
-    """The manifest of one part, signed when there is a signing key."""
-    query = plan.query
-    manifest = build_manifest(
-        workspace=query.workspace,
-        workspace_identity=_workspace_identity(pulls),
-        object_key=chain.place.key(part),
-        start=query.start,
-        end=query.end,
-        event_types=query.event_types,
-        pulls=pulls,
-        written=written,
-        task_instance=plan.task_instance,
-        pulled_at=pulled_at,
-        earliest_available=earliest_available,
-        settle=plan.settle,
-        part=part,
-        previous=list(chain.links),
-        adopted=adopted,
-    )
-    return plan.signer.sign(manifest) if plan.signer is not None else manifest
-
-
-def _workspace_identity(pulls: list[PullRecord]) -> dict[str, Any] | None:
-    """The workspace the pulled events name (each pull checked its own events against the one asked for)."""
-    named = [pull.progress.workspace for pull in pulls if pull.progress.workspace is not None]
-    if any(identity != named[0] for identity in named[1:]):
-        raise WebflowPagingError(f"The pulls of one window name different workspaces ({named}); nothing was written.")
-    return named[0] if named else None
-
-
-def _read_chain(plan: LandingPlan, log: Log) -> _Chain:
-    """The window's parts on record, judged by the chain judge; the landing refuses on the first flaw."""
-    place = plan.place
-    chain = _Chain(plan.object_path, place)
-    folder = plan.object_path.parent
-    verdict = read_chain(folder, place, plan.policy, stop_at_first=True, keys=chain.keys)
-    for warning in verdict.warnings:
-        log.warning("%s", warning)
-    orphan = verdict.orphan
-    if verdict.flaws and orphan is None:
-        raise WebflowArchiveTamperedError(_refusal(plan, verdict.flaws[0]))
-    for part in verdict.parts:
-        chain.links.append(part.link())
-        path = folder / place.part_name(part.number)
-        chain.newest = (str(path), str(manifest_path_for(path)), part.manifest)
-    if orphan is not None:
-        path = folder / place.part_name(orphan)
-        orphan_keys: Counter[bytes] = Counter()
-        measure = measure_object(path, plan.file_format, orphan_keys)
-        written = WrittenObject(str(path), plan.file_format, measure.records, measure.sha256, measure.size_bytes)
-        chain.orphan = (path, written, orphan_keys)
-    return chain
-
-
-def _refusal(plan: LandingPlan, flaw: Flaw) -> str:
-    metrics.count(metrics.EVIDENCE_REFUSED, kind=flaw.kind)
-    return (
-        f"The window at {plan.object_path} cannot be built on: {flaw.kind}: {flaw.detail}. Nothing was written; "
-        "audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
-    )
+    The orphan's events are left out only if every one of them is among the events the parts lack (then
+    this pull vouches for it); otherwise ``unexplained`` counts those that are not.
+    """
+    unseen = on_record.keys.copy()
+    records, pulled = _keep_unseen(spool, fresh, unseen, file_format)
+    gone = sum(unseen.values())
+    orphan = on_record.orphan
+    if orphan is None:
+        return _NewEvents(records, pulled, gone)
+    in_orphan = orphan.keys.copy()
+    with tempfile.TemporaryFile() as rest:
+        _keep_unseen(fresh, rest, in_orphan, file_format)
+        unexplained = sum(in_orphan.values())
+        if unexplained:
+            return _NewEvents(records, pulled, gone, unexplained)
+        fresh.seek(0)
+        fresh.truncate()
+        rest.seek(0)
+        while block := rest.read(SPOOL_BLOCK_BYTES):
+            fresh.write(block)
+    return _NewEvents(records - orphan.written.records, pulled, gone)
 
 
 def _keep_unseen(pulled: IO[bytes], fresh: IO[bytes], unseen: Counter[bytes], file_format: str) -> tuple[int, int]:
     """Copy the pulled events the parts do not hold to ``fresh``, using up ``unseen``; (copied, pulled)."""
     pulled.seek(0)
-    if not +unseen:  # no earlier part (a first landing): every event is new, so copy, don't hash
+    if not +unseen:  # nothing to leave out: every event is new, so copy, don't hash
         total = 0
         while block := pulled.read(SPOOL_BLOCK_BYTES):
             fresh.write(block)
@@ -378,44 +373,95 @@ def _keep_unseen(pulled: IO[bytes], fresh: IO[bytes], unseen: Counter[bytes], fi
     return kept + len(keep), total
 
 
-def _adopt_orphan(chain: _Chain, fresh: IO[bytes], plan: LandingPlan, manifest_for: Any, log: Log) -> int:
+def _adopt_orphan(
+    on_record: _OnRecord, orphan: _Orphan, new: _NewEvents, plan: LandingPlan, pulled: _Pulled, log: Log
+) -> _OnRecord:
     """Write the manifest of a data object whose landing stopped before it, if the pull vouches for it.
 
     Every event in it must be one this pull found and no earlier part holds; then it becomes the next
-    part, and its events leave ``fresh``. Anything else means somebody else wrote that object.
+    part. Anything else means somebody else wrote that object.
     """
-    if chain.orphan is None:
-        return 0
-    path, written, keys = chain.orphan
-    remaining = keys.copy()
-    with tempfile.TemporaryFile() as rest:
-        _keep_unseen(fresh, rest, remaining, plan.file_format)
-        if not sum(remaining.values()):
-            fresh.seek(0)
-            fresh.truncate()
-            rest.seek(0)
-            while block := rest.read(1 << 20):
-                fresh.write(block)
-    if sum(remaining.values()):
+    if new.unexplained:
         raise WebflowArchiveTamperedError(
-            f"{path} has no manifest, and {sum(remaining.values())} of its {written.records} events are not among "
-            "the events Webflow serves for this window that earlier parts lack: no landing of this provider wrote "
-            "it. Nothing was written; inspect it, and remove it if the bucket allows."
+            f"{orphan.path} has no manifest, and {new.unexplained} of its {orphan.written.records} events are not "
+            "among the events Webflow serves for this window that earlier parts lack: no landing of this provider "
+            "wrote it. Nothing was written; inspect it, and remove it if the bucket allows."
         )
-    manifest = manifest_for(written, chain.next_part, adopted=True)
+    part = on_record.next_part
+    manifest = _part_manifest(plan, on_record.place, on_record.links, pulled, orphan.written, part, adopted=True)
     body = encode_manifest(manifest)
-    create_object(manifest_path_for(path), body, plan.options)
+    manifest_path = manifest_path_for(orphan.path)
+    create_object(manifest_path, body, plan.options)
     log.warning(
         "%s had no manifest (its landing stopped in between); its %d events are all in this pull and in no earlier "
         "part, so its manifest is written now (part %d, adopted).",
-        path,
-        written.records,
-        chain.next_part,
+        orphan.path,
+        orphan.written.records,
+        part,
     )
-    chain.links.append(PreviousPart(path.name, written.sha256, written.records, hashlib.sha256(body).hexdigest()))
-    chain.newest = (str(path), str(manifest_path_for(path)), manifest)
-    chain.orphan = None
-    return written.records
+    written = orphan.written
+    link = PreviousPart(orphan.path.name, written.sha256, written.records, hashlib.sha256(body).hexdigest())
+    return on_record.with_part(link, (str(orphan.path), str(manifest_path), manifest))
+
+
+def _land_next_part(
+    fresh: IO[bytes], on_record: _OnRecord, new: _NewEvents, plan: LandingPlan, pulled: _Pulled, log: Log
+) -> LandingResult:
+    """Land the events the parts on record lack (spooled in ``fresh``) as the next part."""
+    part = on_record.next_part
+    path = plan.object_path.parent / on_record.place.part_name(part)
+    with open_part(path, plan.file_format, plan.options) as out:
+        for batch in _batches(fresh, plan.file_format):
+            out.write(batch)
+        written = out.finish()
+        landed = out.commit(_part_manifest(plan, on_record.place, on_record.links, pulled, written, part))
+    log.info(
+        "Part %d of the window holds the %d events its %d earlier part(s) lacked (of %d pulled).",
+        part,
+        landed.records,
+        len(on_record.links),
+        new.pulled,
+    )
+    return _landing_result(landed, part, on_record.records + landed.records)
+
+
+def _part_manifest(
+    plan: LandingPlan,
+    place: Place,
+    links: tuple[PreviousPart, ...],
+    pulled: _Pulled,
+    written: WrittenObject,
+    part: int,
+    adopted: bool = False,
+) -> dict[str, Any]:
+    """The manifest of one part, signed when there is a signing key."""
+    query = plan.query
+    manifest = build_manifest(
+        workspace=query.workspace,
+        workspace_identity=_workspace_identity(pulled.pulls),
+        object_key=place.key(part),
+        start=query.start,
+        end=query.end,
+        event_types=query.event_types,
+        pulls=pulled.pulls,
+        written=written,
+        task_instance=plan.task_instance,
+        pulled_at=pulled.pulled_at,
+        earliest_available=pulled.earliest_available,
+        settle=plan.settle,
+        part=part,
+        previous=list(links),
+        adopted=adopted,
+    )
+    return plan.signer.sign(manifest) if plan.signer is not None else manifest
+
+
+def _workspace_identity(pulls: list[PullRecord]) -> dict[str, Any] | None:
+    """The workspace the pulled events name (each pull checked its own events against the one asked for)."""
+    named = [pull.progress.workspace for pull in pulls if pull.progress.workspace is not None]
+    if any(identity != named[0] for identity in named[1:]):
+        raise WebflowPagingError(f"The pulls of one window name different workspaces ({named}); nothing was written.")
+    return named[0] if named else None
 
 
 def _batches(fresh: IO[bytes], file_format: str) -> Iterator[EventBatch]:
@@ -435,24 +481,36 @@ def _batches(fresh: IO[bytes], file_format: str) -> Iterator[EventBatch]:
         yield EventBatch(events, lines)
 
 
-def _nothing_new(chain: _Chain, total: int, log: Log) -> LandingResult:
-    uri, manifest_uri, manifest = chain.newest or ("", "", {})
+def _landing_result(landed: LandedPart, part: int, window_records: int) -> LandingResult:
+    return LandingResult(
+        written=landed,
+        part=part,
+        window_records=window_records,
+        uri=landed.uri,
+        manifest_uri=landed.manifest_uri,
+        manifest=landed.manifest,
+    )
+
+
+def _nothing_new(on_record: _OnRecord, pulled: int, log: Log) -> LandingResult:
+    uri, manifest_uri, manifest = on_record.newest or ("", "", {})
     log.info(
         "The window's %d landed part(s) already hold every one of the %d events pulled: nothing was written.",
-        len(chain.links),
-        total,
+        len(on_record.links),
+        pulled,
     )
     return LandingResult(
         written=None,
-        part=len(chain.links),
-        window_records=chain.records,
+        part=len(on_record.links),
+        window_records=on_record.records,
         uri=uri,
         manifest_uri=manifest_uri,
         manifest=manifest,
     )
 
 
-def _warn_about_retention(coverage: str, earliest_available: datetime | None, pulled: int, log: Log) -> None:
+def _warn_about_retention(query: WindowQuery, earliest_available: datetime | None, pulled: int, log: Log) -> None:
+    coverage = coverage_of(query.start, query.end, earliest_available)
     if coverage == COVERAGE_COMPLETE:
         return
     where = "ends at or before" if coverage == COVERAGE_BEFORE else "starts before"

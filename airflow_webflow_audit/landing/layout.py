@@ -308,6 +308,29 @@ class ObjectName(NamedTuple):
         return object_name(self.start, self.end, self.file_format, self.event_types, self.part)
 
 
+@dataclass(frozen=True)
+class Place:
+    """Where a window's parts lie, and what the reader asked about: the workspace of the folder they are
+    in, and the window (with its event-type filter and format) their names say."""
+
+    workspace: str
+    #: The window as the first part's name says it (``part`` is 1).
+    name: ObjectName
+
+    @property
+    def folder(self) -> str:
+        """The window's folder, relative to the destination: ``workspace=<ws>/dt=<start day>``."""
+        return window_folder(self.workspace, self.name.start)
+
+    def part_name(self, number: int) -> str:
+        name = self.name
+        return object_name(name.start, name.end, name.file_format, name.event_types, number)
+
+    def key(self, number: int) -> str:
+        """Part ``number``'s data object, relative to the destination."""
+        return f"{self.folder}/{self.part_name(number)}"
+
+
 def parse_object_name(name: str) -> ObjectName | None:
     """The inverse of :func:`object_name`: what ``name`` says, only if it is spelled exactly as the layout
     spells it (see :func:`is_canonical`); None for any other name, manifests included."""

@@ -136,19 +136,23 @@ def read_chain(
     *,
     entries: Sequence[Entry] | None = None,
     stop_at_first: bool = False,
-    keys: Counter[bytes] | None = None,
+    with_keys: bool = False,
 ) -> ChainVerdict:
     """The chain judge's verdict on the window at ``place``, whose parts lie in ``folder``.
 
-    ``entries``: the folder's listing, if the caller has it. ``keys``, if given, counts the event keys of
-    every part measured (the parts' union, for comparing with a pull).
+    ``entries``: the folder's listing, if the caller has it. ``with_keys``: each verified part keeps its
+    events' identity keys (:meth:`ChainVerdict.event_keys`, for comparing with a pull), and an orphan (a
+    newest data object without its manifest) is measured with its keys too.
     """
     found = parts_found(folder, place, list_folder(folder) if entries is None else entries)
 
     def measure(number: int) -> ObjectMeasure:
-        return measure_object(folder / place.part_name(number), place.name.file_format, keys)
+        return measure_object(folder / place.part_name(number), place.name.file_format, with_keys=with_keys)
 
-    return judge_chain(place, found, policy, measure, stop_at_first=stop_at_first)
+    verdict = judge_chain(place, found, policy, measure, stop_at_first=stop_at_first)
+    if with_keys and verdict.orphan is not None:
+        verdict.orphan_measure = measure(verdict.orphan)  # what a landing compares with its pull to adopt it
+    return verdict
 
 
 @dataclass(frozen=True)
@@ -204,12 +208,13 @@ def read_bytes_at(path: ObjectStoragePath) -> bytes | None:
         ) from exc
 
 
-def measure_object(path: ObjectStoragePath, file_format: str, keys: Counter[bytes] | None = None) -> ObjectMeasure:
+def measure_object(path: ObjectStoragePath, file_format: str, *, with_keys: bool = False) -> ObjectMeasure:
     """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable.
 
-    ``keys``, if given, counts each event's identity key (:func:`~airflow_webflow_audit.landing.formats.line_key`
+    ``with_keys``: count each event's identity key too (:func:`~airflow_webflow_audit.landing.formats.line_key`
     or :func:`~airflow_webflow_audit.landing.formats.parquet_row_key`).
     """
+    keys: Counter[bytes] | None = Counter() if with_keys else None
     try:
         with open_untracked(path, "rb") as raw:
             reader = _HashingReader(raw)
@@ -219,7 +224,7 @@ def measure_object(path: ObjectStoragePath, file_format: str, keys: Counter[byte
     except Exception as exc:  # truncated gzip, a broken Parquet footer, storage errors
         raise WebflowLandingError(f"Reading {path} failed ({type(exc).__name__}: {exc}).") from exc
     report_read(path)
-    return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records)
+    return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records, keys)
 
 
 class _HashingReader:

@@ -247,7 +247,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         require = self.hook.config.require_signing if self.require_signing is None else self.require_signing
         signing = signing_for_writer(self.signing_conn_id, require_signing=require)
         options = WriteOptions(object_lock=self.object_lock)
-        horizon = None if window_size is None else RetentionHorizon(self.hook, workspace)
+        horizon = RetentionHorizon(self.hook, workspace)  # one look for all of the task's windows
         plans = [
             LandingPlan(
                 query=WindowQuery(workspace, window_start, window_end, event_types),
@@ -296,8 +296,7 @@ class WebflowAuditLogsOperator(BaseOperator):
         self._emit_asset_events(context, [{**owner, **event} for event in events])
         if window_size is None:
             return events[0]
-        if horizon is not None:
-            self.log.info("The retention horizon was looked at %d time(s) for %d windows.", horizon.looks, len(plans))
+        self.log.info("The retention horizon was looked at %d time(s) for %d windows.", horizon.looks, len(plans))
         raise_for_windows_not_landed(outcome, "The task's retry pulls every window again and lands only these.")
         return {
             "start": start.isoformat(),
