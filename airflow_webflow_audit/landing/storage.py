@@ -14,8 +14,10 @@ temporary keys, manifests and bookkeeping are not datasets, and the data objects
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -260,13 +262,40 @@ class LocalBackend(Backend):
         return "file", "/" + path.path.lstrip("/")
 
 
+class MemoryBackend(Backend):
+    """fsspec's in-memory store (``memory://bucket/prefix``), for tests, as httpx's ``MockTransport`` serves
+    httpx's: exclusive creates, listings and creation times as an object store has them, in one process and
+    without an emulator. Not a destination a task may name (it is gone when the process ends); tests register
+    it with :func:`airflow_webflow_audit.testing.memory.memory_storage`."""
+
+    schemes = ("memory",)
+    install_hint = "nothing (tests only)"
+    lineage_scheme = None
+
+    def open_exclusive(self, path: ObjectStoragePath, arguments: dict[str, Any]) -> ExclusiveCreate:
+        return _MemoryCreate(path)
+
+    def check_writable(self, destination: ObjectStoragePath, lock: ObjectLockSettings | None) -> None:
+        """Memory is always writable."""
+
+    def _created(self, info: dict[str, Any]) -> datetime | None:
+        return _as_utc(info.get("created"))
+
+    def dataset_namespace(self, path: ObjectStoragePath) -> tuple[str, str]:
+        return "memory", "/" + path.path.lstrip("/")
+
+
 #: Every backend by URL scheme.
 BACKENDS: dict[str, Backend] = {
-    scheme: backend for backend in (S3Backend(), GCSBackend(), LocalBackend()) for scheme in backend.schemes
+    scheme: backend
+    for backend in (S3Backend(), GCSBackend(), LocalBackend(), MemoryBackend())
+    for scheme in backend.schemes
 }
-#: The schemes a destination URL may use (``local`` is fsspec's own name for ``file``).
+#: The schemes a destination URL may use (``local`` is fsspec's own name for ``file``; ``memory`` is for tests).
 SUPPORTED_SCHEMES: dict[str, str] = {
-    scheme: backend.install_hint for scheme, backend in BACKENDS.items() if scheme not in ("s3a", "local")
+    scheme: backend.install_hint
+    for scheme, backend in BACKENDS.items()
+    if scheme not in ("s3a", "local") and not isinstance(backend, MemoryBackend)
 }
 
 
@@ -368,6 +397,26 @@ class _LocalCreate(ExclusiveCreate):
         with contextlib.suppress(Exception):
             self.raw.close()
         remove_quietly(self.temporary, why)
+
+
+class _MemoryCreate(ExclusiveCreate):
+    """In memory: the bytes gather in a buffer and appear whole on :meth:`complete`, unless the key exists by
+    then (checked and stored under one lock, as an object store's conditional create does)."""
+
+    _lock = threading.Lock()
+
+    def __init__(self, path: ObjectStoragePath) -> None:
+        super().__init__(path)
+        self.raw = self._buffer = io.BytesIO()
+
+    def complete(self) -> None:
+        with self._lock:
+            if self.path.fs.exists(self.path.path):
+                raise conflict(self.path)
+            self.path.fs.pipe_file(self.path.path, self._buffer.getvalue())
+
+    def discard(self, why: str) -> None:
+        self._buffer.close()
 
 
 def remove_quietly(path: ObjectStoragePath, why: str) -> None:
