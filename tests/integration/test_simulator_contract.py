@@ -76,6 +76,16 @@ def test_answers_carry_the_rate_limit_headers(api):
     assert int(second.headers["X-RateLimit-Remaining"]) == int(first.headers["X-RateLimit-Remaining"]) - 1
 
 
+def test_the_stats_count_the_fixed_windows_whose_whole_budget_was_answered(simulator):
+    sim = simulator(days=1, config=SimulatorConfig(rate_limit=3, rate_window=3600.0, rate_window_kind="fixed"))
+    with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        statuses = [get(client).status_code for _ in range(2)]
+        assert sim.stats()["rate_window"]["spent"] == 0  # two of three: not spent
+        statuses += [get(client).status_code for _ in range(2)]
+    assert statuses == [200, 200, 200, 429]
+    assert sim.stats()["rate_window"]["spent"] == 1
+
+
 @pytest.mark.parametrize(
     ("status", "headers", "workspace", "params", "code"),
     [

@@ -172,6 +172,8 @@ class WebflowSimulator:
         if self.config.rate_window_kind not in RATE_WINDOW_KINDS:
             raise ValueError(f"rate_window_kind must be one of {', '.join(RATE_WINDOW_KINDS)}")
         self._rate_windows: dict[str, tuple[float, int]] = {}
+        #: (token, when the window renews) of each window whose whole budget was answered.
+        self._spent_windows: set[tuple[str, float]] = set()
         self._rate_arrivals: dict[str, deque[float]] = {}
         #: The simulator's clock when it started: the times in :meth:`stats` count from it.
         self.epoch = self.clock()
@@ -260,6 +262,8 @@ class WebflowSimulator:
                     "limit": cfg.rate_limit,
                     "seconds": cfg.rate_window,
                     "first_boundary_at": self._first_boundary_offset(),
+                    # Windows whose whole budget was answered: how often clients met the ceiling.
+                    "spent": len(self._spent_windows),
                 },
             }
 
@@ -273,6 +277,7 @@ class WebflowSimulator:
             self._first_request_at = self._last_request_at = None
             self.max_in_flight = self.in_flight
             self.requests.clear()
+            self._spent_windows.clear()
 
     def clear_faults(self) -> None:
         """Forget queued faults: the API is healthy again (rates from the config still apply)."""
@@ -370,6 +375,8 @@ class WebflowSimulator:
                     },
                 )
             used += 1
+            if used == cfg.rate_limit:
+                self._spent_windows.add((token, renews_at))
             if cfg.rate_window_kind == "sliding":
                 self._rate_arrivals[token].append(now)
             else:
