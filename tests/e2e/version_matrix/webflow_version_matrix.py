@@ -28,8 +28,9 @@ S3 = os.environ.get("WEBFLOW_MATRIX_S3", "s3://aws_moto@webflow-matrix/landing")
 GCS = os.environ.get("WEBFLOW_MATRIX_GCS", "gs://webflow-matrix/landing")
 #: A day with no events until the simulator adds one while the deferrable sensor waits in the triggerer.
 QUIET_DAY = os.environ.get("WEBFLOW_MATRIX_QUIET_DAY", "2026-10-05")
-#: Long enough that the settle wait goes to the triggerer (waits under 5 s are slept in place).
-SETTLE_SECONDS = 12
+#: Long enough that the settle wait goes to the triggerer (waits under 5 s are slept in place), even on a
+#: machine busy enough that the landing starts 10 s or more after the window ended.
+SETTLE_SECONDS = 30
 
 
 with DAG(
