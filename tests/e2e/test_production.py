@@ -336,8 +336,14 @@ def test_a_worker_lost_mid_task_leaves_every_window_landed_once_by_the_other(pro
     production.backfill(dag_id, LOST[0], LOST[1] - timedelta(days=1))
 
     def landing_with_windows_landed() -> tuple[str, str] | None:
+        # The day a run lands is its data interval's start (a daily run's id names the interval's end).
+        started = dict(
+            production.deployment.query("select run_id, data_interval_start from dag_run where dag_id = ?", dag_id)
+        )
         for run_id, state, _, hostname in production.tasks(dag_id):
-            day = run_id.split("__", 1)[1][:10]
+            if not run_id.startswith("backfill__"):
+                continue  # unpausing also starts the latest scheduled run: not one of the lost days
+            day = str(started[run_id])[:10]
             landed = [key for key in landed_keys(production, "lost-worker") if f"/dt={day}/" in key]
             if state == "running" and hostname and len(landed) >= 6:  # three windows in, 21 to go
                 return run_id, hostname
