@@ -21,10 +21,11 @@ install: $(INSTALLED)
 # The tests of running deployments (marker `deployment`: the one-machine shape and the production shape) run
 # in a second pytest process beside the rest: they mostly wait (the token's rate limit, a lost worker's
 # heartbeat, a scheduler's loop), so the two share the cores. Both must pass; the second's output follows
-# the first's. (Selecting no deployment test is not a failure.)
+# the first's. (Selecting no deployment test is not a failure.) Each lane lists its slowest tests: the suite
+# must stay under 15 minutes on a fresh 2-core machine, install included.
 test: check docs
-	@$(BIN)/python -m pytest -m deployment $(PYTEST_ARGS) > $(DEPLOYMENT_LOG) 2>&1 & deployments=$$!; \
-	$(BIN)/python -m pytest -m "not deployment" $(PYTEST_ARGS); main=$$?; \
+	@$(BIN)/python -m pytest -m deployment --durations=10 $(PYTEST_ARGS) > $(DEPLOYMENT_LOG) 2>&1 & deployments=$$!; \
+	$(BIN)/python -m pytest -m "not deployment" --durations=25 $(PYTEST_ARGS); main=$$?; \
 	wait $$deployments; second=$$?; \
 	echo "---- the deployments' tests (second process) ----"; cat $(DEPLOYMENT_LOG); \
 	if [ $$second -eq 5 ]; then second=0; fi; \
