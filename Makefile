@@ -7,6 +7,11 @@ PYTEST_ARGS ?=
 DEPLOYMENT_LOG := .pytest-deployments.log
 BENCH_ARGS ?=
 
+# Let Python cache compiled modules (__pycache__, ignored by git). Some machines set PYTHONDONTWRITEBYTECODE,
+# and then every process compiles Airflow's sources again: 3 of the 4.4 s `import airflow.sdk` takes,
+# paid by each CLI call, task and deployment process the suite starts.
+unexport PYTHONDONTWRITEBYTECODE
+
 .PHONY: install test unit check docs demo bench lint format simulator clean
 
 $(INSTALLED): pyproject.toml
