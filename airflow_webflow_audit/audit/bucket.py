@@ -48,8 +48,8 @@ from airflow_webflow_audit.landing.layout import (
     workspace_root,
 )
 from airflow_webflow_audit.landing.manifest import COVERAGE_COMPLETE
-from airflow_webflow_audit.landing.reader import list_folder, read_chain
-from airflow_webflow_audit.landing.storage import DIRECTORY, Entry, backend_of
+from airflow_webflow_audit.landing.reader import read_chain
+from airflow_webflow_audit.landing.storage import DIRECTORY, Entry, backend_of, list_folder
 from airflow_webflow_audit.signing import SignaturePolicy
 
 log = logging.getLogger(__name__)

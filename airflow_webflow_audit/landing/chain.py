@@ -4,9 +4,9 @@ manifest, each manifest's signature, and what binds each manifest to the place i
 Whatever reads landed windows asks this module, so every reader refuses what the audit refuses: the
 landing (before it adds a part; it refuses on the first flaw), the range audit (which reports every
 flaw), and through the audit the reconcile, OCSF and findings operators. It does no storage I/O of its
-own: the caller lists the window's parts and reads their manifests (:class:`PartFound`), and hands in
-a function that measures a part's data object, which is called only for parts worth measuring. So the
-rules are tested on plain values.
+own: the caller lists the window's parts, reads their manifests and measures their data objects
+(:class:`PartFound`), and the judge decides on those values alone. So the rules are tested on plain
+values.
 
 A signature says who wrote a manifest, not that it belongs where it lies: a validly signed manifest
 moved to another window's name, another workspace's folder or from a filtered landing to the whole
@@ -20,12 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.jsonlines import json_object
 from airflow_webflow_audit.landing.layout import FIRST_PART, MANIFEST_SUFFIX, Place
 from airflow_webflow_audit.landing.manifest import PreviousPart
@@ -89,6 +88,11 @@ class PartFound:
     manifest_bytes: bytes | None = None
     #: When the manifest was written, as the store reports it (S3 LastModified, GCS timeCreated).
     manifest_created: datetime | None = None
+    #: The data object, measured from its bytes (when it is a file and could be read).
+    measure: ObjectMeasure | None = None
+    #: Why the data object could not be measured: the flaw it is (MISSING_OBJECT if it vanished, CORRUPT
+    #: if it cannot be read) and what happened.
+    unreadable: tuple[str, str] | None = None
 
     @property
     def has_object(self) -> bool:
@@ -145,7 +149,7 @@ class ChainVerdict:
     unbound: list[str] = field(default_factory=list)
     #: The highest part number found (the window's newest part, whatever its state).
     newest_number: int = FIRST_PART
-    #: The measure of the :attr:`orphan`'s data object, when the reader took it (a landing adopting it).
+    #: The measure of the :attr:`orphan`'s data object (with its event keys when the reader counted them).
     orphan_measure: ObjectMeasure | None = None
 
     @property
@@ -175,24 +179,18 @@ class ChainVerdict:
         return self.flaws[0].part if len(self.flaws) == 1 and self.flaws[0].adoptable else None
 
 
-#: Measures part ``number``'s data object; raises :class:`WebflowLandingError` if it cannot be read, and
-#: FileNotFoundError if it is gone.
-Measure = Callable[[int], ObjectMeasure]
-
-
 def judge_chain(
     place: Place,
     found: Sequence[PartFound],
     policy: SignaturePolicy,
-    measure: Measure,
     *,
     stop_at_first: bool = False,
 ) -> ChainVerdict:
     """Judge a window's parts (``found``, by number, from 1 to the newest) against their place.
 
-    ``stop_at_first``: return at the first flaw, measuring nothing after it (a landing, which refuses
-    anyway); otherwise every part is judged and every flaw listed (an audit). A consumer reading a
-    verified part later checks its bytes again as it reads them, with :func:`object_mismatches`.
+    ``stop_at_first``: return at the first flaw (a landing, which refuses anyway); otherwise every part
+    is judged and every flaw listed (an audit). A consumer reading a verified part later checks its
+    bytes again as it reads them, with :func:`object_mismatches`.
     """
     verdict = ChainVerdict(place)
     by_number = {part.number: part for part in found}
@@ -202,10 +200,10 @@ def judge_chain(
     links: list[PreviousPart] | None = []
     for number in range(FIRST_PART, newest + 1):
         part = by_number.get(number, PartFound(number, None))
-        judged = _judge_part(place, part, number == newest, links, policy, measure, verdict, stop_at_first)
+        judged = _judge_part(place, part, number == newest, links, policy, verdict, stop_at_first)
         verdict.flaws.extend(judged.flaws)
         if judged.flaws and stop_at_first:
-            return verdict
+            break
         link = judged.link
         links = None if links is None or link is None else [*links, link]
         if not judged.flaws and judged.manifest is not None and link is not None:
@@ -213,6 +211,8 @@ def judge_chain(
             verdict.parts.append(
                 VerifiedPart(number, place.key(number), judged.manifest, link.manifest_sha256, judged.signed, keys)
             )
+    if verdict.orphan is not None:
+        verdict.orphan_measure = by_number[verdict.orphan].measure  # what a landing compares with its pull
     return verdict
 
 
@@ -233,7 +233,6 @@ def _judge_part(
     is_newest: bool,
     links: list[PreviousPart] | None,
     policy: SignaturePolicy,
-    measure: Measure,
     verdict: ChainVerdict,
     stop_at_first: bool,
 ) -> _Judged:
@@ -249,10 +248,13 @@ def _judge_part(
     if part.object_kind not in (None, FILE):
         return _Judged([flaw(CORRUPT, f"part {number}: {key} is {_what(part.object_kind)}, not a data object")])
     if part.manifest_kind is None:
-        if is_newest:
-            detail = f"part {number} ({key}) has no manifest: its landing never finished"
-            return _Judged([flaw(MISSING_MANIFEST, detail, adoptable=True)])
-        return _Judged([flaw(MISSING_MANIFEST, f"part {number} ({key}) has no manifest (later parts exist)")])
+        if not is_newest:
+            return _Judged([flaw(MISSING_MANIFEST, f"part {number} ({key}) has no manifest (later parts exist)")])
+        if part.unreadable is not None:
+            detail = f"part {number} ({key}) has no manifest, and its object cannot be read: {part.unreadable[1]}"
+            return _Judged([flaw(MISSING_MANIFEST, detail)])
+        detail = f"part {number} ({key}) has no manifest: its landing never finished"
+        return _Judged([flaw(MISSING_MANIFEST, detail, adoptable=True)])
     if part.manifest_kind != FILE or part.manifest_bytes is None:
         what = _what(part.manifest_kind) if part.manifest_kind != FILE else "listed but cannot be read"
         detail = f"the manifest of part {number} ({key}{MANIFEST_SUFFIX}) is {what}"
@@ -280,18 +282,14 @@ def _judge_part(
     chain = _chain_flaw(number, manifest, links)
     if chain is not None:
         flaws.append(flaw(BROKEN_CHAIN, chain))
-    measured = None
     if not (flaws and stop_at_first):
-        try:
-            measured = measure(number)
-        except FileNotFoundError:
-            flaws.append(flaw(MISSING_OBJECT, f"part {number}'s object vanished while it was read"))
-        except WebflowLandingError as exc:
-            flaws.append(flaw(CORRUPT, f"part {number}: {exc}"))
-        else:
-            if mismatches := object_mismatches(manifest, measured):
-                flaws.append(flaw(CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"))
-    return _Judged(flaws, manifest, link, signed, measured)
+        if part.unreadable is not None:
+            flaws.append(flaw(*part.unreadable))
+        elif part.measure is None:
+            raise ValueError(f"part {number}'s data object is a file, but it was not measured")
+        elif mismatches := object_mismatches(manifest, part.measure):
+            flaws.append(flaw(CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"))
+    return _Judged(flaws, manifest, link, signed, part.measure)
 
 
 def object_mismatches(manifest: dict[str, Any], measured: ObjectMeasure) -> list[str]:

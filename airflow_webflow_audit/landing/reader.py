@@ -23,6 +23,8 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingError
 from airflow_webflow_audit.landing.chain import (
+    CORRUPT,
+    MISSING_OBJECT,
     ChainVerdict,
     ObjectMeasure,
     PartFound,
@@ -43,7 +45,7 @@ from airflow_webflow_audit.landing.layout import (
     parse_day_folder,
     workspace_root,
 )
-from airflow_webflow_audit.landing.storage import DIRECTORY, FILE, Entry, backend_of, open_untracked, read_untracked
+from airflow_webflow_audit.landing.storage import DIRECTORY, FILE, Entry, list_folder, open_untracked, read_if_present
 from airflow_webflow_audit.lineage import report_read
 from airflow_webflow_audit.signing import SignaturePolicy
 
@@ -105,13 +107,11 @@ class WindowChain:
         return self.parts[0].path
 
 
-def list_folder(folder: ObjectStoragePath) -> list[Entry]:
-    """The names directly in ``folder`` (see :meth:`~airflow_webflow_audit.landing.storage.Backend.list_folder`)."""
-    return backend_of(folder).list_folder(folder)
-
-
-def parts_found(folder: ObjectStoragePath, place: Place, entries: Sequence[Entry]) -> list[PartFound]:
-    """Every part of the window at ``place`` among ``entries`` (the listing of ``folder``), manifests read."""
+def parts_found(
+    folder: ObjectStoragePath, place: Place, entries: Sequence[Entry], *, with_keys: bool = False
+) -> list[PartFound]:
+    """Every part of the window at ``place`` among ``entries`` (the listing of ``folder``): manifests read,
+    data objects measured (``with_keys``: with their events' identity keys)."""
     kinds = {entry.name: entry.kind for entry in entries}
     created = {entry.name: entry.created for entry in entries}
     numbers = set()
@@ -123,9 +123,20 @@ def parts_found(folder: ObjectStoragePath, place: Place, entries: Sequence[Entry
     found = []
     for number in sorted(numbers):
         name = place.part_name(number)
-        manifest_kind = kinds.get(name + MANIFEST_SUFFIX)
-        manifest = read_bytes_at(folder / (name + MANIFEST_SUFFIX)) if manifest_kind == FILE else None
-        found.append(PartFound(number, kinds.get(name), manifest_kind, manifest, created.get(name + MANIFEST_SUFFIX)))
+        manifest_name = name + MANIFEST_SUFFIX
+        manifest_kind = kinds.get(manifest_name)
+        manifest = read_if_present(folder / manifest_name) if manifest_kind == FILE else None
+        measure, unreadable = None, None
+        if kinds.get(name) == FILE:
+            try:
+                measure = measure_object(folder / name, place.name.file_format, with_keys=with_keys)
+            except FileNotFoundError:
+                unreadable = (MISSING_OBJECT, f"part {number}'s object vanished while it was read")
+            except WebflowLandingError as exc:
+                unreadable = (CORRUPT, f"part {number}: {exc}")
+        found.append(
+            PartFound(number, kinds.get(name), manifest_kind, manifest, created.get(manifest_name), measure, unreadable)
+        )
     return found
 
 
@@ -140,19 +151,14 @@ def read_chain(
 ) -> ChainVerdict:
     """The chain judge's verdict on the window at ``place``, whose parts lie in ``folder``.
 
-    ``entries``: the folder's listing, if the caller has it. ``with_keys``: each verified part keeps its
-    events' identity keys (:meth:`ChainVerdict.event_keys`, for comparing with a pull), and an orphan (a
-    newest data object without its manifest) is measured with its keys too.
+    ``entries``: the folder's listing, if the caller has it. ``with_keys``: each part is measured with
+    its events' identity keys (:meth:`ChainVerdict.event_keys` and the orphan's measure, for comparing
+    with a pull).
     """
-    found = parts_found(folder, place, list_folder(folder) if entries is None else entries)
-
-    def measure(number: int) -> ObjectMeasure:
-        return measure_object(folder / place.part_name(number), place.name.file_format, with_keys=with_keys)
-
-    verdict = judge_chain(place, found, policy, measure, stop_at_first=stop_at_first)
-    if with_keys and verdict.orphan is not None:
-        verdict.orphan_measure = measure(verdict.orphan)  # what a landing compares with its pull to adopt it
-    return verdict
+    if entries is None:
+        entries = list_folder(folder)
+    found = parts_found(folder, place, entries, with_keys=with_keys)
+    return judge_chain(place, found, policy, stop_at_first=stop_at_first)
 
 
 @dataclass(frozen=True)
@@ -195,21 +201,11 @@ def landed_span(destination: ObjectStoragePath, workspace: str) -> LandedSpan:
     return LandedSpan(min(name.start for name in first), max(name.end for name in last), frozenset(filters))
 
 
-def read_bytes_at(path: ObjectStoragePath) -> bytes | None:
-    """The bytes at ``path``; None if there is nothing there."""
-    try:
-        return read_untracked(path)
-    except FileNotFoundError:
-        return None
-    except Exception as exc:
-        raise WebflowLandingError(
-            f"Reading {path} failed ({type(exc).__name__}: {exc}). Nothing was written; the task can be retried "
-            "once the storage is reachable."
-        ) from exc
-
-
 def measure_object(path: ObjectStoragePath, file_format: str, *, with_keys: bool = False) -> ObjectMeasure:
     """Hash, size and count a data object in one streamed read; raises WebflowLandingError if it is unreadable.
+
+    Not reported to lineage: judging a window is not consuming its events (a landing that checks its
+    earlier parts would otherwise name its own output as its input). Reading events is (:class:`PartLines`).
 
     ``with_keys``: count each event's identity key too (:func:`~airflow_webflow_audit.landing.formats.line_key`
     or :func:`~airflow_webflow_audit.landing.formats.parquet_row_key`).
@@ -223,7 +219,6 @@ def measure_object(path: ObjectStoragePath, file_format: str, *, with_keys: bool
         raise
     except Exception as exc:  # truncated gzip, a broken Parquet footer, storage errors
         raise WebflowLandingError(f"Reading {path} failed ({type(exc).__name__}: {exc}).") from exc
-    report_read(path)
     return ObjectMeasure(reader.sha256.hexdigest(), reader.size, records, keys)
 
 

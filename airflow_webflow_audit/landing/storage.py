@@ -78,6 +78,24 @@ def read_untracked(path: ObjectStoragePath) -> bytes:
         return raw.read()
 
 
+def read_if_present(path: ObjectStoragePath) -> bytes | None:
+    """The bytes at ``path`` (read untracked); None if there is nothing there."""
+    try:
+        return read_untracked(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:
+        raise WebflowLandingError(
+            f"Reading {path} failed ({type(exc).__name__}: {exc}). Nothing was written; the task can be retried "
+            "once the storage is reachable."
+        ) from exc
+
+
+def list_folder(folder: ObjectStoragePath) -> list[Entry]:
+    """The names directly in ``folder`` (see :meth:`Backend.list_folder`)."""
+    return backend_of(folder).list_folder(folder)
+
+
 def protocol_of(path: ObjectStoragePath) -> str:
     """The path's protocol (``file``, ``s3``, ``gs``...), whichever form fsspec gives it in."""
     return path.protocol if isinstance(path.protocol, str) else path.protocol[0]

@@ -29,8 +29,8 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowLandingConflictError, WebflowLandingError
-from airflow_webflow_audit.landing.reader import LandedObject, PartLines, WindowChain, list_folder, parse_landed_line
-from airflow_webflow_audit.landing.storage import ExclusiveCreate, open_untracked
+from airflow_webflow_audit.landing.reader import LandedObject, PartLines, WindowChain, parse_landed_line
+from airflow_webflow_audit.landing.storage import ExclusiveCreate, list_folder, open_untracked
 from airflow_webflow_audit.landing.writer import exclusive_create
 from airflow_webflow_audit.lineage import report_written
 from airflow_webflow_audit.ocsf.lake import FILE_SUFFIX, day_folder, file_name, file_prefix

@@ -19,7 +19,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_webflow_audit.audit.cli import main as audit_main
 from airflow_webflow_audit.exceptions import WebflowConfigurationError, WebflowSigningError
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX
-from airflow_webflow_audit.landing.reader import list_folder
+from airflow_webflow_audit.landing.storage import list_folder
 from airflow_webflow_audit.signing import (
     STATEMENT_PREFIX,
     ManifestSigner,

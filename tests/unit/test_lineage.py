@@ -3,16 +3,19 @@ operator's OpenLineage datasets follow OpenLineage's naming spec."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import airflow.sdk.lineage
 import pytest
 from airflow.sdk import ObjectStoragePath
 from airflow.sdk.lineage import HookLineageCollector
 
-from airflow_webflow_audit.landing.reader import measure_object, read_bytes_at
+from airflow_webflow_audit.landing.reader import LandedObject, PartLines, measure_object
+from airflow_webflow_audit.landing.storage import read_if_present
 from airflow_webflow_audit.landing.writer import check_destination_writable
 from airflow_webflow_audit.lineage import dataset_name, endpoint_dataset_name, plain_uri
 from airflow_webflow_audit.operators.landing_lineage import landing_lineage
-from tests.conftest import event
+from tests.conftest import DAY0, event
 from tests.landing_helpers import land_events
 
 
@@ -37,12 +40,13 @@ def test_a_landing_reports_only_its_final_object(tmp_path, collector):
     assert uris(collector.collected_assets.inputs) == []
 
 
-def test_reading_a_landed_window_reports_the_object_and_not_its_manifest(tmp_path, collector):
+def test_reading_a_landed_windows_events_reports_the_object_and_judging_it_reports_nothing(tmp_path, collector):
     final = ObjectStoragePath(f"file://{tmp_path}/audit_logs_x.jsonl.gz")
-    land_events(final, [[event("2026-10-01T00:00:00.000Z")]])
-    assert read_bytes_at(ObjectStoragePath(f"{final}.manifest.json")) is not None
+    landed = land_events(final, [[event("2026-10-01T00:00:00.000Z")]])
+    assert read_if_present(ObjectStoragePath(f"{final}.manifest.json")) is not None
+    measure_object(final, "jsonl.gz")  # what the chain judge is given: a landing rerun's own earlier part
     assert uris(collector.collected_assets.inputs) == []
-    measure_object(final, "jsonl.gz")
+    assert len(list(PartLines(LandedObject(DAY0, DAY0 + timedelta(days=1), final), landed.manifest))) == 1
     assert uris(collector.collected_assets.inputs) == [f"file://{tmp_path}/audit_logs_x.jsonl.gz"]
 
 
