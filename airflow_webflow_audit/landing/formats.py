@@ -281,3 +281,8 @@ def validate_file_format(file_format: object) -> str:
     if not isinstance(file_format, str) or file_format not in ENCODERS:
         raise WebflowConfigurationError(f"file_format must be one of {', '.join(FILE_FORMATS)}, got {file_format!r}.")
     return file_format
+
+
+def encoder_of(file_format: object) -> Callable[[HashingSink], WindowEncoder]:
+    """The encoder of ``file_format``; an unknown format raises as :func:`validate_file_format` does."""
+    return ENCODERS[validate_file_format(file_format)]

@@ -30,7 +30,7 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_webflow_audit.exceptions import WebflowError, WebflowLandingError
 from airflow_webflow_audit.jsonlines import EventBatch
-from airflow_webflow_audit.landing.formats import ENCODERS, HashingSink, WindowEncoder, validate_file_format
+from airflow_webflow_audit.landing.formats import HashingSink, WindowEncoder, encoder_of
 from airflow_webflow_audit.landing.layout import manifest_path_for
 from airflow_webflow_audit.landing.manifest import WrittenObject, encode_manifest
 from airflow_webflow_audit.landing.storage import (
@@ -115,7 +115,7 @@ class PartWriter:
 
     def __init__(self, object_path: ObjectStoragePath, file_format: str, options: WriteOptions) -> None:
         self.object_path = object_path
-        self.file_format = validate_file_format(file_format)
+        self.file_format = file_format
         self.manifest_path = manifest_path_for(object_path)
         self.options = options
         self._upload: ExclusiveCreate | None = None
@@ -125,10 +125,11 @@ class PartWriter:
         self._committed = False
 
     def __enter__(self) -> PartWriter:
+        encoder = encoder_of(self.file_format)  # an unknown format raises before anything is created
         try:
             self._upload = exclusive_create(self.object_path, self.options)
             self._sink = HashingSink(self._upload.raw)
-            self._encoder = ENCODERS[self.file_format](self._sink)
+            self._encoder = encoder(self._sink)
         except BaseException as exc:
             self._abandon(type(exc).__name__)
             raise
