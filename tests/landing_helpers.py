@@ -17,6 +17,7 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 from airflow_webflow_audit.hooks.paging import PullProgress
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, dump_line
+from airflow_webflow_audit.landing.horizon import COVERAGE_COMPLETE
 from airflow_webflow_audit.landing.layout import MANIFEST_SUFFIX, parse_object_name, part_sibling, window_object_path
 from airflow_webflow_audit.landing.manifest import PullRecord, build_manifest
 from airflow_webflow_audit.landing.writer import LandedPart, open_part
@@ -143,6 +144,7 @@ def land_window_events(
             task_instance=None,
             pulled_at=end,
             earliest_available=None,
+            coverage=COVERAGE_COMPLETE,
             settle=timedelta(0),
         )
         out.commit(signer.sign(manifest) if signer is not None else manifest)

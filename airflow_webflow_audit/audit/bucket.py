@@ -31,6 +31,7 @@ from airflow_webflow_audit.audit.report import (
     Problem,
     WindowReport,
 )
+from airflow_webflow_audit.landing.horizon import COVERAGE_COMPLETE
 from airflow_webflow_audit.landing.layout import (
     FINDINGS_FILE,
     FIRST_PART,
@@ -47,7 +48,6 @@ from airflow_webflow_audit.landing.layout import (
     read_object_name,
     workspace_root,
 )
-from airflow_webflow_audit.landing.manifest import COVERAGE_COMPLETE
 from airflow_webflow_audit.landing.reader import read_chain
 from airflow_webflow_audit.landing.storage import DIRECTORY, Entry, backend_of, list_folder
 from airflow_webflow_audit.signing import SignaturePolicy

@@ -1,4 +1,5 @@
-"""The retention horizon's look, shared by the windows one task lands.
+"""The retention horizon: its look, shared by the windows one task lands, and what it lets a window's
+manifest vouch for (:func:`coverage_of`).
 
 Each landing records the oldest event the API still serves (one ``limit=1`` request), so a window
 that may have lost events to retention says so in its manifest. A task landing many windows spends
@@ -18,6 +19,24 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from airflow_webflow_audit.hooks.webflow import WebflowHook
+
+#: ``coverage`` values: how far the API's retention lets the manifest vouch for its window.
+COVERAGE_COMPLETE = "complete"
+COVERAGE_PARTLY_BEFORE = "partly_before_earliest_available"
+COVERAGE_BEFORE = "before_earliest_available"
+
+
+def coverage_of(start: datetime, end: datetime, earliest_available: datetime | None) -> str:
+    """Whether the window lies where the API still serves events.
+
+    The oldest event served is all that can be seen of the retention horizon: a window that ends at
+    or before it may have lost every event, one that straddles it the part before it. Nothing served
+    at all says nothing about retention, so it counts as complete.
+    """
+    if earliest_available is None or start >= earliest_available:
+        return COVERAGE_COMPLETE
+    return COVERAGE_BEFORE if end <= earliest_available else COVERAGE_PARTLY_BEFORE
+
 
 #: What a window must start beyond the horizon's furthest possible move since the look to reuse it.
 HORIZON_SLACK = timedelta(minutes=1)

@@ -32,18 +32,14 @@ from airflow_webflow_audit.exceptions import (
 )
 from airflow_webflow_audit.hooks.webflow import WebflowHook
 from airflow_webflow_audit.jsonlines import EventBatch, loads
-from airflow_webflow_audit.landing.chain import Flaw
 from airflow_webflow_audit.landing.formats import encodes_parsed_events, event_key, validate_file_format
-from airflow_webflow_audit.landing.horizon import RetentionHorizon
+from airflow_webflow_audit.landing.horizon import COVERAGE_BEFORE, COVERAGE_COMPLETE, RetentionHorizon, coverage_of
 from airflow_webflow_audit.landing.layout import FIRST_PART, Place, manifest_path_for, parse_object_name
 from airflow_webflow_audit.landing.manifest import (
-    COVERAGE_BEFORE,
-    COVERAGE_COMPLETE,
     PreviousPart,
     PullRecord,
     WrittenObject,
     build_manifest,
-    coverage_of,
     encode_manifest,
 )
 from airflow_webflow_audit.landing.reader import read_chain
@@ -156,6 +152,8 @@ class _Pulled:
     records: int
     pulled_at: datetime
     earliest_available: datetime | None
+    #: Whether the window lies where the API still serves events (the manifest's ``coverage``).
+    coverage: str
 
 
 class _Pull:
@@ -182,8 +180,10 @@ class _Pull:
     def finish(self) -> _Pulled:
         """What was pulled, with the retention horizon after the pull (a horizon that moved meanwhile only
         makes the claim more cautious)."""
-        earliest_available = self.plan.horizon.after_pull(self.plan.query.start, self.records)
-        return _Pulled(self.pulls, self.records, datetime.now(timezone.utc), earliest_available)
+        query = self.plan.query
+        earliest_available = self.plan.horizon.after_pull(query.start, self.records)
+        coverage = coverage_of(query.start, query.end, earliest_available)
+        return _Pulled(self.pulls, self.records, datetime.now(timezone.utc), earliest_available, coverage)
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def _land_once(hook: WebflowHook, plan: LandingPlan, log: Log) -> LandingResult:
         new = _new_events(spool, fresh, on_record, plan.file_format)
         if on_record.orphan is not None:
             on_record = _adopt_orphan(on_record, on_record.orphan, new, plan, pulled, log)
-        _warn_about_retention(plan.query, pulled.earliest_available, new.pulled, log)
+        _warn_about_retention(pulled, new.pulled, log)
         if new.gone:
             log.warning(
                 "%d of the %d events already landed for this window are no longer served by Webflow (retention, "
@@ -276,10 +276,16 @@ def _read_on_record(plan: LandingPlan, log: Log) -> _OnRecord:
     place = plan.place
     folder = plan.object_path.parent
     verdict = read_chain(folder, place, plan.policy, stop_at_first=True, with_keys=True)
+    keys = verdict.event_keys()
     for warning in verdict.warnings:
         log.warning("%s", warning)
     if verdict.flaws and verdict.orphan is None:
-        raise WebflowArchiveTamperedError(_refusal(plan.object_path, verdict.flaws[0]))
+        flaw = verdict.flaws[0]
+        metrics.count(metrics.EVIDENCE_REFUSED, kind=flaw.kind)
+        raise WebflowArchiveTamperedError(
+            f"The window at {plan.object_path} cannot be built on: {flaw.kind}: {flaw.detail}. Nothing was written; "
+            "audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
+        )
     links = tuple(part.link() for part in verdict.parts)
     newest = None
     if links:
@@ -290,15 +296,7 @@ def _read_on_record(plan: LandingPlan, log: Log) -> _OnRecord:
         path = folder / place.part_name(verdict.orphan)
         written = WrittenObject(str(path), plan.file_format, measure.records, measure.sha256, measure.size_bytes)
         orphan = _Orphan(path, written, measure.keys or Counter())
-    return _OnRecord(place, links, verdict.event_keys(), newest, orphan)
-
-
-def _refusal(object_path: ObjectStoragePath, flaw: Flaw) -> str:
-    metrics.count(metrics.EVIDENCE_REFUSED, kind=flaw.kind)
-    return (
-        f"The window at {object_path} cannot be built on: {flaw.kind}: {flaw.detail}. Nothing was written; "
-        "audit the range (python -m airflow_webflow_audit.audit) to see what else changed."
-    )
+    return _OnRecord(place, links, keys, newest, orphan)
 
 
 def _land_first_part(hook: WebflowHook, plan: LandingPlan, place: Place, log: Log) -> LandingResult:
@@ -315,7 +313,7 @@ def _land_first_part(hook: WebflowHook, plan: LandingPlan, place: Place, log: Lo
         pulled = pull.finish()
         written = out.finish()
         landed = out.commit(_part_manifest(plan, place, (), pulled, written, FIRST_PART))
-    _warn_about_retention(plan.query, pulled.earliest_available, written.records, log)
+    _warn_about_retention(pulled, written.records, log)
     log.info("Part 1 of the window holds the %d events pulled.", landed.records)
     return _landing_result(landed, FIRST_PART, landed.records)
 
@@ -448,6 +446,7 @@ def _part_manifest(
         task_instance=plan.task_instance,
         pulled_at=pulled.pulled_at,
         earliest_available=pulled.earliest_available,
+        coverage=pulled.coverage,
         settle=plan.settle,
         part=part,
         previous=list(links),
@@ -509,8 +508,8 @@ def _nothing_new(on_record: _OnRecord, pulled: int, log: Log) -> LandingResult:
     )
 
 
-def _warn_about_retention(query: WindowQuery, earliest_available: datetime | None, pulled: int, log: Log) -> None:
-    coverage = coverage_of(query.start, query.end, earliest_available)
+def _warn_about_retention(pulled: _Pulled, records: int, log: Log) -> None:
+    coverage, earliest_available = pulled.coverage, pulled.earliest_available
     if coverage == COVERAGE_COMPLETE:
         return
     where = "ends at or before" if coverage == COVERAGE_BEFORE else "starts before"
@@ -520,6 +519,6 @@ def _warn_about_retention(query: WindowQuery, earliest_available: datetime | Non
         "manifest says coverage=%s; use an earlier landing of this window, if there is one, as the record.",
         where,
         None if earliest_available is None else earliest_available.isoformat(),
-        pulled,
+        records,
         coverage,
     )

@@ -25,23 +25,6 @@ from airflow_webflow_audit.hooks.paging import PullProgress
 #: the events name it) and ``object.key`` (the data object's key under the destination).
 MANIFEST_FORMAT_VERSION = 4
 
-#: ``coverage`` values: how far the API's retention lets the manifest vouch for its window.
-COVERAGE_COMPLETE = "complete"
-COVERAGE_PARTLY_BEFORE = "partly_before_earliest_available"
-COVERAGE_BEFORE = "before_earliest_available"
-
-
-def coverage_of(start: datetime, end: datetime, earliest_available: datetime | None) -> str:
-    """Whether the window lies where the API still serves events.
-
-    The oldest event served is all that can be seen of the retention horizon: a window that ends at
-    or before it may have lost every event, one that straddles it the part before it. Nothing served
-    at all says nothing about retention, so it counts as complete.
-    """
-    if earliest_available is None or start >= earliest_available:
-        return COVERAGE_COMPLETE
-    return COVERAGE_BEFORE if end <= earliest_available else COVERAGE_PARTLY_BEFORE
-
 
 @dataclass(frozen=True)
 class WrittenObject:
@@ -93,6 +76,7 @@ def build_manifest(
     task_instance: object | None,
     pulled_at: datetime,
     earliest_available: datetime | None,
+    coverage: str,
     settle: timedelta,
     part: int = 1,
     previous: Sequence[PreviousPart] = (),
@@ -118,7 +102,8 @@ def build_manifest(
             "adopted": adopted,
         },
         "earliest_available": None if earliest_available is None else earliest_available.isoformat(),
-        "coverage": coverage_of(start, end, earliest_available),
+        # What the retention horizon lets this manifest vouch for (see landing.horizon.coverage_of).
+        "coverage": coverage,
         # pagination.total of the requests, which ask for 1 s more on each side than the window.
         "api_total": None if None in totals else sum(t for t in totals if t is not None),
         "pulls": [

@@ -15,6 +15,7 @@ from airflow_webflow_audit.exceptions import (
     WebflowLandingError,
 )
 from airflow_webflow_audit.landing import storage, writer
+from airflow_webflow_audit.landing.horizon import coverage_of
 from airflow_webflow_audit.landing.layout import (
     MANIFEST_SUFFIX,
     UNKNOWN,
@@ -27,7 +28,6 @@ from airflow_webflow_audit.landing.layout import (
     parse_object_name,
     window_object_path,
 )
-from airflow_webflow_audit.landing.manifest import coverage_of
 from airflow_webflow_audit.operators.audit_logs import WebflowAuditLogsOperator
 from tests.conftest import event
 from tests.landing_helpers import all_keys, land_events, snapshot
