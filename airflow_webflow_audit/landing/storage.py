@@ -288,7 +288,7 @@ class MemoryBackend(Backend):
 
     schemes = ("memory",)
     install_hint = "nothing (tests only)"
-    lineage_scheme = None
+    lineage_scheme = "memory"
 
     def open_exclusive(self, path: ObjectStoragePath, arguments: dict[str, Any]) -> ExclusiveCreate:
         return _MemoryCreate(path)
@@ -300,7 +300,9 @@ class MemoryBackend(Backend):
         return _as_utc(info.get("created"))
 
     def dataset_namespace(self, path: ObjectStoragePath) -> tuple[str, str]:
-        return "memory", "/" + path.path.lstrip("/")
+        """As an object store's: the bucket (the first name; fsspec's memory paths start at ``/``) and the key."""
+        bucket, _, key = path.path.lstrip("/").partition("/")
+        return f"memory://{bucket}", key or "/"
 
 
 #: Every backend by URL scheme.

@@ -205,3 +205,18 @@ def test_the_bucket_audit_proves_the_range_and_names_a_missing_manifest(memory, 
     report = audit_bucket(memory, WORKSPACE, DAY, DAY + 4 * HOUR)
     assert not report.complete
     assert [(w.start, w.status) for w in report.windows if w.status != "ok"] == [(hours[2][0], MISSING_MANIFEST)]
+
+
+def test_a_rerun_reports_the_part_it_writes_and_never_the_parts_it_checked(memory, api, monkeypatch):
+    import airflow.sdk.lineage
+    from airflow.sdk.lineage import HookLineageCollector
+
+    collector = HookLineageCollector()
+    monkeypatch.setattr(airflow.sdk.lineage, "get_hook_lineage_collector", lambda: collector)
+    served, hook, _ = api
+    first = land_window(hook, plan_for(hook, DAY, DAY + HOUR), LOG)
+    served.events.append(event("2026-10-01T00:30:30.000Z"))  # a late event: the rerun writes part 2
+    second = land_window(hook, plan_for(hook, DAY, DAY + HOUR), LOG)
+    assert second.part == 2
+    assert [info.asset.uri for info in collector.collected_assets.outputs] == [first.uri, second.uri]
+    assert collector.collected_assets.inputs == []  # checking part 1 is not reading it
