@@ -207,7 +207,7 @@ def judge_chain(
         link = judged.link
         links = None if links is None or link is None else [*links, link]
         if not judged.flaws and judged.manifest is not None and link is not None:
-            keys = None if judged.measure is None else judged.measure.keys
+            keys = None if part.measure is None else part.measure.keys
             verdict.parts.append(
                 VerifiedPart(number, place.key(number), judged.manifest, link.manifest_sha256, judged.signed, keys)
             )
@@ -217,14 +217,13 @@ def judge_chain(
 
 
 class _Judged(NamedTuple):
-    """One part's flaws, its manifest if readable, how the next part should name it, whether its
-    signature verified, and its object's measure if it was measured."""
+    """One part's flaws, its manifest if readable, how the next part should name it, and whether its
+    signature verified."""
 
     flaws: list[Flaw]
     manifest: dict[str, Any] | None = None
     link: PreviousPart | None = None
     signed: bool = False
-    measure: ObjectMeasure | None = None
 
 
 def _judge_part(
@@ -289,7 +288,7 @@ def _judge_part(
             raise ValueError(f"part {number}'s data object is a file, but it was not measured")
         elif mismatches := object_mismatches(manifest, part.measure):
             flaws.append(flaw(CORRUPT, f"part {number}: " + "; ".join(mismatches) + ": changed after landing"))
-    return _Judged(flaws, manifest, link, signed, part.measure)
+    return _Judged(flaws, manifest, link, signed)
 
 
 def object_mismatches(manifest: dict[str, Any], measured: ObjectMeasure) -> list[str]:
